@@ -1,0 +1,34 @@
+#pragma once
+// The `mammosweep` command line: git-style subcommands, each in its own cmd_*.cpp.
+//
+// Exit codes (also in docs/cli.md):
+//   0  success
+//   1  runtime failure (I/O, training infrastructure, an unexpected error)
+//   2  usage error or invalid input (bad flags, an invalid spec, a corrupt file)
+//   3  interrupted by a signal; the sweep is resumable with `run --resume`
+//   4  the sweep finished but trials failed (only with --fail-on-trial-error)
+#include <functional>
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace mammosweep::orchestrator {
+
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitFailure = 1,
+  kExitUsage = 2,
+  kExitInterrupted = 3,
+  kExitTrialsFailed = 4,
+};
+
+/// A subcommand registers its options on `app` and returns the action to run when chosen.
+using Command = std::function<int()>;
+Command add_plan_command(CLI::App& app);
+
+/// Parses argv, runs the chosen subcommand, maps exceptions to exit codes and messages.
+int run_cli(int argc, char** argv);
+
+}  // namespace mammosweep::orchestrator

@@ -1,0 +1,77 @@
+// `mammosweep plan SPEC`: validate a spec and print the trials it expands to.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "orchestrator/cli.h"
+#include "orchestrator/text_table.h"
+#include "sweeps/parse.h"
+#include "sweeps/trial.h"
+
+namespace mammosweep::orchestrator {
+
+namespace {
+
+struct PlanOptions {
+  std::string spec;
+  std::string format = "table";
+};
+
+int plan(const PlanOptions& opt) {
+  sweeps::SweepSpec spec = sweeps::load_spec(opt.spec);
+  std::vector<sweeps::Trial> trials = sweeps::expand(spec);
+  if (opt.format == "json") {
+    nlohmann::json j = {{"name", spec.name},
+                        {"method", sweeps::to_string(spec.method)},
+                        {"seed", spec.seed},
+                        {"metric", {{"name", spec.metric.name}, {"goal", spec.metric.goal}}},
+                        {"trials", nlohmann::json::array()}};
+    for (const auto& t : trials) j["trials"].push_back(nlohmann::json::parse(sweeps::to_text(t)));
+    std::cout << j.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::cout << fmt::format("{}: method {}, {} trial{}, ranked by {} ({})\n\n", spec.name,
+                           sweeps::to_string(spec.method), trials.size(),
+                           trials.size() == 1 ? "" : "s", spec.metric.name, spec.metric.goal);
+  std::vector<std::string> varying = sweeps::differing_params(trials);
+  std::vector<std::string> header{"#", "id", "name"};
+  header.insert(header.end(), varying.begin(), varying.end());
+  TextTable table(header);
+  for (const auto& t : trials) {
+    std::vector<std::string> row{std::to_string(t.index + 1), t.id, t.name};
+    for (const auto& name : varying) row.push_back(sweeps::to_text(sweeps::find_param(name)->get(t.params)));
+    table.add_row(row);
+  }
+  std::cout << table.render();
+  if (!trials.empty()) {
+    std::set<std::string> vary(varying.begin(), varying.end());
+    TextTable shared({"parameter (same in every trial)", "value"});
+    for (const auto& def : sweeps::param_defs()) {
+      if (vary.count(def.name)) continue;
+      shared.add_row({def.name, sweeps::to_text(def.get(trials.front().params))});
+    }
+    std::cout << "\n" << shared.render();
+  }
+  std::cout << fmt::format("\ndata: {} ({} layout), {}x{} px; replicas per trial: {}\n",
+                           spec.data.root.empty() ? "(no root set)" : spec.data.root,
+                           spec.data.layout, spec.data.image_size, spec.data.image_size,
+                           spec.resources.replicas);
+  return kExitOk;
+}
+
+}  // namespace
+
+Command add_plan_command(CLI::App& app) {
+  auto opt = std::make_shared<PlanOptions>();
+  CLI::App* cmd = app.add_subcommand("plan", "Validate a sweep spec and print its trials");
+  cmd->add_option("SPEC", opt->spec, "Sweep spec (YAML)")->required();
+  cmd->add_option("--format", opt->format, "Output format")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  return [opt, cmd]() { return cmd->parsed() ? plan(*opt) : -1; };
+}
+
+}  // namespace mammosweep::orchestrator

@@ -1,0 +1,101 @@
+#pragma once
+// A sweep spec as plain structs. YAML becomes these once, in parse.h; nothing below that
+// boundary looks at YAML. The format is documented in docs/sweep-spec.md.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sweeps/params.h"
+
+namespace mammosweep::sweeps {
+
+enum class Method { grid, random, variants };
+const char* to_string(Method m);
+
+/// Where the images are and how they become tensors.
+struct DataSpec {
+  std::string root;                   // dataset folder (folders layout) or base of the CSV
+  std::string layout = "folders";     // folders | csv
+  std::string manifest;               // CSV path (layout csv)
+  int image_size = 224;               // square side after resizing, >= 32
+  bool keep_aspect = false;           // pad instead of stretching
+  bool clahe = false;
+  std::string window = "minmax";      // 16-bit to 8-bit: minmax | percentile
+  std::map<std::string, int> class_map;  // folder/label name -> 0 (benign) or 1 (malignant)
+  std::string train_split = "train", val_split = "valid", test_split = "test";
+  double val_fraction = 0.2, test_fraction = 0.1;  // CSV without a split column
+  std::string leakage = "error";      // error | warn | ignore
+  std::string on_bad_image = "error"; // error | skip
+  std::vector<double> mean{0.485, 0.456, 0.406};
+  std::vector<double> std{0.229, 0.224, 0.225};
+};
+
+/// A swept parameter: a fixed value, a list of values, or a distribution (random only).
+struct Domain {
+  enum class Kind { value, values, uniform, log_uniform, int_uniform, categorical };
+  Kind kind = Kind::value;
+  std::vector<Value> values;  // value (one), values, categorical
+  double min = 0, max = 0;    // distributions
+  int line = 0, column = 0;   // where it was written (1-based), for messages
+};
+
+struct Variant {
+  std::string name;
+  std::map<std::string, Value> overrides;  // parameter name -> value
+};
+
+struct MetricSpec {
+  std::string name = "val_auc";  // what ranks trials and picks the model of the week
+  std::string goal = "maximize"; // maximize | minimize
+};
+
+struct Resources {
+  int replicas = 1;  // ranks per trial (data-parallel group size)
+  int gpus = 0;      // GPUs per replica (0 = CPU)
+  int threads = 0;   // threads per rank (0 = cores on the node / ranks on the node)
+};
+
+struct EarlyStopping {
+  std::string policy = "fifo";  // fifo (none) | median | asha
+  std::string metric;           // default: the sweep metric
+  int grace_epochs = 1;         // epochs before a trial may be stopped
+  double reduction_factor = 3;  // asha
+  int min_trials = 3;           // median: trials needed at an epoch before stopping
+};
+
+struct SlurmDefaults {
+  std::string partition, account, qos;
+  std::string time = "01:00:00";
+  int nodes = 1;
+  int ntasks_per_node = 2;
+  int gpus_per_node = 0;
+  int cpus_per_task = 1;
+  int signal_grace = 120;  // seconds of warning before the time limit (USR1)
+  int max_requeues = 3;
+};
+
+struct SweepSpec {
+  std::string name;
+  std::uint64_t seed = 0;
+  Method method = Method::variants;
+  std::optional<int> max_trials;
+  MetricSpec metric;
+  DataSpec data;
+  TrainingParams training;                 // defaults every trial inherits
+  std::vector<std::pair<std::string, Domain>> parameters;  // in file order
+  std::vector<Variant> variants;
+  Resources resources;
+  EarlyStopping early_stopping;
+  int retries = 0;
+  SlurmDefaults slurm;
+
+  std::string source_path;  // the file it came from ("<string>" when parsed from text)
+  std::string source_text;  // its exact text (stored with results)
+};
+
+/// Largest grid that expands without an explicit max_trials allowing it.
+inline constexpr int kGridCap = 64;
+
+}  // namespace mammosweep::sweeps

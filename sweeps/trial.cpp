@@ -1,0 +1,237 @@
+#include "sweeps/trial.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <stdexcept>
+
+namespace mammosweep::sweeps {
+
+namespace {
+
+using nlohmann::json;
+
+std::uint64_t fnv1a(const std::string& s) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+json to_json(const Value& v) {
+  return std::visit([](const auto& x) { return json(x); }, v);
+}
+
+Value from_json(const json& j) {
+  if (j.is_boolean()) return j.get<bool>();
+  if (j.is_number_integer()) return j.get<std::int64_t>();
+  if (j.is_number_float()) return j.get<double>();
+  if (j.is_string()) return j.get<std::string>();
+  throw std::invalid_argument("unsupported JSON value " + j.dump());
+}
+
+json params_json(const TrainingParams& p) {
+  json obj = json::object();
+  for (const auto& [name, value] : flatten(p)) obj[name] = to_json(value);
+  return obj;
+}
+
+TrainingParams params_from(const json& obj) {
+  if (!obj.is_object()) throw std::invalid_argument("trial parameters must be a JSON object");
+  TrainingParams p;
+  for (const auto& [name, j] : obj.items()) {
+    const ParamDef* def = find_param(name);
+    if (!def) throw std::invalid_argument("unknown parameter '" + name + "' in trial text");
+    Value v = from_json(j);
+    if (def->type == ParamType::real && std::holds_alternative<std::int64_t>(v)) {
+      v = static_cast<double>(std::get<std::int64_t>(v));
+    }
+    if (std::string expected = def->check(v); !expected.empty()) {
+      throw std::invalid_argument(fmt::format("parameter '{}' expects {}, got {}", name,
+                                              expected, j.dump()));
+    }
+    def->set(p, v);
+  }
+  return p;
+}
+
+std::string short_text(const Value& v) {
+  if (std::holds_alternative<double>(v)) return fmt::format("{:.3g}", std::get<double>(v));
+  return to_text(v);
+}
+
+/// Uniform double in [0, 1) from 53 random bits.
+double unit(std::uint64_t& state) {
+  state = splitmix64(state);
+  return static_cast<double>(state >> 11) * 0x1.0p-53;
+}
+
+Value draw(const ParamDef& def, const Domain& dom, std::uint64_t& state) {
+  switch (dom.kind) {
+    case Domain::Kind::value:
+    case Domain::Kind::values:
+    case Domain::Kind::categorical: {
+      auto i = static_cast<std::size_t>(unit(state) * static_cast<double>(dom.values.size()));
+      return dom.values[std::min(i, dom.values.size() - 1)];
+    }
+    case Domain::Kind::uniform:
+      return dom.min + unit(state) * (dom.max - dom.min);
+    case Domain::Kind::log_uniform:
+      return std::exp(std::log(dom.min) + unit(state) * (std::log(dom.max) - std::log(dom.min)));
+    case Domain::Kind::int_uniform: {
+      auto lo = static_cast<std::int64_t>(std::ceil(dom.min));
+      auto hi = static_cast<std::int64_t>(std::floor(dom.max));
+      auto span = static_cast<double>(hi - lo + 1);
+      auto k = static_cast<std::int64_t>(unit(state) * span);
+      Value v = std::min(lo + k, hi);
+      if (def.type == ParamType::real) v = static_cast<double>(std::get<std::int64_t>(v));
+      return v;
+    }
+  }
+  return dom.values.at(0);
+}
+
+}  // namespace
+
+std::string params_to_json(const TrainingParams& params) { return params_json(params).dump(); }
+
+TrainingParams params_from_json(const std::string& text) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    throw std::invalid_argument(std::string("trial parameters are not valid JSON: ") + e.what());
+  }
+  return params_from(j);
+}
+
+std::string trial_id(const TrainingParams& params) {
+  std::uint64_t h = splitmix64(fnv1a(params_to_json(params)));
+  return fmt::format("t{:012x}", h >> 16);
+}
+
+std::string to_text(const Trial& t) {
+  json j = {{"id", t.id}, {"name", t.name}, {"index", t.index}, {"seed", t.seed},
+            {"params", params_json(t.params)}};
+  return j.dump();
+}
+
+Trial trial_from_text(const std::string& text) {
+  try {
+    json j = json::parse(text);
+    Trial t;
+    t.id = j.at("id").get<std::string>();
+    t.name = j.at("name").get<std::string>();
+    t.index = j.at("index").get<int>();
+    t.seed = j.at("seed").get<std::uint64_t>();
+    t.params = params_from(j.at("params"));
+    return t;
+  } catch (const json::exception& e) {
+    throw std::invalid_argument(std::string("malformed trial text: ") + e.what());
+  }
+}
+
+bool operator==(const Trial& a, const Trial& b) {
+  return a.id == b.id && a.name == b.name && a.index == b.index && a.seed == b.seed &&
+         flatten(a.params) == flatten(b.params);
+}
+
+std::vector<Trial> expand(const SweepSpec& spec) {
+  std::vector<std::pair<std::string, TrainingParams>> named;  // name, params
+  switch (spec.method) {
+    case Method::variants:
+      for (const auto& v : spec.variants) {
+        TrainingParams p = spec.training;
+        for (const auto& [name, value] : v.overrides) find_param(name)->set(p, value);
+        named.emplace_back(v.name, p);
+      }
+      break;
+    case Method::grid: {
+      std::vector<std::size_t> counter(spec.parameters.size(), 0);
+      while (true) {
+        TrainingParams p = spec.training;
+        std::string name;
+        for (std::size_t i = 0; i < spec.parameters.size(); ++i) {
+          const auto& [pname, dom] = spec.parameters[i];
+          const Value& v = dom.values[counter[i]];
+          find_param(pname)->set(p, v);
+          if (dom.values.size() > 1) {
+            name += fmt::format("{}{}={}", name.empty() ? "" : " ", pname, short_text(v));
+          }
+        }
+        named.emplace_back(name.empty() ? "default" : name, p);
+        // Odometer increment, last parameter fastest.
+        std::size_t i = spec.parameters.size();
+        while (i > 0) {
+          --i;
+          if (++counter[i] < spec.parameters[i].second.values.size()) break;
+          counter[i] = 0;
+          if (i == 0) i = static_cast<std::size_t>(-1);
+          if (i == static_cast<std::size_t>(-1)) break;
+        }
+        if (i == static_cast<std::size_t>(-1) || spec.parameters.empty()) break;
+      }
+      break;
+    }
+    case Method::random: {
+      std::uint64_t state = splitmix64(spec.seed ^ 0x5eedULL);
+      for (int k = 0; k < spec.max_trials.value_or(1); ++k) {
+        TrainingParams p = spec.training;
+        std::string name;
+        for (const auto& [pname, dom] : spec.parameters) {
+          const ParamDef& def = *find_param(pname);
+          Value v = draw(def, dom, state);
+          def.set(p, v);
+          if (dom.kind != Domain::Kind::value) {
+            name += fmt::format("{}{}={}", name.empty() ? "" : " ", pname, short_text(v));
+          }
+        }
+        named.emplace_back(name.empty() ? "default" : name, p);
+      }
+      break;
+    }
+  }
+
+  std::vector<Trial> trials;
+  std::set<std::string> seen;
+  for (auto& [name, params] : named) {
+    std::string id = trial_id(params);
+    if (!seen.insert(id).second) continue;
+    Trial t;
+    t.id = id;
+    t.name = name;
+    t.index = static_cast<int>(trials.size());
+    t.seed = splitmix64(spec.seed ^ fnv1a(id));
+    t.params = params;
+    trials.push_back(std::move(t));
+  }
+  return trials;
+}
+
+std::vector<std::string> differing_params(const std::vector<Trial>& trials) {
+  std::vector<std::string> out;
+  if (trials.empty()) return out;
+  for (const auto& def : param_defs()) {
+    Value first = def.get(trials.front().params);
+    for (const auto& t : trials) {
+      if (def.get(t.params) != first) {
+        out.push_back(def.name);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace mammosweep::sweeps

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The CLI's `plan` subcommand and its documented exit codes.
+set -uo pipefail
+bin="${MAMMOSWEEP:?}"; src="${MAMMOSWEEP_SOURCE_DIR:?}"
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+fails=0
+check() {  # check NAME EXPECTED_RC COMMAND...
+  local name="$1" want="$2"; shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
+  if [ "$rc" -ne "$want" ]; then
+    echo "FAIL $name: exit $rc, expected $want"; cat "$tmp/out" "$tmp/err"; fails=$((fails+1))
+  else echo "ok   $name"; fi
+}
+expect_in() {  # expect_in FILE TEXT
+  grep -qF -- "$2" "$1" || { echo "FAIL: '$2' not in $1:"; cat "$1"; fails=$((fails+1)); }
+}
+
+check "plan week7" 0 "$bin" plan "$src/sweeps/week7.yaml"
+for row in "Model 1 | adam      | 0.0001 | 0.5" "Model 2 | adam      | 5e-05  | 0.6" \
+           "Model 3 | rmsprop   | 0.0001 | 0.7" "| epochs  " "3 trials"; do
+  expect_in "$tmp/out" "$row"
+done
+check "plan json" 0 "$bin" plan "$src/sweeps/week7.yaml" --format json
+python3 - "$tmp/out" <<'PY' || fails=$((fails+1))
+import json, sys
+d = json.load(open(sys.argv[1]))
+rows = [(t["name"], t["params"]["unfrozen_fraction"], t["params"]["dense_units"],
+         t["params"]["dropout"], t["params"]["optimizer"], t["params"]["lr"], t["params"]["epochs"])
+        for t in d["trials"]]
+want = [("Model 1", .5, 1024, .5, "adam", 1e-4, 7), ("Model 2", .6, 512, .3, "adam", 5e-5, 7),
+        ("Model 3", .7, 1024, .4, "rmsprop", 1e-4, 7)]
+assert rows == want, rows
+PY
+check "help" 0 "$bin" --help
+check "plan help" 0 "$bin" plan --help
+check "version" 0 "$bin" --version
+check "no subcommand" 2 "$bin"
+check "unknown subcommand" 2 "$bin" frobnicate
+check "plan without spec" 2 "$bin" plan
+check "bad format" 2 "$bin" plan "$src/sweeps/week7.yaml" --format xml
+check "missing spec file" 2 "$bin" plan "$tmp/nope.yaml"
+expect_in "$tmp/err" "$tmp/nope.yaml: error: cannot read the spec"
+printf 'name: bad\ntraining:\n  dropout: 1.5\n  lr: -1\nvariants: [{name: a}]\n' >"$tmp/bad.yaml"
+check "invalid spec" 2 "$bin" plan "$tmp/bad.yaml"
+expect_in "$tmp/err" "$tmp/bad.yaml:3:12: error: 'dropout' expects a number in [0, 1)"
+expect_in "$tmp/err" "$tmp/bad.yaml:4:7: error: 'lr' expects a number > 0"
+[ -s "$tmp/out" ] && { echo "FAIL: an invalid spec printed a plan"; fails=$((fails+1)); }
+echo "$fails failure(s)"
+exit $((fails > 0))

@@ -1,0 +1,179 @@
+// Spec parsing and validation: every error names file:line:column and what was expected.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "sweeps/parse.h"
+
+namespace mammosweep::sweeps {
+namespace {
+
+using ::testing::HasSubstr;
+
+/// Parses `text`, expects failure, returns the diagnostics.
+std::vector<Diagnostic> errors_of(const std::string& text) {
+  try {
+    parse_spec(text, "spec.yaml");
+  } catch (const SpecError& e) {
+    return e.diagnostics();
+  }
+  ADD_FAILURE() << "spec was accepted:\n" << text;
+  return {};
+}
+
+/// Exactly one diagnostic, at line:col, containing `fragment`.
+void expect_one_error(const std::string& text, int line, int col, const std::string& fragment) {
+  auto ds = errors_of(text);
+  ASSERT_EQ(ds.size(), 1u) << (ds.empty() ? "" : SpecError(ds).what());
+  EXPECT_EQ(ds[0].file, "spec.yaml");
+  EXPECT_EQ(ds[0].line, line) << ds[0].to_string();
+  EXPECT_EQ(ds[0].column, col) << ds[0].to_string();
+  EXPECT_THAT(ds[0].message, HasSubstr(fragment));
+  EXPECT_THAT(ds[0].to_string(), HasSubstr("spec.yaml:" + std::to_string(line) + ":" +
+                                            std::to_string(col) + ": error: "));
+}
+
+const char* kHead = "name: s\nmethod: variants\n";  // two lines; variants follow
+
+TEST(Parse, MinimalVariantsSpec) {
+  SweepSpec s = parse_spec(std::string(kHead) + "variants:\n  - name: a\n    lr: 0.001\n");
+  EXPECT_EQ(s.name, "s");
+  ASSERT_EQ(s.variants.size(), 1u);
+  EXPECT_EQ(std::get<double>(s.variants[0].overrides.at("lr")), 0.001);
+  EXPECT_EQ(s.training.epochs, 7);  // default
+}
+
+TEST(Parse, UnknownKeySuggestsNearest) {
+  expect_one_error("name: s\nmethod: variants\ntraining:\n  dropuot: 0.3\nvariants: [{name: a}]\n",
+                   4, 3, "did you mean 'dropout'?");
+  expect_one_error("name: s\nmethd: variants\nvariants: [{name: a}]\n", 2, 1,
+                   "did you mean 'method'?");
+  expect_one_error("name: s\nvariants:\n  - name: a\n    brightness: 0.1\n", 4, 5,
+                   "did you mean 'augmentation.brightness'?");
+  expect_one_error("name: s\nvariants: [{name: a}]\ndata:\n  imagesize: 64\n", 4, 3,
+                   "did you mean 'image_size'?");
+}
+
+TEST(Parse, WrongTypes) {
+  expect_one_error("name: s\ntraining:\n  epochs: seven\nvariants: [{name: a}]\n", 3, 11,
+                   "'epochs' expects an integer >= 1, got 'seven'");
+  expect_one_error("name: s\ntraining:\n  epochs: 7.5\nvariants: [{name: a}]\n", 3, 11,
+                   "expects an integer");
+  expect_one_error("name: s\ntraining:\n  nesterov: maybe\nvariants: [{name: a}]\n", 3, 13,
+                   "expects a boolean");
+  expect_one_error("name: s\ntraining:\n  lr: [1, 2]\nvariants: [{name: a}]\n", 3, 7,
+                   "got a list");
+  expect_one_error("name: s\ntraining: 5\nvariants: [{name: a}]\n", 2, 11,
+                   "training must be a mapping");
+  expect_one_error("name: s\ntraining:\n  optimizer: adagrad\nvariants: [{name: a}]\n", 3, 14,
+                   "one of adam, adamw, rmsprop or sgd");
+}
+
+TEST(Parse, OutOfRangeValues) {
+  auto one = [](const std::string& key, const std::string& value, const std::string& expected) {
+    std::string text = "name: s\ntraining:\n  " + key + ": " + value + "\nvariants: [{name: a}]\n";
+    expect_one_error(text, 3, static_cast<int>(key.size()) + 5, expected);
+  };
+  one("dropout", "1.0", "a number in [0, 1)");
+  one("dropout", "-0.1", "a number in [0, 1)");
+  one("unfrozen_fraction", "1.5", "a number in [0, 1]");
+  one("lr", "0", "a number > 0");
+  one("lr", "-1e-3", "a number > 0");
+  one("epochs", "0", "an integer >= 1");
+  one("batch_size", "0", "an integer >= 1");
+  expect_one_error("name: s\ndata:\n  image_size: 16\nvariants: [{name: a}]\n", 3, 15,
+                   "data.image_size expects an integer in [32, 4096], got '16'");
+  // A bad value inside a values list is reported at that element.
+  expect_one_error("name: s\nmethod: grid\nparameters:\n  dropout: {values: [0.3, 1.2]}\n", 4,
+                   27, "'dropout' expects a number in [0, 1)");
+}
+
+TEST(Parse, EmptyValueLists) {
+  expect_one_error("name: s\nmethod: grid\nparameters:\n  lr: {values: []}\n", 4, 16,
+                   "non-empty list");
+  expect_one_error("name: s\nmethod: variants\nvariants: []\n", 3, 11, "non-empty list");
+}
+
+TEST(Parse, GridCap) {
+  // 5 * 5 * 3 = 75 trials > 64.
+  std::string grid =
+      "name: s\nmethod: grid\nparameters:\n  lr: {values: [1, 2, 3, 4, 5]}\n"
+      "  dense_units: {values: [1, 2, 3, 4, 5]}\n  dropout: {values: [0.1, 0.2, 0.3]}\n";
+  expect_one_error(grid, 4, 3, "the grid expands to 75 trials, more than the cap of 64; set "
+                               "max_trials: 75 to allow it");
+  EXPECT_NO_THROW(parse_spec(grid + "max_trials: 75\n"));
+  expect_one_error(grid + "max_trials: 50\n", 4, 3, "more than max_trials 50");
+}
+
+TEST(Parse, DuplicateAndUnsafeVariantNames) {
+  expect_one_error("name: s\nvariants:\n  - name: Model 1\n  - name: Model 1\n", 4, 11,
+                   "duplicate variant name 'Model 1' (first used on line 3)");
+  expect_one_error("name: s\nvariants:\n  - name: ../../etc\n", 3, 11, "is not allowed");
+  expect_one_error("name: s\nvariants:\n  - name: a/b\n", 3, 11, "is not allowed");
+  expect_one_error("name: ../escape\nvariants:\n  - name: a\n", 1, 7, "is not allowed");
+}
+
+TEST(Parse, MethodRules) {
+  expect_one_error("name: s\nmethod: random\nparameters:\n  lr: {values: [0.1]}\n", 2, 9,
+                   "method random needs max_trials");
+  expect_one_error("name: s\nmethod: grid\nparameters:\n  lr: {distribution: uniform, min: 0.1, "
+                   "max: 0.2}\n",
+                   4, 3, "method grid needs value: or values:");
+  expect_one_error("name: s\nmethod: random\nmax_trials: 2\nparameters:\n  lr: {distribution: "
+                   "log_uniform, min: 0.1, max: 0.01}\n",
+                   5, 50, "max (0.01) must be greater than min (0.1)");
+  expect_one_error("name: s\nmethod: random\nmax_trials: 2\nparameters:\n  optimizer: "
+                   "{distribution: uniform, min: 0, max: 1}\n",
+                   5, 29, "distribution uniform does not fit it");
+  expect_one_error("name: s\nmethod: bayes\nvariants: [{name: a}]\n", 2, 9,
+                   "method expects one of grid, random, variants");
+}
+
+TEST(Parse, InvalidYamlNamesPosition) {
+  auto ds = errors_of("name: s\ntraining:\n  lr: [1, 2\nvariants: []\n");
+  ASSERT_EQ(ds.size(), 1u);
+  EXPECT_GE(ds[0].line, 3);
+  EXPECT_GT(ds[0].column, 0);
+  EXPECT_THAT(ds[0].message, HasSubstr("invalid YAML"));
+}
+
+TEST(Parse, AllErrorsReportedAtOnce) {
+  auto ds = errors_of(
+      "name: s\n"
+      "training:\n"
+      "  dropout: 2\n"          // line 3
+      "  epochs: 0\n"           // line 4
+      "  optimzer: adam\n"      // line 5
+      "variants:\n"
+      "  - name: a\n"
+      "  - name: a\n");         // line 8
+  ASSERT_EQ(ds.size(), 4u) << SpecError(ds).what();
+  std::vector<int> lines;
+  for (const auto& d : ds) lines.push_back(d.line);
+  EXPECT_THAT(lines, ::testing::UnorderedElementsAre(3, 4, 5, 8));
+  EXPECT_THAT(SpecError(ds).what(), HasSubstr("4 errors"));
+}
+
+TEST(Parse, MissingFileIsASpecError) {
+  try {
+    load_spec("/nonexistent/dir/spec.yaml");
+    FAIL();
+  } catch (const SpecError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("/nonexistent/dir/spec.yaml: error: cannot read the spec"));
+  }
+}
+
+TEST(Parse, SafeNames) {
+  EXPECT_TRUE(is_safe_name("Model 1"));
+  EXPECT_TRUE(is_safe_name("lr=1e-4 dropout=0.3"));
+  for (const char* bad : {"", ".", "..", "a/b", "a\\b", ".hidden", "x..y", "tab\tname"}) {
+    EXPECT_FALSE(is_safe_name(bad)) << bad;
+  }
+}
+
+TEST(Parse, DidYouMean) {
+  EXPECT_EQ(did_you_mean("learning_rat", {"lr", "learning_rate"}), "learning_rate");
+  EXPECT_EQ(did_you_mean("zzzzzz", {"lr", "epochs"}), "");
+}
+
+}  // namespace
+}  // namespace mammosweep::sweeps

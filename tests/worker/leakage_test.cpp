@@ -1,0 +1,228 @@
+// Leakage guard on planted duplicates among distinct synthetic mammograms.
+#include "worker/leakage.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "worker/synth.h"
+
+namespace mammosweep::worker {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::uint8_t> bytes8(const Image& img) {
+  return std::vector<std::uint8_t>(img.pixels.begin(), img.pixels.end());
+}
+
+Image brighten(const Image& img, int delta) {
+  Image out = img;
+  for (auto& v : out.pixels) v = static_cast<std::uint16_t>(std::min(255, v + delta));
+  return out;
+}
+
+Image scaled(const Image& img, double f) {
+  const int w = int(img.width * f + 0.5), h = int(img.height * f + 0.5);
+  const std::vector<float> src(img.pixels.begin(), img.pixels.end());
+  const auto r = resize_plane(src.data(), img.width, img.height, w, h);
+  Image out;
+  out.width = w;
+  out.height = h;
+  out.channels = 1;
+  for (float v : r) out.pixels.push_back(static_cast<std::uint16_t>(std::clamp(v + 0.5f, 0.0f, 255.0f)));
+  return out;
+}
+
+using Pair = std::pair<std::string, std::string>;
+Pair ordered(const std::string& a, const std::string& b) { return a < b ? Pair{a, b} : Pair{b, a}; }
+
+class LeakageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           ("leakage_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+TEST_F(LeakageTest, FindsPlantedCopiesAndNoFalsePositives) {
+  // 240 distinct images from one seed family, at 64 px, in their generated splits.
+  SynthOptions so;
+  so.count = 240;
+  so.size = 64;
+  so.seed = 11;
+  const auto samples = generate_synthetic(so);
+  std::vector<ImageRecord> recs;
+  std::vector<const SynthSample*> train;
+  for (const auto& s : samples) {
+    const fs::path p = dir_ / s.relpath;
+    fs::create_directories(p.parent_path());
+    write_png(p.string(), s.image);
+    recs.push_back({p.string(), s.label, s.split, ""});
+    if (s.split == "train") train.push_back(&s);
+  }
+  ASSERT_GE(train.size(), 100u);
+
+  // Plant 20 copies of each kind, each from a different train image, into val or test.
+  std::set<Pair> exact, jpeg, resized, bright;
+  auto plant = [&](std::size_t k, const std::string& name, const std::string& split) {
+    const fs::path p = dir_ / "planted" / name;
+    fs::create_directories(p.parent_path());
+    recs.push_back({p.string(), train[k]->label, split, ""});
+    return std::pair<std::string, Pair>{p.string(),
+                                        ordered((dir_ / train[k]->relpath).string(), p.string())};
+  };
+  for (std::size_t i = 0; i < 20; ++i) {
+    auto e = plant(i, "exact_" + std::to_string(i) + ".png", "val");  // same bytes
+    fs::copy_file(dir_ / train[i]->relpath, e.first);
+    exact.insert(e.second);
+    auto px = plant(20 + i, "pgm_" + std::to_string(i) + ".pgm", "test");  // same pixels
+    const Image& img2 = train[20 + i]->image;
+    {
+      std::ofstream out(px.first, std::ios::binary);
+      out << "P5\n" << img2.width << " " << img2.height << "\n255\n";
+      const auto b = bytes8(img2);
+      out.write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
+    }
+    exact.insert(px.second);
+    auto j = plant(40 + i, "jpeg_" + std::to_string(i) + ".jpg", "test");
+    const auto b = bytes8(train[40 + i]->image);
+    write_jpeg(j.first, train[40 + i]->image.width, train[40 + i]->image.height, 1, b.data(), 75);
+    jpeg.insert(j.second);
+    auto r = plant(60 + i, "resized_" + std::to_string(i) + ".png", "val");
+    write_png(r.first, scaled(train[60 + i]->image, 0.8));
+    resized.insert(r.second);
+    auto br = plant(80 + i, "bright_" + std::to_string(i) + ".png", "val");
+    write_png(br.first, brighten(train[80 + i]->image, 10));
+    bright.insert(br.second);
+  }
+
+  LeakageOptions lo;
+  lo.threads = 2;
+  const LeakageReport report = check_leakage(recs, lo);
+  EXPECT_EQ(report.images, recs.size());
+  std::set<Pair> found_exact, found_near;
+  for (const auto& f : report.findings) {
+    const Pair p = ordered(f.a, f.b);
+    EXPECT_NE(f.split_a, f.split_b);
+    if (f.kind == "exact") found_exact.insert(p);
+    else if (f.kind == "near") found_near.insert(p);
+    // Zero false positives: every finding is a planted pair.
+    EXPECT_TRUE(exact.count(p) || jpeg.count(p) || resized.count(p) || bright.count(p))
+        << f.kind << " " << f.a << " " << f.b << " distance " << f.distance << " " << f.detail;
+  }
+  EXPECT_EQ(found_exact, exact);  // every exact duplicate, as exact
+  auto recall = [&](const std::set<Pair>& planted) {
+    return std::count_if(planted.begin(), planted.end(),
+                         [&](const Pair& p) { return found_near.count(p) > 0; });
+  };
+  EXPECT_GE(recall(jpeg), 19);  // >= 95%
+  EXPECT_GE(recall(resized), 19);
+  EXPECT_GE(recall(bright), 19);
+  EXPECT_EQ(report.count("roboflow_stem"), 0u);
+  EXPECT_EQ(report.count("patient"), 0u);
+}
+
+TEST(Leakage, RoboflowStemAndPatientOverlap) {
+  std::vector<ImageRecord> recs = {
+      {"/d/train/0/IMG_0001_jpg.rf.ab12cd.jpg", 0, "train", ""},
+      {"/d/train/0/IMG_0001_jpg.rf.ffee99.jpg", 0, "train", ""},  // same split: not leakage
+      {"/d/valid/0/IMG_0001_jpg.rf.0123ab.jpg", 0, "val", ""},
+      {"/d/test/1/other_png.rf.77.jpg", 1, "test", ""},
+      {"/d/a.png", 0, "train", "P1"},
+      {"/d/b.png", 0, "train", "P1"},
+      {"/d/c.png", 0, "test", "P1"},
+      {"/d/d.png", 1, "train", "P2"},
+      {"/d/e.png", 1, "train", "P2"},
+  };
+  LeakageOptions lo;
+  lo.exact = lo.near = false;  // no files needed
+  const auto report = check_leakage(recs, lo);
+  ASSERT_EQ(report.findings.size(), 3u) << report.summary();
+  EXPECT_EQ(report.count("roboflow_stem"), 2u);
+  EXPECT_EQ(report.count("patient"), 1u);
+  // roboflow pairs: both train copies vs the val copy; earlier split first.
+  EXPECT_EQ(report.findings[0].kind, "roboflow_stem");
+  EXPECT_EQ(report.findings[0].split_a, "train");
+  EXPECT_EQ(report.findings[0].split_b, "val");
+  EXPECT_EQ(report.findings[0].b, "/d/valid/0/IMG_0001_jpg.rf.0123ab.jpg");
+  const auto& p = report.findings[2];
+  EXPECT_EQ(p.kind, "patient");
+  EXPECT_EQ(p.a, "/d/a.png");
+  EXPECT_EQ(p.b, "/d/c.png");
+  EXPECT_NE(p.detail.find("P1"), std::string::npos);
+  EXPECT_EQ(report.findings[1].a, "/d/train/0/IMG_0001_jpg.rf.ffee99.jpg");
+}
+
+TEST(Leakage, RoboflowStemParsing) {
+  EXPECT_EQ(roboflow_stem("/x/y/IMG_12_jpg.rf.5f3a9c0e1b.jpg"), "IMG_12");
+  EXPECT_EQ(roboflow_stem("a_b_c_png.rf.DEADbeef.JPG"), "a_b_c");
+  EXPECT_EQ(roboflow_stem("plain.jpg"), "");
+  EXPECT_EQ(roboflow_stem("x.rf.abc.jpg"), "");
+}
+
+TEST(Leakage, PerceptualHashBasics) {
+  const Image a = synth_mammogram(64, 0, 1);
+  EXPECT_EQ(perceptual_hash(a) & 1u, 0u);  // DC bit unused
+  EXPECT_EQ(perceptual_hash(a), perceptual_hash(brighten(a, 0)));
+  EXPECT_EQ(hamming_distance(0, 0xFF), 8);
+  EXPECT_EQ(hamming_distance(~0ULL, 0), 64);
+  const auto t = thumbnail32(a);
+  ASSERT_EQ(t.size(), 32u * 32u);
+  double norm = 0;
+  for (float v : t) norm += double(v) * v;
+  EXPECT_NEAR(norm, 1.0, 1e-4);
+}
+
+TEST(Leakage, EnforcePoliciesAndJson) {
+  LeakageReport report;
+  report.images = 3;
+  report.findings.push_back({"exact", "/a.png", "/b.png", "train", "val", 0, "identical file bytes"});
+  report.findings.push_back({"near", "/c.png", "/d.png", "train", "test", 4, "thumbnail correlation 0.990"});
+  try {
+    enforce(report, LeakagePolicy::error);
+    FAIL() << "no error";
+  } catch (const LeakageError& e) {
+    const std::string m = e.what();
+    for (const char* s : {"/a.png", "/b.png", "/c.png", "/d.png", "exact 1", "near 1", "hamming 4"})
+      EXPECT_NE(m.find(s), std::string::npos) << s << " in " << m;
+  }
+  std::ostringstream warn;
+  EXPECT_NO_THROW(enforce(report, LeakagePolicy::warn, &warn));
+  EXPECT_NE(warn.str().find("/a.png"), std::string::npos);
+  EXPECT_NO_THROW(enforce(report, LeakagePolicy::ignore));
+  EXPECT_NO_THROW(enforce(LeakageReport{}, LeakagePolicy::error));
+
+  const auto j = nlohmann::json::parse(report.to_json());
+  EXPECT_EQ(j["images"], 3);
+  EXPECT_EQ(j["counts"]["exact"], 1);
+  EXPECT_EQ(j["counts"]["near"], 1);
+  EXPECT_EQ(j["counts"]["patient"], 0);
+  EXPECT_EQ(j["findings"][1]["distance"], 4);
+  EXPECT_EQ(j["findings"][1]["split_b"], "test");
+
+  EXPECT_EQ(parse_leakage_policy("Error"), LeakagePolicy::error);
+  EXPECT_EQ(parse_leakage_policy("warn"), LeakagePolicy::warn);
+  EXPECT_EQ(parse_leakage_policy("IGNORE"), LeakagePolicy::ignore);
+  EXPECT_THROW(parse_leakage_policy("maybe"), std::invalid_argument);
+}
+
+TEST_F(LeakageTest, UnreadableFileIsAnImageErrorNamingIt) {
+  const std::string p = (dir_ / "broken.png").string();
+  std::ofstream(p) << "garbage";
+  EXPECT_THROW(check_leakage({{p, 0, "train", ""}}), ImageError);
+}
+
+}  // namespace
+}  // namespace mammosweep::worker

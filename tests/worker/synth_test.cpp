@@ -1,0 +1,114 @@
+// Synthetic mammograms: counts, determinism, files on disk, basic anatomy.
+#include "worker/synth.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+
+#include "worker/dataset.h"
+
+namespace mammosweep::worker {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(Synth, CountsClassesAndSplits) {
+  SynthOptions o;
+  o.count = 40;
+  o.size = 32;
+  o.malignant_fraction = 0.35;
+  const auto s = generate_synthetic(o);
+  ASSERT_EQ(s.size(), 40u);
+  // class 1: round(14) = 14 -> test round(1.4) = 1, val round(2.8) = 3, train 10;
+  // class 0: 26 -> test round(2.6) = 3, val round(5.2) = 5, train 18.
+  std::map<std::pair<std::string, int>, int> counts;
+  for (const auto& x : s) {
+    ++counts[{x.split, x.label}];
+    EXPECT_EQ(x.image.width, 32);
+    EXPECT_EQ(x.image.height, 32);
+    EXPECT_EQ(x.image.channels, 1);
+    EXPECT_EQ(x.image.bit_depth, 8);
+    const std::string folder = x.split == "val" ? "valid" : x.split;
+    EXPECT_EQ(x.relpath.rfind(folder + "/" + std::to_string(x.label) + "/", 0), 0u) << x.relpath;
+  }
+  EXPECT_EQ((counts[{"train", 0}]), 18);
+  EXPECT_EQ((counts[{"val", 0}]), 5);
+  EXPECT_EQ((counts[{"test", 0}]), 3);
+  EXPECT_EQ((counts[{"train", 1}]), 10);
+  EXPECT_EQ((counts[{"val", 1}]), 3);
+  EXPECT_EQ((counts[{"test", 1}]), 1);
+}
+
+TEST(Synth, DeterministicForASeedDifferentForAnother) {
+  SynthOptions o;
+  o.count = 12;
+  o.size = 48;
+  o.seed = 5;
+  const auto a = generate_synthetic(o), b = generate_synthetic(o);
+  o.seed = 6;
+  const auto c = generate_synthetic(o);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].image.pixels, b[i].image.pixels);
+    EXPECT_NE(a[i].image.pixels, c[i].image.pixels);
+    if (i > 0) {
+      EXPECT_NE(a[i].image.pixels, a[i - 1].image.pixels);
+    }
+  }
+}
+
+TEST(Synth, BreastIsBrighterThanBackgroundAndTouchesOneSide) {
+  for (std::uint64_t seed = 0; seed < 10; ++seed) {
+    const Image img = synth_mammogram(64, int(seed % 2), seed);
+    auto column_mean = [&](int x) {
+      double s = 0;
+      for (int y = 0; y < 64; ++y) s += img.pixels[y * 64 + x];
+      return s / 64;
+    };
+    const double left = column_mean(0), right = column_mean(63);
+    // The chest wall side shows tissue (~60+), the other edge mostly background (<30).
+    EXPECT_GT(std::max(left, right), 50) << seed;
+    EXPECT_LT(std::min(left, right), 30) << seed;
+  }
+}
+
+TEST(Synth, WritesAFolderDatasetThatListImagesReads) {
+  SynthOptions o;
+  o.out = (fs::path(::testing::TempDir()) / ("synth_test_" + std::to_string(::getpid()))).string();
+  fs::remove_all(o.out);
+  o.count = 30;
+  o.size = 32;
+  o.seed = 3;
+  write_synthetic_dataset(o);
+  SourceOptions src;
+  src.root = o.out;
+  const auto recs = list_images(src);
+  ASSERT_EQ(recs.size(), 30u);
+  const auto mem = generate_synthetic(o);
+  std::map<std::string, const SynthSample*> by_rel;
+  for (const auto& s : mem) by_rel[s.relpath] = &s;
+  for (const auto& r : recs) {
+    const std::string rel = fs::relative(r.path, o.out).generic_string();
+    ASSERT_TRUE(by_rel.count(rel)) << rel;
+    EXPECT_EQ(by_rel[rel]->label, r.label);
+    EXPECT_EQ(by_rel[rel]->split, r.split);
+    EXPECT_EQ(decode_image(r.path).pixels, by_rel[rel]->image.pixels);
+  }
+  fs::remove_all(o.out);
+}
+
+TEST(Synth, RejectsBadOptions) {
+  SynthOptions o;
+  o.size = 8;
+  EXPECT_THROW(generate_synthetic(o), std::invalid_argument);
+  o = SynthOptions{};
+  o.val_fraction = 0.7;
+  o.test_fraction = 0.3;
+  EXPECT_THROW(generate_synthetic(o), std::invalid_argument);
+  o = SynthOptions{};
+  EXPECT_THROW(write_synthetic_dataset(o), std::invalid_argument);  // empty out
+}
+
+}  // namespace
+}  // namespace mammosweep::worker
