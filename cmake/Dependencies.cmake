@@ -67,5 +67,16 @@ if(NOT MAMMOSWEEP_NCCL STREQUAL "OFF")
                         "nccl.h=${NCCL_INCLUDE_DIR}, libnccl=${NCCL_LIBRARY}")
   endif()
 endif()
+set(MAMMOSWEEP_NCCL_VERSION "none")
+if(MAMMOSWEEP_WITH_NCCL)
+  file(STRINGS "${NCCL_INCLUDE_DIR}/nccl.h" _nccl_defs REGEX "^#define NCCL_(MAJOR|MINOR|PATCH) ")
+  string(REGEX REPLACE ".*NCCL_MAJOR ([0-9]+).*NCCL_MINOR ([0-9]+).*NCCL_PATCH ([0-9]+).*"
+         "\\1.\\2.\\3" MAMMOSWEEP_NCCL_VERSION "${_nccl_defs}")
+endif()
+set(MAMMOSWEEP_CUDA_VERSION "none")
+if(MAMMOSWEEP_TORCH_HAS_CUDA AND CUDA_VERSION)
+  set(MAMMOSWEEP_CUDA_VERSION "${CUDA_VERSION}")
+endif()
 message(STATUS "mammosweep: torch ${MAMMOSWEEP_TORCH_VERSION}, CUDA in LibTorch: "
-               "${MAMMOSWEEP_TORCH_HAS_CUDA}, NCCL backend: ${MAMMOSWEEP_WITH_NCCL}")
+               "${MAMMOSWEEP_TORCH_HAS_CUDA} (${MAMMOSWEEP_CUDA_VERSION}), NCCL backend: ${MAMMOSWEEP_WITH_NCCL} "
+               "(${MAMMOSWEEP_NCCL_VERSION})")

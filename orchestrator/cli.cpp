@@ -6,6 +6,9 @@
 #include <iostream>
 
 #include "sweeps/parse.h"
+#include "worker/cache.h"
+#include "worker/dataset.h"
+#include "worker/leakage.h"
 
 namespace mammosweep::orchestrator {
 
@@ -17,7 +20,10 @@ int run_cli(int argc, char** argv) {
   app.set_version_flag("--version", std::string("mammosweep ") + MAMMOSWEEP_VERSION +
                                         " (LibTorch " + MAMMOSWEEP_TORCH_VERSION + ")");
   app.require_subcommand(1);
-  std::vector<Command> commands{add_plan_command(app)};
+  std::vector<Command> commands{add_plan_command(app), add_status_command(app),
+                                add_leaderboard_command(app), add_plot_command(app),
+                                add_submit_command(app),  add_run_command(app),
+                                add_synth_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -31,6 +37,15 @@ int run_cli(int argc, char** argv) {
     return kExitUsage;
   } catch (const sweeps::SpecError& e) {
     std::cerr << e.what() << "\n";
+    return kExitUsage;
+  } catch (const worker::DatasetError& e) {  // bad input data: exit 2, as for a bad spec
+    std::cerr << "mammosweep: error: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const worker::LeakageError& e) {
+    std::cerr << "mammosweep: error: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const worker::CacheError& e) {
+    std::cerr << "mammosweep: error: " << e.what() << "\n";
     return kExitUsage;
   } catch (const std::exception& e) {
     std::cerr << "mammosweep: error: " << e.what() << "\n";

@@ -27,6 +27,12 @@ enum ExitCode : int {
 /// A subcommand registers its options on `app` and returns the action to run when chosen.
 using Command = std::function<int()>;
 Command add_plan_command(CLI::App& app);
+Command add_status_command(CLI::App& app);
+Command add_leaderboard_command(CLI::App& app);
+Command add_plot_command(CLI::App& app);
+Command add_submit_command(CLI::App& app);
+Command add_run_command(CLI::App& app);
+Command add_synth_command(CLI::App& app);
 
 /// Parses argv, runs the chosen subcommand, maps exceptions to exit codes and messages.
 int run_cli(int argc, char** argv);

@@ -455,6 +455,32 @@ std::int64_t ImageCache::source_index(std::size_t i) const {
   return source_[i];
 }
 
+std::string preprocess_signature(const PreprocessOptions& p) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "image_size=%d;keep_aspect=%d;clahe=%d;window=%s;window_low_pct=%.17g;"
+                "window_high_pct=%.17g;preprocess_version=1",
+                p.image_size, p.keep_aspect ? 1 : 0, p.clahe ? 1 : 0,
+                p.window == PreprocessOptions::Window::minmax ? "minmax" : "percentile",
+                p.window_low_pct, p.window_high_pct);
+  return buf;
+}
+
+DecodeFn make_decode_fn(const PreprocessOptions& options) {
+  return [options](const ImageRecord& r) { return preprocess(decode_image(r.path), options); };
+}
+
+CacheOptions cache_options_for(const PreprocessOptions& pre, const std::string& cache_dir,
+                               const std::string& name) {
+  CacheOptions o;
+  o.cache_dir = cache_dir;
+  o.name = name;
+  o.image_size = pre.image_size;
+  o.channels = 3;
+  o.preprocess_signature = preprocess_signature(pre);
+  return o;
+}
+
 std::vector<std::int64_t> split_indices(const ImageCache& cache,
                                         const std::vector<ImageRecord>& records,
                                         const std::string& split) {

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "worker/dataset.h"  // ImageRecord
+#include "worker/image.h"    // PreprocessOptions, decode_image, preprocess
 
 namespace mammosweep::worker {
 
@@ -125,6 +126,18 @@ class ImageCache {
   const std::int64_t* source_ = nullptr;
   CacheStats stats_;
 };
+
+/// Every PreprocessOptions field as text ("image_size=224;keep_aspect=0;clahe=0;window=minmax;
+/// window_low_pct=0.5;window_high_pct=99.5;preprocess_version=1"), for the cache key. Bump
+/// preprocess_version in cache.cpp when preprocess() changes its output.
+std::string preprocess_signature(const PreprocessOptions& options);
+
+/// The production decode callback: preprocess(decode_image(record.path), options).
+DecodeFn make_decode_fn(const PreprocessOptions& options);
+
+/// CacheOptions for `pre`: image_size, channels = 3 and preprocess_signature filled in.
+CacheOptions cache_options_for(const PreprocessOptions& pre, const std::string& cache_dir,
+                               const std::string& name = "dataset");
 
 /// Stored-image indices whose record has `split` ("train", "val", "test"), in record order.
 std::vector<std::int64_t> split_indices(const ImageCache& cache,

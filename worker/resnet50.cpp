@@ -70,6 +70,7 @@ torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
 }
 
 ResNet50Impl::ResNet50Impl(const ResNet50Options& options) : options_(options) {
+  trainable_layer_count(options.unfrozen_fraction);  // validates before the costly build
   if (options.dense_units < 1) {
     throw std::invalid_argument(
         fmt::format("ResNet50: dense_units must be >= 1, got {}", options.dense_units));
@@ -135,7 +136,7 @@ void ResNet50Impl::initialise(std::uint64_t seed) {
   torch::NoGradGuard no_grad;
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   // Walk modules in registration order so the random stream maps to keys deterministically.
-  for (const auto& item : named_modules()) {
+  for (const auto& item : named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
     auto* module = item.value().get();
     if (auto* conv = module->as<torch::nn::Conv2d>()) {
       // kaiming_normal_(mode="fan_out", nonlinearity="relu"), as torchvision.
@@ -219,7 +220,7 @@ std::vector<torch::Tensor> ResNet50Impl::trainable_parameters() const {
 
 std::vector<std::pair<std::string, torch::Tensor>> ResNet50Impl::state_dict() const {
   std::vector<std::pair<std::string, torch::Tensor>> out;
-  for (const auto& item : named_modules()) {
+  for (const auto& item : named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
     const auto& module = *item.value();
     for (const auto& p : module.named_parameters(/*recurse=*/false)) {
       if (p.value().defined()) out.emplace_back(join_key(item.key(), p.key()), p.value());

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -333,6 +334,39 @@ TEST_F(CacheTest, MissingFileInKeyIsAnErrorNamingIt) {
   } catch (const CacheError& e) {
     EXPECT_NE(std::string(e.what()).find("nope.png"), std::string::npos);
   }
+}
+
+TEST_F(CacheTest, DefaultDecodeUsesImagePreprocessing) {
+  // Real PNGs: a 10x6 horizontal gradient per record, cached at 8x8 through preprocess().
+  PreprocessOptions pre;
+  pre.image_size = kSize;
+  for (std::size_t i = 0; i < 3; ++i) {
+    std::vector<std::uint8_t> px(10 * 6 * 3);
+    for (std::size_t b = 0; b < px.size(); ++b)
+      px[b] = static_cast<std::uint8_t>((b / 3 % 10) * 20 + i * 5);
+    write_png(records_[i].path, 10, 6, 3, 8, px.data());
+  }
+  records_.resize(3);
+  CacheOptions o = cache_options_for(pre, options_.cache_dir, "png");
+  EXPECT_EQ(o.image_size, kSize);
+  EXPECT_EQ(o.preprocess_signature, preprocess_signature(pre));
+  ImageCache c = ImageCache::open_or_build(records_, o, make_decode_fn(pre));
+  ASSERT_EQ(c.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto want = preprocess(decode_image(records_[i].path), pre);
+    ASSERT_EQ(want.size(), kBytes);
+    EXPECT_TRUE(std::equal(want.begin(), want.end(), c.pixels(i))) << i;
+  }
+  PreprocessOptions clahe = pre;
+  clahe.clahe = true;
+  EXPECT_NE(preprocess_signature(clahe), preprocess_signature(pre));
+  EXPECT_NE(cache_key(records_, cache_options_for(clahe, options_.cache_dir)),
+            cache_key(records_, cache_options_for(pre, options_.cache_dir)));
+  PreprocessOptions pct = pre;
+  pct.window = PreprocessOptions::Window::percentile;
+  EXPECT_NE(preprocess_signature(pct), preprocess_signature(pre));
+  pct.window_high_pct = 99.0;
+  EXPECT_NE(preprocess_signature(pct), preprocess_signature(pre));
 }
 
 TEST(Fnv1a, MatchesPublishedVectors) {

@@ -16,16 +16,30 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// std::filesystem::remove_all must not be used here: libtorch.so exports its own copy of it,
+// which crashes (null call) in any binary that links LibTorch. This is a small replacement.
+void remove_tree(const std::filesystem::path& p) {
+  std::error_code ec;
+  const auto st = std::filesystem::symlink_status(p, ec);
+  if (ec || !std::filesystem::exists(st)) return;
+  if (std::filesystem::is_directory(st)) {
+    std::vector<std::filesystem::path> children;
+    for (const auto& e : std::filesystem::directory_iterator(p)) children.push_back(e.path());
+    for (const auto& c : children) remove_tree(c);
+  }
+  std::filesystem::remove(p, ec);
+}
+
 class DatasetTest : public ::testing::Test {
  protected:
   void SetUp() override {
     root_ = fs::path(::testing::TempDir()) /
             ("dataset_test_" + std::to_string(::getpid()) + "_" +
              ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
+    remove_tree(root_);
     fs::create_directories(root_);
   }
-  void TearDown() override { fs::remove_all(root_); }
+  void TearDown() override { remove_tree(root_); }
 
   std::string file(const std::string& rel) const {
     const fs::path p = root_ / rel;
@@ -137,7 +151,7 @@ TEST_F(DatasetTest, FolderLayoutErrors) {
   file("valid/1/f.png");
   file("valid/2/g.png");
   expect_error(folders(), {(root_ / "valid" / "2").string(), "not a class"});
-  fs::remove_all(root_ / "valid" / "2");
+  remove_tree(root_ / "valid" / "2");
   EXPECT_EQ(list_images(folders()).size(), 5u);
 
   o = folders();

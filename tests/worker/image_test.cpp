@@ -16,16 +16,30 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// std::filesystem::remove_all must not be used here: libtorch.so exports its own copy of it,
+// which crashes (null call) in any binary that links LibTorch. This is a small replacement.
+void remove_tree(const std::filesystem::path& p) {
+  std::error_code ec;
+  const auto st = std::filesystem::symlink_status(p, ec);
+  if (ec || !std::filesystem::exists(st)) return;
+  if (std::filesystem::is_directory(st)) {
+    std::vector<std::filesystem::path> children;
+    for (const auto& e : std::filesystem::directory_iterator(p)) children.push_back(e.path());
+    for (const auto& c : children) remove_tree(c);
+  }
+  std::filesystem::remove(p, ec);
+}
+
 class ImageTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::path(::testing::TempDir()) /
            ("image_test_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    remove_tree(dir_);
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { remove_tree(dir_); }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
   void write_raw(const std::string& name, const std::string& bytes) const {
     std::ofstream(path(name), std::ios::binary) << bytes;

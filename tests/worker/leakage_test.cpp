@@ -18,6 +18,20 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// std::filesystem::remove_all must not be used here: libtorch.so exports its own copy of it,
+// which crashes (null call) in any binary that links LibTorch. This is a small replacement.
+void remove_tree(const std::filesystem::path& p) {
+  std::error_code ec;
+  const auto st = std::filesystem::symlink_status(p, ec);
+  if (ec || !std::filesystem::exists(st)) return;
+  if (std::filesystem::is_directory(st)) {
+    std::vector<std::filesystem::path> children;
+    for (const auto& e : std::filesystem::directory_iterator(p)) children.push_back(e.path());
+    for (const auto& c : children) remove_tree(c);
+  }
+  std::filesystem::remove(p, ec);
+}
+
 std::vector<std::uint8_t> bytes8(const Image& img) {
   return std::vector<std::uint8_t>(img.pixels.begin(), img.pixels.end());
 }
@@ -49,10 +63,10 @@ class LeakageTest : public ::testing::Test {
     dir_ = fs::path(::testing::TempDir()) /
            ("leakage_test_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    remove_tree(dir_);
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { remove_tree(dir_); }
   fs::path dir_;
 };
 

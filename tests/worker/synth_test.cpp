@@ -14,6 +14,20 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// std::filesystem::remove_all must not be used here: libtorch.so exports its own copy of it,
+// which crashes (null call) in any binary that links LibTorch. This is a small replacement.
+void remove_tree(const std::filesystem::path& p) {
+  std::error_code ec;
+  const auto st = std::filesystem::symlink_status(p, ec);
+  if (ec || !std::filesystem::exists(st)) return;
+  if (std::filesystem::is_directory(st)) {
+    std::vector<std::filesystem::path> children;
+    for (const auto& e : std::filesystem::directory_iterator(p)) children.push_back(e.path());
+    for (const auto& c : children) remove_tree(c);
+  }
+  std::filesystem::remove(p, ec);
+}
+
 TEST(Synth, CountsClassesAndSplits) {
   SynthOptions o;
   o.count = 40;
@@ -76,7 +90,7 @@ TEST(Synth, BreastIsBrighterThanBackgroundAndTouchesOneSide) {
 TEST(Synth, WritesAFolderDatasetThatListImagesReads) {
   SynthOptions o;
   o.out = (fs::path(::testing::TempDir()) / ("synth_test_" + std::to_string(::getpid()))).string();
-  fs::remove_all(o.out);
+  remove_tree(o.out);
   o.count = 30;
   o.size = 32;
   o.seed = 3;
@@ -95,7 +109,7 @@ TEST(Synth, WritesAFolderDatasetThatListImagesReads) {
     EXPECT_EQ(by_rel[rel]->split, r.split);
     EXPECT_EQ(decode_image(r.path).pixels, by_rel[rel]->image.pixels);
   }
-  fs::remove_all(o.out);
+  remove_tree(o.out);
 }
 
 TEST(Synth, RejectsBadOptions) {

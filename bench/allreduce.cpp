@@ -1,0 +1,100 @@
+// Allreduce bandwidth of the gradient communicator.
+//
+//   mpirun -np 2 build/bench/allreduce [--floats 25000000] [--iters 10] [--backend mpi|nccl]
+//
+// Reports, on rank 0, the median time of one in-place allreduce_sum of a float32 buffer and
+// two bandwidths (the nccl-tests conventions):
+//   algbw = bytes / time                     (what the caller sees)
+//   busbw = algbw * 2 (n - 1) / n            (per-link traffic of a ring; comparable across n)
+// 25M floats (100 MB) is about one ResNet50 gradient.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cluster/communicator.h"
+#include "cluster/mpi.h"
+
+namespace {
+
+struct BenchOptions {
+  std::int64_t floats = 25'000'000;
+  int iters = 10;
+  int warmup = 2;
+  std::string backend = "mpi";
+};
+
+BenchOptions parse(int argc, char** argv) {
+  BenchOptions o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::invalid_argument("missing value after " + a);
+      return argv[++i];
+    };
+    if (a == "--floats") {
+      o.floats = std::stoll(value());
+    } else if (a == "--iters") {
+      o.iters = std::stoi(value());
+    } else if (a == "--backend") {
+      o.backend = value();
+    } else {
+      throw std::invalid_argument("unknown argument '" + a +
+                                  "' (expected --floats N, --iters K, --backend mpi|nccl)");
+    }
+  }
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  namespace cl = mammosweep::cluster;
+  try {
+    cl::MpiSession session(&argc, &argv);
+    const BenchOptions o = parse(argc, argv);
+    at::set_num_threads(1);
+    std::unique_ptr<cl::Communicator> comm;
+    at::TensorOptions where = at::TensorOptions().dtype(at::kFloat);
+    if (o.backend == "nccl") {
+      comm = cl::make_nccl_communicator(session.world(), session.local_rank());
+      where = where.device(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(session.local_rank())));
+    } else if (o.backend == "mpi") {
+      comm = cl::make_mpi_communicator(session.world().dup());
+    } else {
+      throw std::invalid_argument("--backend: expected mpi or nccl, got " + o.backend);
+    }
+    at::Tensor buffer = at::ones({o.floats}, where);
+    std::vector<double> seconds;
+    for (int i = 0; i < o.warmup + o.iters; ++i) {
+      comm->barrier();
+      const auto t0 = std::chrono::steady_clock::now();
+      comm->allreduce_sum(buffer);
+      comm->barrier();  // for NCCL: waits for the stream
+      const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
+      if (i >= o.warmup) seconds.push_back(dt.count());
+    }
+    std::sort(seconds.begin(), seconds.end());
+    const double median = seconds[seconds.size() / 2];
+    const double bytes = static_cast<double>(o.floats) * sizeof(float);
+    const int n = comm->size();
+    const double algbw = bytes / median / 1e9;
+    const double busbw = algbw * 2.0 * (n - 1) / std::max(n, 1);
+    if (comm->rank() == 0) {
+      std::printf("allreduce_sum backend=%s ranks=%d floats=%lld bytes=%.0f iters=%d\n",
+                  comm->backend(), n, static_cast<long long>(o.floats), bytes, o.iters);
+      std::printf("median %.4f s  min %.4f s  algbw %.3f GB/s  busbw %.3f GB/s\n", median,
+                  seconds.front(), algbw, busbw);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "allreduce bench: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

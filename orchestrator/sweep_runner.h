@@ -1,0 +1,39 @@
+#pragma once
+// Runs a sweep: prepares the data once, creates or reopens the results store, trains every
+// trial that still needs it, records each epoch as it arrives, and prints the leaderboard.
+//
+// This is the one-process path (`mammosweep run` without a launcher, or with one rank):
+// the coordinator and its worker share the process. Trial state rules (resume):
+//   done, stopped_early  kept
+//   running              continues from its last complete epoch checkpoint
+//   pending              starts
+//   failed               retried only with retry_failed
+// A spec whose text changed since the store was created is refused (with a diff) unless
+// allow_spec_change; then only new trials are appended.
+#include <atomic>
+#include <string>
+
+namespace mammosweep::orchestrator {
+
+struct RunOptions {
+  std::string spec_path;
+  std::string out_dir;
+  std::string cache_dir;          // decode-once cache; default ~/.cache/mammosweep
+  std::string data_root;          // overrides the spec's data.root when set
+  bool resume = false;            // required when out_dir already holds a sweep
+  bool retry_failed = false;
+  bool allow_spec_change = false;
+  bool fail_on_trial_error = false;
+  int threads = 0;                // 0: the spec's resources.threads, else all cores
+  bool progress = true;           // progress bar on a terminal
+};
+
+/// Set by signal handlers; the running trial stops at the next step boundary.
+std::atomic<bool>& stop_requested();
+/// Installs SIGINT, SIGTERM and SIGUSR1 handlers that set stop_requested().
+void install_stop_handlers();
+
+/// Runs the sweep; returns the process exit code (see cli.h).
+int run_sweep(const RunOptions& options);
+
+}  // namespace mammosweep::orchestrator

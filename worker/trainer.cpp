@@ -1,0 +1,525 @@
+#include "worker/trainer.h"
+
+#include <ATen/autocast_mode.h>
+#include <c10/util/Exception.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "results/files.h"
+#include "results/metrics.h"
+#include "results/ranking.h"
+#include "worker/image.h"
+#include "worker/leakage.h"
+#include "worker/loader.h"
+#include "worker/resnet50.h"
+#include "worker/weights.h"
+
+namespace mammosweep::worker {
+
+const char* to_string(FailureKind k) {
+  switch (k) {
+    case FailureKind::exception: return "exception";
+    case FailureKind::diverged: return "diverged";
+    case FailureKind::oom: return "oom";
+    case FailureKind::bad_image: return "bad_image";
+  }
+  return "?";
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// ---- checkpoints ------------------------------------------------------------------------
+// File: "MSCKPT01", u64 payload bytes, u64 FNV-1a of the payload, payload (a torch archive).
+
+constexpr char kMagic[8] = {'M', 'S', 'C', 'K', 'P', 'T', '0', '1'};
+
+struct CheckpointMeta {
+  int epoch = 0;
+  int best_epoch = 0;
+  double best_metric = results::kNaN;
+};
+
+std::string checkpoint_path(const std::string& dir, int epoch) {
+  return fmt::format("{}/epoch-{:04d}.ckpt", dir, epoch);
+}
+
+void save_checkpoint(const std::string& path, ResNet50Impl& model,
+                     torch::optim::Optimizer& optimizer, const CheckpointMeta& meta) {
+  torch::serialize::OutputArchive archive;
+  for (const auto& p : model.named_parameters()) archive.write("p." + p.key(), p.value().cpu());
+  for (const auto& b : model.named_buffers()) archive.write("b." + b.key(), b.value().cpu(), true);
+  torch::serialize::OutputArchive opt;
+  optimizer.save(opt);
+  archive.write("optimizer", opt);
+  archive.write("epoch", c10::IValue(static_cast<std::int64_t>(meta.epoch)));
+  archive.write("best_epoch", c10::IValue(static_cast<std::int64_t>(meta.best_epoch)));
+  archive.write("best_metric", c10::IValue(meta.best_metric));
+  std::ostringstream payload;
+  archive.save_to(payload);
+  const std::string body = payload.str();
+  std::string bytes(kMagic, sizeof kMagic);
+  std::uint64_t size = body.size();
+  std::uint64_t sum = fnv1a64(body.data(), body.size());
+  bytes.append(reinterpret_cast<const char*>(&size), 8);
+  bytes.append(reinterpret_cast<const char*>(&sum), 8);
+  bytes += body;
+  results::write_file_atomic(path, bytes);
+}
+
+/// The payload of a checkpoint whose header and checksum verify, or an empty optional.
+std::optional<std::string> read_verified(const std::string& path) {
+  std::string bytes;
+  try {
+    bytes = results::read_file(path);
+  } catch (const std::runtime_error&) {
+    return std::nullopt;
+  }
+  if (bytes.size() < 24 || bytes.compare(0, 8, std::string(kMagic, 8)) != 0) return std::nullopt;
+  std::uint64_t size = 0, sum = 0;
+  std::memcpy(&size, bytes.data() + 8, 8);
+  std::memcpy(&sum, bytes.data() + 16, 8);
+  if (bytes.size() != 24 + size) return std::nullopt;
+  if (fnv1a64(bytes.data() + 24, size) != sum) return std::nullopt;
+  return bytes.substr(24);
+}
+
+CheckpointMeta load_checkpoint(const std::string& payload, ResNet50Impl& model,
+                               torch::optim::Optimizer& optimizer, const torch::Device& device) {
+  std::istringstream in(payload);
+  torch::serialize::InputArchive archive;
+  archive.load_from(in, device);
+  torch::NoGradGuard no_grad;
+  for (auto& p : model.named_parameters()) {
+    torch::Tensor t;
+    archive.read("p." + p.key(), t);
+    p.value().copy_(t);
+  }
+  for (auto& b : model.named_buffers()) {
+    torch::Tensor t;
+    archive.read("b." + b.key(), t, true);
+    b.value().copy_(t);
+  }
+  torch::serialize::InputArchive opt;
+  archive.read("optimizer", opt);
+  optimizer.load(opt);
+  CheckpointMeta meta;
+  c10::IValue v;
+  archive.read("epoch", v);
+  meta.epoch = static_cast<int>(v.toInt());
+  archive.read("best_epoch", v);
+  meta.best_epoch = static_cast<int>(v.toInt());
+  archive.read("best_metric", v);
+  meta.best_metric = v.toDouble();
+  return meta;
+}
+
+// ---- pieces of the training loop ---------------------------------------------------------
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<torch::Tensor>& params,
+                                                        const sweeps::TrainingParams& p) {
+  if (p.optimizer == "adam") {
+    return std::make_unique<torch::optim::Adam>(
+        params, torch::optim::AdamOptions(p.lr).weight_decay(p.weight_decay));
+  }
+  if (p.optimizer == "adamw") {
+    return std::make_unique<torch::optim::AdamW>(
+        params, torch::optim::AdamWOptions(p.lr).weight_decay(p.weight_decay));
+  }
+  if (p.optimizer == "rmsprop") {
+    // Keras' RMSprop (the report's): rho 0.9, no momentum, eps 1e-7.
+    return std::make_unique<torch::optim::RMSprop>(
+        params,
+        torch::optim::RMSpropOptions(p.lr).alpha(0.9).eps(1e-7).weight_decay(p.weight_decay));
+  }
+  if (p.optimizer == "sgd") {
+    return std::make_unique<torch::optim::SGD>(
+        params, torch::optim::SGDOptions(p.lr)
+                    .momentum(p.momentum)
+                    .nesterov(p.nesterov)
+                    .weight_decay(p.weight_decay));
+  }
+  throw std::invalid_argument("unknown optimizer " + p.optimizer);
+}
+
+/// Learning rate of `epoch` (1-based) under the trial's schedule.
+double lr_at(const sweeps::TrainingParams& p, int epoch) {
+  if (p.lr_schedule == "step") {
+    return p.lr * std::pow(p.lr_gamma, (epoch - 1) / p.lr_step_epochs);
+  }
+  if (p.lr_schedule == "cosine") {
+    const double pi = std::acos(-1.0);
+    return p.lr * 0.5 * (1.0 + std::cos(pi * (epoch - 1) / p.epochs));
+  }
+  return p.lr;
+}
+
+/// bf16 autocast for the scope (CPU autocast, or AMP on CUDA).
+class AutocastScope {
+ public:
+  AutocastScope(bool enabled, c10::DeviceType device) : enabled_(enabled), device_(device) {
+    if (!enabled_) return;
+    at::autocast::set_autocast_dtype(device_, at::kBFloat16);
+    at::autocast::set_autocast_enabled(device_, true);
+  }
+  ~AutocastScope() {
+    if (!enabled_) return;
+    at::autocast::set_autocast_enabled(device_, false);
+    at::autocast::clear_cache();
+  }
+
+ private:
+  bool enabled_;
+  c10::DeviceType device_;
+};
+
+/// Adds a batch's labels and malignancy scores to `acc`.
+void accumulate(results::MetricsAccumulator& acc, const torch::Tensor& logits,
+                const torch::Tensor& labels, double loss_sum) {
+  torch::Tensor scores = torch::softmax(logits.detach().to(torch::kFloat), 1)
+                             .select(1, 1)
+                             .contiguous()
+                             .cpu();
+  torch::Tensor y = labels.to(torch::kInt8).contiguous().cpu();
+  acc.add(y.data_ptr<std::int8_t>(), scores.data_ptr<float>(),
+          static_cast<std::size_t>(y.numel()), loss_sum, y.numel());
+}
+
+/// Progress bar on stderr when it is a terminal.
+class Progress {
+ public:
+  Progress(bool enabled, std::string label, std::int64_t total)
+      : enabled_(enabled && ::isatty(2)), label_(std::move(label)), total_(total) {}
+  void update(std::int64_t done, double images_per_second) {
+    if (!enabled_ || total_ <= 0) return;
+    int width = 30;
+    int filled = static_cast<int>(width * done / total_);
+    std::fprintf(stderr, "\r%s [%s%s] %lld/%lld %.1f img/s", label_.c_str(),
+                 std::string(filled, '=').c_str(), std::string(width - filled, ' ').c_str(),
+                 static_cast<long long>(done), static_cast<long long>(total_), images_per_second);
+    std::fflush(stderr);
+  }
+  ~Progress() {
+    if (enabled_ && total_ > 0) std::fprintf(stderr, "\r\033[K");
+  }
+
+ private:
+  bool enabled_;
+  std::string label_;
+  std::int64_t total_;
+};
+
+struct Run {
+  const sweeps::Trial& trial;
+  const PreparedData& data;
+  const TrainerOptions& options;
+  torch::Device device;
+  ResNet50 model;
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  torch::Tensor class_weight;  // undefined unless balancing is class_weights
+  GradientGroup* group;
+
+  bool distributed() const { return group && group->size() > 1; }
+
+  LoaderOptions loader_options(bool train) const {
+    const auto& p = trial.params;
+    LoaderOptions lo;
+    lo.batch_size = p.batch_size;
+    lo.train = train;
+    lo.shuffle = train;
+    lo.balancing = !train ? Balancing::none
+                   : p.balancing == "oversample" ? Balancing::oversample
+                   : p.balancing == "class_weights" ? Balancing::class_weights
+                                                    : Balancing::none;
+    lo.augment.hflip = p.augmentation.hflip;
+    lo.augment.vflip = p.augmentation.vflip;
+    lo.augment.brightness = p.augmentation.brightness;
+    lo.augment.contrast = p.augmentation.contrast;
+    lo.augment.saturation = p.augmentation.saturation;
+    lo.seed = trial.seed;
+    lo.rank = group ? group->rank() : 0;
+    lo.world = group ? group->size() : 1;
+    lo.prefetch_threads = options.prefetch_threads;
+    lo.mean = options.mean;
+    lo.std = options.std;
+    lo.channels_last = p.channels_last;
+    lo.device_transforms = device.is_cuda();
+    return lo;
+  }
+
+  torch::Tensor to_device_images(const Batch& b, const LoaderOptions& lo, int epoch) const {
+    if (!lo.device_transforms) return b.images;
+    return transform_batch(b.images.to(device, /*non_blocking=*/true), lo, epoch, b.step);
+  }
+
+  void check_stop() const {
+    if (options.should_stop && options.should_stop()) {
+      throw Interrupted("stopped at a step boundary on request");
+    }
+  }
+
+  results::SplitMetrics train_epoch(Loader& loader, int epoch, double& seconds, double& ips) {
+    model->train();
+    loader.start_epoch(epoch);
+    const auto& lo = loader.options();
+    results::MetricsAccumulator acc;
+    auto start = Clock::now();
+    std::int64_t images = 0, step = 0;
+    Progress bar(options.progress, fmt::format("epoch {}/{}", epoch, trial.params.epochs),
+                 loader.num_batches());
+    const bool bf16 = trial.params.precision == "bf16";
+    auto ce = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
+        trial.params.label_smoothing);
+    if (class_weight.defined()) ce.weight(class_weight);
+    Batch batch;
+    while (loader.next(batch)) {
+      check_stop();
+      torch::Tensor x = to_device_images(batch, lo, epoch);
+      torch::Tensor y = batch.labels.to(device);
+      optimizer->zero_grad(/*set_to_none=*/true);
+      torch::Tensor logits;
+      {
+        AutocastScope autocast(bf16, device.type());
+        logits = model->forward(x);
+      }
+      torch::Tensor loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat), y, ce);
+      const double loss_value = loss.item<double>();
+      if (!std::isfinite(loss_value)) {
+        throw TrialFailure(FailureKind::diverged,
+                           fmt::format("training loss became {} at epoch {}, step {}",
+                                       loss_value, epoch, step + 1));
+      }
+      loss.backward();
+      if (distributed()) {
+        std::vector<torch::Tensor> grads;
+        for (auto& p : model->trainable_parameters()) {
+          if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+          grads.push_back(p.grad());
+        }
+        group->allreduce_mean(grads);
+      }
+      optimizer->step();
+      accumulate(acc, logits, y, loss_value * static_cast<double>(y.size(0)));
+      images += y.size(0);
+      ++step;
+      seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      bar.update(step, static_cast<double>(images) / std::max(seconds, 1e-9));
+    }
+    seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (distributed()) gather(acc);
+    // Throughput of the whole group: every rank trained `images` images in `seconds`.
+    ips = static_cast<double>(images) * (group ? group->size() : 1) / std::max(seconds, 1e-9);
+    return acc.result();
+  }
+
+  results::SplitMetrics evaluate(Loader& loader, int epoch, results::Predictions& predictions) {
+    model->eval();
+    torch::NoGradGuard no_grad;
+    loader.start_epoch(epoch);
+    const auto& lo = loader.options();
+    results::MetricsAccumulator acc;
+    const bool bf16 = trial.params.precision == "bf16";
+    Batch batch;
+    while (loader.next(batch)) {
+      check_stop();
+      torch::Tensor x = to_device_images(batch, lo, epoch);
+      torch::Tensor y = batch.labels.to(device);
+      torch::Tensor logits;
+      {
+        AutocastScope autocast(bf16, device.type());
+        logits = model->forward(x);
+      }
+      torch::Tensor loss = torch::nn::functional::cross_entropy(
+          logits.to(torch::kFloat), y,
+          torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+      accumulate(acc, logits, y, loss.item<double>());
+    }
+    if (distributed()) gather(acc);
+    predictions = acc.predictions();
+    return acc.result();
+  }
+
+  /// Replaces every rank's accumulator by the union of all ranks' (same order everywhere).
+  void gather(results::MetricsAccumulator& acc) {
+    const auto& p = acc.predictions();
+    std::string bytes;
+    double loss_sum = acc.loss_sum();
+    std::int64_t count = acc.loss_count();
+    bytes.append(reinterpret_cast<const char*>(&loss_sum), 8);
+    bytes.append(reinterpret_cast<const char*>(&count), 8);
+    bytes.append(reinterpret_cast<const char*>(p.labels.data()), p.labels.size());
+    bytes.append(reinterpret_cast<const char*>(p.scores.data()), p.scores.size() * 4);
+    std::vector<std::string> all = group->allgather_bytes(bytes);
+    results::MetricsAccumulator merged(acc.threshold());
+    for (const auto& b : all) {
+      double ls = 0;
+      std::int64_t c = 0;
+      std::memcpy(&ls, b.data(), 8);
+      std::memcpy(&c, b.data() + 8, 8);
+      std::size_t n = (b.size() - 16) / 5;
+      std::vector<std::int8_t> labels(n);
+      std::vector<float> scores(n);
+      std::memcpy(labels.data(), b.data() + 16, n);
+      std::memcpy(scores.data(), b.data() + 16 + n, n * 4);
+      merged.add(labels.data(), scores.data(), n, ls, c);
+    }
+    acc = merged;
+  }
+
+  void broadcast_initial_state() {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->parameters()) group->broadcast(p, 0);
+    for (auto& b : model->buffers()) group->broadcast(b, 0);
+  }
+};
+
+TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
+                   const TrainerOptions& options) {
+  const auto& p = trial.params;
+  torch::set_num_threads(std::max(1, options.threads));
+  torch::Device device = torch::kCPU;
+  if (options.use_cuda && torch::cuda::is_available()) {
+    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(options.cuda_device));
+  }
+  ResNet50Options mo;
+  mo.dense_units = p.dense_units;
+  mo.dropout = p.dropout;
+  mo.unfrozen_fraction = p.unfrozen_fraction;
+  mo.seed = trial.seed;
+  Run run{trial, data, options, device, ResNet50(mo), nullptr, {}, options.group};
+  if (p.weights != "none") load_weights(*run.model, p.weights);
+  run.model->to(device);
+  if (p.channels_last) {
+    torch::NoGradGuard no_grad;
+    for (auto& t : run.model->parameters()) {
+      if (t.dim() == 4) t.set_data(t.contiguous(torch::MemoryFormat::ChannelsLast));
+    }
+  }
+  run.optimizer = make_optimizer(run.model->trainable_parameters(), p);
+  if (run.distributed()) run.broadcast_initial_state();
+
+  Loader train_loader(*data.cache, data.train, run.loader_options(true));
+  Loader val_loader(*data.cache, data.val, run.loader_options(false));
+  if (p.balancing == "class_weights") {
+    std::vector<double> w = class_weights(train_loader.labels(), 2);
+    run.class_weight = torch::tensor(std::vector<float>(w.begin(), w.end())).to(device);
+  }
+
+  results::make_dirs(options.checkpoint_dir);
+  TrainOutcome outcome;
+  CheckpointMeta meta;
+  if (options.resume_epoch != 0) {
+    for (const auto& [epoch, path] : list_checkpoints(options.checkpoint_dir)) {
+      if (options.resume_epoch > 0 && epoch > options.resume_epoch) continue;
+      if (auto payload = read_verified(path)) {
+        meta = load_checkpoint(*payload, *run.model, *run.optimizer, device);
+        outcome.resumed_from = meta.epoch;
+        break;
+      }
+    }
+  }
+  outcome.best_epoch = meta.best_epoch;
+  outcome.best_metric = meta.best_metric;
+  outcome.epochs_completed = meta.epoch;
+
+  for (int epoch = meta.epoch + 1; epoch <= p.epochs; ++epoch) {
+    const double lr = lr_at(p, epoch);
+    for (auto& group : run.optimizer->param_groups()) group.options().set_lr(lr);
+    torch::manual_seed(splitmix64(trial.seed ^ (0xd50b0a7ULL + static_cast<std::uint64_t>(epoch))));
+
+    results::EpochRecord rec;
+    rec.epoch = epoch;
+    rec.lr = lr;
+    double train_seconds = 0, ips = 0;
+    auto start = Clock::now();
+    rec.train = run.train_epoch(train_loader, epoch, train_seconds, ips);
+    results::Predictions val_predictions;
+    rec.val = run.evaluate(val_loader, epoch, val_predictions);
+    rec.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    rec.images_per_second = ips;
+
+    double value = results::epoch_metric(rec, options.metric);
+    bool better = std::isnan(outcome.best_metric) ||
+                  (options.maximize ? value > outcome.best_metric : value < outcome.best_metric);
+    if (better && !std::isnan(value)) {
+      outcome.best_metric = value;
+      outcome.best_epoch = epoch;
+    } else if (outcome.best_epoch == 0) {
+      outcome.best_epoch = epoch;
+    }
+    EpochDecision decision = EpochDecision::proceed;
+    if (options.on_epoch) decision = options.on_epoch(rec, val_predictions);
+
+    // Checkpoint after reporting (see trainer.h); keep this epoch, the previous one, and
+    // the best one.
+    meta = {epoch, outcome.best_epoch, outcome.best_metric};
+    if (!run.group || run.group->rank() == 0) {
+      save_checkpoint(checkpoint_path(options.checkpoint_dir, epoch), *run.model, *run.optimizer,
+                      meta);
+      for (const auto& [e, path] : list_checkpoints(options.checkpoint_dir)) {
+        if (e < epoch - 1 && e != outcome.best_epoch) ::unlink(path.c_str());
+      }
+    }
+    outcome.epochs_completed = epoch;
+    if (decision == EpochDecision::stop_early && epoch < p.epochs) {
+      outcome.status = results::TrialStatus::stopped_early;
+      break;
+    }
+  }
+  return outcome;
+}
+
+}  // namespace
+
+std::vector<std::pair<int, std::string>> list_checkpoints(const std::string& dir) {
+  std::vector<std::pair<int, std::string>> out;
+  for (const std::string& name : results::list_dir(dir)) {
+    int epoch = 0;
+    char tail[8] = {};
+    if (std::sscanf(name.c_str(), "epoch-%d.%5s", &epoch, tail) == 2 &&
+        std::string(tail) == "ckpt" && name.size() == 15) {
+      out.emplace_back(epoch, dir + "/" + name);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  return out;
+}
+
+TrainOutcome train_trial(const sweeps::Trial& trial, const PreparedData& data,
+                         const TrainerOptions& options) {
+  try {
+    return train(trial, data, options);
+  } catch (const TrialFailure&) {
+    throw;
+  } catch (const Interrupted&) {
+    throw;
+  } catch (const c10::OutOfMemoryError& e) {
+    throw TrialFailure(FailureKind::oom, std::string("out of memory: ") + e.what_without_backtrace());
+  } catch (const CacheError& e) {
+    throw TrialFailure(FailureKind::bad_image, e.what());
+  } catch (const ImageError& e) {
+    throw TrialFailure(FailureKind::bad_image, e.what());
+  } catch (const c10::Error& e) {
+    throw TrialFailure(FailureKind::exception, e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw TrialFailure(FailureKind::exception, e.what());
+  }
+}
+
+}  // namespace mammosweep::worker

@@ -1,0 +1,107 @@
+#pragma once
+// Runs one trial: fine-tunes a ResNet50 on prepared data, epoch by epoch, reporting metrics,
+// checkpointing after every epoch, and resuming exactly from a checkpoint.
+//
+// Determinism: every source of randomness derives from the trial seed and (epoch, step):
+// data order and oversampling (loader.h), augmentation (augment.h), dropout (the global
+// torch generator is reseeded from (seed, epoch) at the start of each epoch) and the
+// head's initialisation (the model seed). So a trial interrupted after epoch e and resumed
+// from its checkpoint computes exactly what an uninterrupted run computes (on CPU, with
+// the same thread count).
+//
+// Order of one epoch's end: compute val metrics -> report (on_epoch) -> checkpoint. A crash
+// between the report and the checkpoint recomputes that epoch on resume, identically, so a
+// store that replaces an epoch equal to its last one never gains a gap or a duplicate.
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "results/records.h"
+#include "sweeps/spec.h"
+#include "sweeps/trial.h"
+#include "worker/data.h"
+
+namespace mammosweep::worker {
+
+/// What a data-parallel trial needs from its group of ranks. The orchestrator adapts a
+/// cluster::Communicator (MPI on CPU, NCCL on CUDA) to this; tests may use an in-process
+/// fake. Every method is collective: all group members call it in the same order.
+class GradientGroup {
+ public:
+  virtual ~GradientGroup() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  /// Averages `tensors` over the group, in place (implementations fuse them into buckets).
+  virtual void allreduce_mean(std::vector<torch::Tensor>& tensors) = 0;
+  /// Copies `tensor` from group rank `root` to every member, in place.
+  virtual void broadcast(torch::Tensor& tensor, int root) = 0;
+  /// Every member's `bytes`, in group-rank order.
+  virtual std::vector<std::string> allgather_bytes(const std::string& bytes) = 0;
+};
+
+enum class FailureKind { exception, diverged, oom, bad_image };
+const char* to_string(FailureKind k);
+
+/// A trial that cannot go on: the reason and its kind are recorded, the sweep continues.
+class TrialFailure : public std::runtime_error {
+ public:
+  TrialFailure(FailureKind kind, const std::string& what)
+      : std::runtime_error(what), kind_(kind) {}
+  FailureKind kind() const { return kind_; }
+
+ private:
+  FailureKind kind_;
+};
+
+/// should_stop() returned true: training stopped at a step boundary. Every reported epoch
+/// is checkpointed; the unfinished epoch is discarded and recomputed on resume.
+class Interrupted : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class EpochDecision { proceed, stop_early };
+
+struct TrainerOptions {
+  std::string checkpoint_dir;  // this trial's folder; created if missing
+  /// Resume from the newest good checkpoint whose epoch is <= this (-1: the newest one;
+  /// 0: start fresh).
+  int resume_epoch = -1;
+  int threads = 1;             // intra-op threads for this rank (set explicitly)
+  bool use_cuda = false;       // train on CUDA device `cuda_device` when available
+  int cuda_device = 0;
+  int prefetch_threads = 1;
+  std::string metric = "val_auc";  // picks the best epoch (and checkpoint)
+  bool maximize = true;
+  bool progress = false;       // an in-epoch progress bar on stderr
+  GradientGroup* group = nullptr;  // data-parallel group; nullptr: one rank
+  std::vector<double> mean{0.485, 0.456, 0.406}, std{0.229, 0.224, 0.225};
+  /// Called on every rank after each epoch with group-wide metrics and val predictions;
+  /// the answer of group rank 0 counts.
+  std::function<EpochDecision(const results::EpochRecord&, const results::Predictions&)> on_epoch;
+  /// Polled between steps; true stops training (throws Interrupted).
+  std::function<bool()> should_stop;
+};
+
+struct TrainOutcome {
+  results::TrialStatus status = results::TrialStatus::done;  // done | stopped_early
+  int epochs_completed = 0;
+  int resumed_from = 0;   // epoch of the checkpoint it started from (0: fresh)
+  int best_epoch = 0;
+  double best_metric = results::kNaN;
+};
+
+/// Trains `trial` on `data`. Throws TrialFailure (diverged, oom, bad_image, exception) or
+/// Interrupted. Never lets an exception of another type escape.
+TrainOutcome train_trial(const sweeps::Trial& trial, const PreparedData& data,
+                         const TrainerOptions& options);
+
+/// Checkpoint files of a trial folder, newest first: {epoch, path}. Only files whose
+/// checksum verifies are listed.
+std::vector<std::pair<int, std::string>> list_checkpoints(const std::string& checkpoint_dir);
+
+}  // namespace mammosweep::worker
