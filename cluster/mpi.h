@@ -64,7 +64,7 @@ class MpiSession {
  public:
   /// argc/argv may be null. Throws MpiError if MPI is already finalised or the thread level
   /// granted is below MPI_THREAD_FUNNELED.
-  MpiSession(int* argc = nullptr, char*** argv = nullptr);
+  explicit MpiSession(int* argc = nullptr, char*** argv = nullptr);
   ~MpiSession();
   MpiSession(const MpiSession&) = delete;
   MpiSession& operator=(const MpiSession&) = delete;

@@ -100,11 +100,7 @@ std::optional<std::string> read_verified(const std::string& path) {
   return bytes.substr(24);
 }
 
-CheckpointMeta load_checkpoint(const std::string& payload, ResNet50Impl& model,
-                               torch::optim::Optimizer& optimizer, const torch::Device& device) {
-  std::istringstream in(payload);
-  torch::serialize::InputArchive archive;
-  archive.load_from(in, device);
+void read_model_state(torch::serialize::InputArchive& archive, ResNet50Impl& model) {
   torch::NoGradGuard no_grad;
   for (auto& p : model.named_parameters()) {
     torch::Tensor t;
@@ -116,6 +112,14 @@ CheckpointMeta load_checkpoint(const std::string& payload, ResNet50Impl& model,
     archive.read("b." + b.key(), t, true);
     b.value().copy_(t);
   }
+}
+
+CheckpointMeta load_checkpoint(const std::string& payload, ResNet50Impl& model,
+                               torch::optim::Optimizer& optimizer, const torch::Device& device) {
+  std::istringstream in(payload);
+  torch::serialize::InputArchive archive;
+  archive.load_from(in, device);
+  read_model_state(archive, model);
   torch::serialize::InputArchive opt;
   archive.read("optimizer", opt);
   optimizer.load(opt);
@@ -499,6 +503,21 @@ std::vector<std::pair<int, std::string>> list_checkpoints(const std::string& dir
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   return out;
+}
+
+int load_checkpoint_weights(const std::string& path, ResNet50Impl& model) {
+  std::optional<std::string> payload = read_verified(path);
+  if (!payload) {
+    throw std::runtime_error(path + ": not a valid checkpoint (missing, truncated, or its "
+                             "checksum does not match)");
+  }
+  std::istringstream in(*payload);
+  torch::serialize::InputArchive archive;
+  archive.load_from(in, torch::kCPU);
+  read_model_state(archive, model);
+  c10::IValue v;
+  archive.read("epoch", v);
+  return static_cast<int>(v.toInt());
 }
 
 TrainOutcome train_trial(const sweeps::Trial& trial, const PreparedData& data,

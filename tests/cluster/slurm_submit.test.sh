@@ -112,6 +112,7 @@ submit_bg() {  # submit_bg OUT FLAGS...: `submit --wait` in the background; sets
 
 # srun launcher, one requeue allowed: USR1 -> both ranks checkpoint -> requeue -> COMPLETED.
 out="$tmp/requeue"
+before=$fails
 if submit_bg "$out" --max-requeues 1; then
   wait_for 30 test -e "$out/started.0" -a -e "$out/started.1" || fail "ranks did not start"
   scancel -b -s USR1 "$job"
@@ -131,20 +132,21 @@ if submit_bg "$out" --max-requeues 1; then
               "rank 0 resumed" "rank 1 resumed" "restart 1: launcher exited with status 0"; do
     expect_in "$log" "$line"
   done
-  echo "ok   USR1 -> checkpoint -> requeue -> COMPLETED (srun)"
+  [ "$fails" -eq "$before" ] && echo "ok   USR1 -> checkpoint -> requeue -> COMPLETED (srun)"
 fi
 
 # mpirun launcher, no requeue left: USR1 -> checkpoint -> exit 3 -> FAILED 3:0.
 out="$tmp/norequeue"
+before=$fails
 if submit_bg "$out" --max-requeues 0 --launcher mpirun; then
   wait_for 30 test -e "$out/started.0" -a -e "$out/started.1" || fail "mpirun ranks did not start"
   scancel -b -s USR1 "$job"
   wait "${bg_pids[-1]}"; rc=$?
   [ "$rc" -eq 1 ] || { fail "submit --wait without requeue: exit $rc, expected 1"; cat "$bg_out"; }
   expect_in "$bg_out" "job $job: FAILED, exit code 3:0, restarts 0"
-  [ -e "$out/ckpt.0" ] && [ -e "$out/ckpt.1" ] || fail "mpirun ranks did not checkpoint"
+  { [ -e "$out/ckpt.0" ] && [ -e "$out/ckpt.1" ]; } || fail "mpirun ranks did not checkpoint"
   expect_in "$out/logs/slurm-$job.out" "not requeueing: 0 of 0 requeues used"
-  echo "ok   USR1 -> checkpoint -> no requeue left -> FAILED 3:0 (mpirun)"
+  [ "$fails" -eq "$before" ] && echo "ok   USR1 -> checkpoint -> no requeue left -> FAILED 3:0 (mpirun)"
 fi
 
 [ "$fails" -eq 0 ] || slurm_logs

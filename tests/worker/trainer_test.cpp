@@ -1,0 +1,212 @@
+// The trainer: exact resume from checkpoints, checkpoint corruption fallback, divergence
+// detection, and that it actually learns an easy two-class problem.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+
+#include "results/files.h"
+#include "sweeps/trial.h"
+#include "worker/data.h"
+#include "worker/image.h"
+#include "worker/resnet50.h"
+#include "worker/synth.h"
+#include "worker/trainer.h"
+
+namespace mammosweep::worker {
+namespace {
+
+class TrainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/trainer_test_XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    torch::set_num_threads(2);
+  }
+  void TearDown() override { results::remove_tree(dir_); }
+
+  /// Synthetic mammograms (the tool's generator), prepared as a sweep would.
+  PreparedData synthetic(int count, int size) {
+    SynthOptions so;
+    so.out = dir_ + "/data";
+    so.count = count;
+    so.size = size;
+    so.seed = 11;
+    write_synthetic_dataset(so);
+    return prepare(so.out, size);
+  }
+
+  PreparedData prepare(const std::string& root, int size, bool has_test = true) {
+    sweeps::DataSpec spec;
+    spec.root = root;
+    if (!has_test) spec.test_split = "";
+    spec.image_size = size;
+    PrepareOptions po;
+    po.cache_dir = dir_ + "/cache";
+    po.threads = 2;
+    return prepare_data(spec, po);
+  }
+
+  static sweeps::Trial small_trial(int epochs) {
+    sweeps::Trial t;
+    t.params.epochs = epochs;
+    t.params.batch_size = 8;
+    t.params.dense_units = 16;
+    t.params.dropout = 0.3;  // exercises the per-epoch dropout seeding
+    t.params.unfrozen_fraction = 0.15;
+    t.params.optimizer = "adam";
+    t.params.lr = 1e-3;
+    t.id = sweeps::trial_id(t.params);
+    t.name = "small";
+    t.seed = 1234;
+    return t;
+  }
+
+  TrainerOptions options(const std::string& sub, std::vector<results::EpochRecord>* out) {
+    TrainerOptions o;
+    o.checkpoint_dir = dir_ + "/" + sub;
+    o.threads = 2;
+    o.prefetch_threads = 1;
+    o.on_epoch = [out](const results::EpochRecord& r, const results::Predictions&) {
+      out->push_back(r);
+      return EpochDecision::proceed;
+    };
+    return o;
+  }
+
+  std::string dir_;
+};
+
+void expect_same_metrics(const results::SplitMetrics& a, const results::SplitMetrics& b) {
+  EXPECT_NEAR(a.loss, b.loss, 1e-6);
+  EXPECT_NEAR(a.accuracy, b.accuracy, 1e-6);
+  EXPECT_NEAR(a.auc, b.auc, 1e-6);
+  EXPECT_EQ(a.cm, b.cm);
+}
+
+TEST_F(TrainerTest, ResumeAfterOneEpochEqualsAnUninterruptedRun) {
+  PreparedData data = synthetic(48, 32);
+  sweeps::Trial trial = small_trial(3);
+
+  std::vector<results::EpochRecord> straight;
+  train_trial(trial, data, options("straight", &straight));
+  ASSERT_EQ(straight.size(), 3u);
+
+  // Interrupted run: stop requested right after epoch 1 is reported.
+  std::vector<results::EpochRecord> first;
+  bool stop = false;
+  TrainerOptions o = options("resumed", &first);
+  o.on_epoch = [&](const results::EpochRecord& r, const results::Predictions&) {
+    first.push_back(r);
+    stop = true;
+    return EpochDecision::proceed;
+  };
+  o.should_stop = [&] { return stop; };
+  EXPECT_THROW(train_trial(trial, data, o), Interrupted);
+  ASSERT_EQ(first.size(), 1u);
+  auto ckpts = list_checkpoints(dir_ + "/resumed");
+  ASSERT_EQ(ckpts.size(), 1u);
+  EXPECT_EQ(ckpts[0].first, 1);
+
+  std::vector<results::EpochRecord> rest;
+  TrainOutcome outcome = train_trial(trial, data, options("resumed", &rest));
+  EXPECT_EQ(outcome.resumed_from, 1);
+  ASSERT_EQ(rest.size(), 2u);
+  expect_same_metrics(first[0].train, straight[0].train);
+  expect_same_metrics(first[0].val, straight[0].val);
+  for (int i = 0; i < 2; ++i) {
+    SCOPED_TRACE("epoch " + std::to_string(i + 2));
+    EXPECT_EQ(rest[i].epoch, i + 2);
+    expect_same_metrics(rest[i].train, straight[i + 1].train);
+    expect_same_metrics(rest[i].val, straight[i + 1].val);
+  }
+}
+
+TEST_F(TrainerTest, CorruptLatestCheckpointFallsBackToThePreviousOne) {
+  PreparedData data = synthetic(48, 32);
+  sweeps::Trial trial = small_trial(2);
+  std::vector<results::EpochRecord> epochs;
+  train_trial(trial, data, options("run", &epochs));
+  auto ckpts = list_checkpoints(dir_ + "/run");
+  ASSERT_EQ(ckpts.size(), 2u);
+  ASSERT_EQ(ckpts[0].first, 2);
+  {  // Flip one byte in the middle of the newest checkpoint.
+    std::fstream f(ckpts[0].second, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(200);
+    char c = 0;
+    f.read(&c, 1);
+    f.seekp(200);
+    c = static_cast<char>(c ^ 0x5a);
+    f.write(&c, 1);
+  }
+  trial.params.epochs = 3;  // same id-independent checkpoint folder; ask for one more epoch
+  std::vector<results::EpochRecord> more;
+  TrainOutcome outcome = train_trial(trial, data, options("run", &more));
+  EXPECT_EQ(outcome.resumed_from, 1) << "the corrupt epoch-2 checkpoint must be skipped";
+  ASSERT_EQ(more.size(), 2u);
+  EXPECT_EQ(more[0].epoch, 2);
+  // And a truncated checkpoint cannot be loaded for export either.
+  ResNet50Options mo;
+  mo.dense_units = 16;
+  ResNet50Impl model(mo);
+  EXPECT_THROW(load_checkpoint_weights(dir_ + "/run/missing.ckpt", model), std::runtime_error);
+}
+
+TEST_F(TrainerTest, DivergenceIsATrialFailure) {
+  PreparedData data = synthetic(48, 32);
+  sweeps::Trial trial = small_trial(1);
+  trial.params.optimizer = "sgd";
+  trial.params.lr = 1e12;
+  trial.params.unfrozen_fraction = 1.0;
+  std::vector<results::EpochRecord> epochs;
+  try {
+    train_trial(trial, data, options("diverge", &epochs));
+    FAIL() << "expected divergence";
+  } catch (const TrialFailure& e) {
+    EXPECT_EQ(e.kind(), FailureKind::diverged);
+    EXPECT_NE(std::string(e.what()).find("training loss became"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(TrainerTest, LearnsAnEasyTwoClassProblem) {
+  // Easy set: class 1 has a bright square at a random place, class 0 only noise.
+  const int size = 32;
+  std::mt19937 rng(5);
+  for (const char* split : {"train", "valid"}) {
+    int n = std::string(split) == "train" ? 96 : 40;
+    for (int label = 0; label < 2; ++label) {
+      std::string folder = dir_ + "/easy/" + split + "/" + std::to_string(label);
+      results::make_dirs(folder);
+      for (int i = 0; i < n / 2; ++i) {
+        std::vector<std::uint8_t> px(size * size);
+        for (auto& p : px) p = static_cast<std::uint8_t>(rng() % 60);
+        if (label == 1) {
+          int x0 = static_cast<int>(rng() % (size - 10)), y0 = static_cast<int>(rng() % (size - 10));
+          for (int y = y0; y < y0 + 10; ++y)
+            for (int x = x0; x < x0 + 10; ++x) px[y * size + x] = 230;
+        }
+        write_png(folder + "/" + std::to_string(i) + ".png", size, size, 1, 8, px.data());
+      }
+    }
+  }
+  PreparedData data = prepare(dir_ + "/easy", size, /*has_test=*/false);
+  sweeps::Trial trial = small_trial(4);
+  trial.params.unfrozen_fraction = 1.0;
+  trial.params.batch_size = 16;
+  trial.params.augmentation = sweeps::Augmentation{};
+  std::vector<results::EpochRecord> epochs;
+  train_trial(trial, data, options("easy", &epochs));
+  ASSERT_EQ(epochs.size(), 4u);
+  EXPECT_GE(epochs.back().val.accuracy, 0.9) << "val accuracy per epoch: " << epochs[0].val.accuracy
+                                             << " " << epochs[1].val.accuracy << " "
+                                             << epochs[2].val.accuracy;
+  EXPECT_GT(epochs.back().val.auc, 0.95);
+}
+
+}  // namespace
+}  // namespace mammosweep::worker
