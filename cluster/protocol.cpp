@@ -153,7 +153,9 @@ json to_json(const Failed& m) {
               {"rank", m.rank},
               {"resumable_epoch", m.resumable_epoch}};
 }
-json to_json(const Stop& m) { return json{{"trial_id", m.trial_id}, {"reason", m.reason}}; }
+json to_json(const Stop& m) {
+  return json{{"trial_id", m.trial_id}, {"reason", m.reason}, {"stop", m.stop ? 1 : 0}};
+}
 json to_json(const Shutdown&) { return json::object(); }
 json to_json(const Ready& m) {
   return json{{"rank", m.rank},
@@ -236,6 +238,7 @@ MessageBody from_json(MessageType type, const json& j) {
       Stop m;
       m.trial_id = r.str("trial_id");
       m.reason = r.str("reason");
+      m.stop = r.int32("stop") != 0;
       return m;
     }
     case MessageType::shutdown:

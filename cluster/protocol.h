@@ -16,11 +16,10 @@
 //     to EVERY member of the group; group[0] is the group leader.
 //  4. The members call create_group(control, group) (only members call it) and build their
 //     Communicator on it; they train the trial data-parallel.
-//  5. After each epoch the leader sends EpochReport{trial_id, record, optional val
-//     predictions}. The coordinator may answer Stop{trial_id, reason} (early stopping); the
-//     leader checks for it between epochs (recv_message with a zero timeout) and forwards
-//     the decision to its members through the group (e.g. a broadcast flag), so all members
-//     stop after the same epoch.
+//  5. After each epoch the leader sends EpochReport{trial_id, record, val predictions} and
+//     waits for the coordinator's verdict, Stop{trial_id, reason, stop} (stop == false:
+//     carry on); the trainer broadcasts the leader's verdict to the members, so all members
+//     stop after the same epoch, exactly as a one-process run would.
 //  6. The leader ends the trial with Done{trial_id, status done|stopped_early, ...} or
 //     Failed{trial_id, reason, kind, rank}. A member that fails sends Failed itself. Then
 //     every member sends Ready again and goes back to step 2.
@@ -97,11 +96,14 @@ struct Failed {
   int resumable_epoch = 0;  // last epoch with a checkpoint (kind == interrupted), else 0
 };
 
-/// Coordinator -> leader: stop the trial after the current epoch (early stopping).
+/// Coordinator -> leader: the verdict on an EpochReport. The coordinator answers every
+/// EpochReport with one Stop; `stop == false` means "carry on", so the leader applies the
+/// early-stopping decision after the same epoch wherever the trial runs.
 struct Stop {
   static constexpr MessageType type = MessageType::stop;
   std::string trial_id;
   std::string reason;
+  bool stop = true;
 };
 
 /// Coordinator -> worker: leave the worker loop.

@@ -33,6 +33,8 @@ Command add_plot_command(CLI::App& app);
 Command add_submit_command(CLI::App& app);
 Command add_run_command(CLI::App& app);
 Command add_synth_command(CLI::App& app);
+Command add_export_command(CLI::App& app);
+Command add_predict_command(CLI::App& app);
 
 /// Parses argv, runs the chosen subcommand, maps exceptions to exit codes and messages.
 int run_cli(int argc, char** argv);

@@ -37,12 +37,7 @@ int plot(const PlotOptions& opt) {
   return with_input_errors([&]() {
     results::SweepSnapshot snap = load_sweep(opt.dir);
     results::Ranking ranking = results::rank_trials(snap.trials, ranking_options(snap, opt.choice));
-    std::error_code ec;
-    fs::create_directories(opt.out, ec);
-    if (ec || !fs::is_directory(opt.out)) {
-      throw std::runtime_error(
-          fmt::format("{}: cannot create the output folder: {}", opt.out, ec.message()));
-    }
+    make_directories(opt.out);
     const fs::path out(opt.out);
     write_file(out / "accuracy.svg", results::accuracy_chart_svg(snap.trials, ranking));
     write_file(out / "precision_recall.svg",

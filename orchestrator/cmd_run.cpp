@@ -18,6 +18,9 @@ Command add_run_command(CLI::App& app) {
                 "On resume, accept a changed spec and append only its new trials");
   cmd->add_flag("--fail-on-trial-error", opt->fail_on_trial_error,
                 "Exit with code 4 when a trial failed");
+  cmd->add_option("--set", opt->overrides,
+                  "Override a spec value, e.g. --set data.image_size=64 --set training.epochs=3 "
+                  "(recorded with the results; a resume must repeat it)");
   cmd->add_option("--data-root", opt->data_root, "Use this dataset folder instead of data.root");
   cmd->add_option("--cache-dir", opt->cache_dir,
                   "Decode-once image cache (default ~/.cache/mammosweep)");

@@ -32,9 +32,10 @@ namespace {
 class AshaPolicy final : public SchedulingPolicy {
  public:
   explicit AshaPolicy(const AshaOptions& options)
-      : options_(options),
-        rungs_(asha_rungs(options.grace_epochs, options.reduction_factor, options.max_epochs)) {
-    for (int r : rungs_) recorded_[r];
+      : options_(options) {
+    for (int r : asha_rungs(options.grace_epochs, options.reduction_factor, options.max_epochs)) {
+      recorded_[r];
+    }
   }
 
   Decision on_epoch(const std::string& trial_id, int epoch, double metric_value) override {
@@ -68,7 +69,6 @@ class AshaPolicy final : public SchedulingPolicy {
 
  private:
   AshaOptions options_;
-  std::vector<int> rungs_;
   std::map<int, std::map<std::string, double>> recorded_;  // rung epoch -> trial id -> value
   std::map<std::string, int> last_epoch_;                   // trial id -> last reported epoch
 };

@@ -3,19 +3,20 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <filesystem>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "sweeps/parse.h"
 
 namespace mammosweep::orchestrator {
 
-namespace fs = std::filesystem;
-
 results::SweepSnapshot load_sweep(const std::string& dir) {
   const std::string path = results::store_path(dir);
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
     throw InputError(fmt::format(
         "{}: no results.h5 (is this a sweep output folder? run `mammosweep run SPEC --out {}` "
         "first)",
@@ -140,6 +141,25 @@ SweepProgress summarize_progress(const results::SweepSnapshot& snapshot) {
     p.eta_seconds = p.seconds_per_epoch * static_cast<double>(*p.remaining_epochs) / p.running;
   }
   return p;
+}
+
+void make_directories(const std::string& dir) {
+  if (dir.empty()) throw std::runtime_error("cannot create a folder with an empty name");
+  std::string prefix;
+  std::size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = dir.find('/', pos + 1);
+    prefix = dir.substr(0, pos);
+    if (prefix.empty() || prefix == "/") continue;
+    if (::mkdir(prefix.c_str(), 0777) != 0 && errno != EEXIST) {
+      throw std::runtime_error(fmt::format("{}: cannot create the folder: {}", prefix,
+                                           std::strerror(errno)));
+    }
+  }
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    throw std::runtime_error(fmt::format("{}: exists but is not a folder", dir));
+  }
 }
 
 std::string format_duration(double seconds) {

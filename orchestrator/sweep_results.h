@@ -77,6 +77,11 @@ struct SweepProgress {
 
 SweepProgress summarize_progress(const results::SweepSnapshot& snapshot);
 
+/// Creates `dir` and its missing parents (like mkdir -p). Throws std::runtime_error naming
+/// the folder that could not be created. POSIX calls, not std::filesystem: libtorch.so
+/// exports its own broken copies of some std::filesystem functions (remove_all crashes).
+void make_directories(const std::string& dir);
+
 /// "45s", "3m 05s", "2h 07m" (seconds rounded to the nearest second).
 std::string format_duration(double seconds);
 

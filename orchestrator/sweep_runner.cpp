@@ -2,17 +2,24 @@
 
 #include <fmt/format.h>
 #include <mpi.h>
+#include <torch/cuda.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
-#include <ctime>
 #include <iostream>
+#include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
+#include "cluster/communicator.h"
+#include "cluster/mpi.h"
+#include "cluster/protocol.h"
 #include "orchestrator/cli.h"
+#include "orchestrator/coordinator.h"
+#include "orchestrator/sweep_results.h"
 #include "results/files.h"
 #include "results/leaderboard.h"
 #include "results/ranking.h"
@@ -40,18 +47,7 @@ void install_stop_handlers() {
 
 namespace {
 
-std::string now_iso() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
-std::string hostname() {
-  char buf[256] = {};
-  ::gethostname(buf, sizeof buf - 1);
-  return buf;
-}
+using namespace std::chrono_literals;
 
 std::string mpi_version() {
   char buf[MPI_MAX_LIBRARY_VERSION_STRING] = {};
@@ -93,26 +89,310 @@ std::string line_diff(const std::string& a, const std::string& b) {
   return out;
 }
 
-std::string fmt_num(double v) { return std::isnan(v) ? "n/a" : fmt::format("{:.3f}", v); }
+/// Everything every rank derives from the command line alone.
+struct Setup {
+  sweeps::SweepSpec spec;
+  std::vector<sweeps::Trial> trials;
+  worker::PrepareOptions prepare;
+  int threads = 1;
+};
 
-std::string fmt_duration(double seconds) {
-  if (!(seconds >= 0)) return "unknown";
-  auto s = static_cast<long long>(seconds + 0.5);
-  if (s >= 3600) return fmt::format("{}h{:02d}m", s / 3600, static_cast<int>(s % 3600 / 60));
-  if (s >= 60) return fmt::format("{}m{:02d}s", s / 60, static_cast<int>(s % 60));
-  return fmt::format("{}s", s);
+Setup make_setup(const RunOptions& opt, int workers_on_node) {
+  Setup s;
+  s.spec = sweeps::load_spec(opt.spec_path, opt.overrides);
+  if (!opt.data_root.empty()) s.spec.data.root = opt.data_root;
+  s.trials = sweeps::expand(s.spec);
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  s.threads = opt.threads > 0                  ? opt.threads
+              : s.spec.resources.threads > 0   ? s.spec.resources.threads
+                                               : std::max(1, cores / std::max(1, workers_on_node));
+  s.prepare.cache_dir = opt.cache_dir.empty() ? default_cache_dir() : opt.cache_dir;
+  s.prepare.threads = s.threads;
+  return s;
 }
 
-results::TrialInit trial_init(const sweeps::Trial& t) {
-  return {t.id, t.name, sweeps::params_to_json(t.params), t.seed};
+worker::TrainerOptions trainer_options(const Setup& s, const RunOptions& opt,
+                                       const sweeps::Trial& trial, int resume_epoch) {
+  worker::TrainerOptions to;
+  to.checkpoint_dir = opt.out_dir + "/trials/" + trial.id;
+  to.resume_epoch = resume_epoch;
+  to.threads = s.threads;
+  to.metric = s.spec.metric.name;
+  to.maximize = s.spec.metric.goal != "minimize";
+  to.progress = opt.progress;
+  to.mean = s.spec.data.mean;
+  to.std = s.spec.data.std;
+  to.use_cuda = s.spec.resources.gpus > 0;
+  return to;
 }
+
+/// A cluster::Communicator seen through the trainer's GradientGroup interface.
+class CommunicatorGroup : public worker::GradientGroup {
+ public:
+  explicit CommunicatorGroup(std::unique_ptr<cluster::Communicator> c) : c_(std::move(c)) {}
+  int rank() const override { return c_->rank(); }
+  int size() const override { return c_->size(); }
+  void allreduce_mean(std::vector<torch::Tensor>& t) override { c_->allreduce_mean(t); }
+  void broadcast(torch::Tensor& t, int root) override { c_->broadcast(t, root); }
+  std::vector<std::string> allgather_bytes(const std::string& b) override {
+    return c_->allgather(b);
+  }
+
+ private:
+  std::unique_ptr<cluster::Communicator> c_;
+};
+
+// ---- one process ---------------------------------------------------------------------------
+
+int run_local(SweepCoordinator& coord, const Setup& s, const worker::PreparedData& data,
+              const RunOptions& opt) {
+  while (auto job = coord.next_job()) {
+    if (stop_requested()) return kExitInterrupted;
+    coord.started(*job, {0});
+    worker::TrainerOptions to = trainer_options(s, opt, job->trial, job->resume_from_epoch);
+    to.should_stop = [] { return stop_requested().load(); };
+    const std::string id = job->trial.id;
+    to.on_epoch = [&](const results::EpochRecord& r, const results::Predictions& val) {
+      return coord.epoch(id, r, val);
+    };
+    try {
+      worker::TrainOutcome outcome = worker::train_trial(job->trial, data, to);
+      coord.finished(id, outcome.status);
+    } catch (const worker::Interrupted&) {
+      coord.interrupted(id);
+      return kExitInterrupted;
+    } catch (const worker::TrialFailure& e) {
+      coord.failed(id, worker::to_string(e.kind()), e.what(), 0);
+    }
+  }
+  return kExitOk;
+}
+
+// ---- MPI: the coordinator (rank 0) --------------------------------------------------------
+
+int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int world_size) {
+  const int need = coord.replicas();
+  if (need > world_size - 1) {
+    throw InputError(fmt::format("resources.replicas is {} but this run has only {} worker "
+                                 "rank(s); start more ranks (mpirun -np {})",
+                                 need, world_size - 1, need + 1));
+  }
+  std::set<int> idle;
+  std::map<int, std::string> host;
+  std::map<std::string, std::vector<int>> busy;  // trial id -> ranks, [0] = leader
+  bool stopping = false;
+  while (true) {
+    if (stop_requested() && !stopping) {
+      stopping = true;
+      std::cout << "stop requested: checkpointing running trials at the next step\n"
+                << std::flush;
+      for (const auto& [id, ranks] : busy) {
+        cluster::send_message(control, ranks[0], cluster::CheckpointNow{id});
+      }
+    }
+    while (!stopping && coord.has_queued() && static_cast<int>(idle.size()) >= need) {
+      // Prefer the node with the most idle ranks, so a group stays on one node if it can.
+      std::map<std::string, std::vector<int>> by_host;
+      for (int r : idle) by_host[host[r]].push_back(r);
+      std::vector<int> ranks;
+      auto most = std::max_element(by_host.begin(), by_host.end(), [](auto& a, auto& b) {
+        return a.second.size() < b.second.size();
+      });
+      for (int r : most->second) {
+        if (static_cast<int>(ranks.size()) < need) ranks.push_back(r);
+      }
+      for (int r : idle) {
+        if (static_cast<int>(ranks.size()) < need &&
+            std::find(ranks.begin(), ranks.end(), r) == ranks.end()) {
+          ranks.push_back(r);
+        }
+      }
+      std::sort(ranks.begin(), ranks.end());
+      Job job = *coord.next_job();
+      coord.started(job, ranks);
+      cluster::Assign assign{sweeps::to_text(job.trial), job.attempt, ranks,
+                             job.resume_from_epoch};
+      for (int r : ranks) {
+        cluster::send_message(control, r, assign);
+        idle.erase(r);
+      }
+      busy[job.trial.id] = ranks;
+    }
+    if (busy.empty() && (stopping || !coord.has_queued())) break;
+    std::optional<cluster::Message> msg = cluster::recv_message(control, 500ms);
+    if (!msg) continue;
+    const int src = msg->source;
+    std::visit(
+        [&](auto& m) {
+          using T = std::decay_t<decltype(m)>;
+          if constexpr (std::is_same_v<T, cluster::Ready>) {
+            idle.insert(src);
+            host[src] = m.hostname;
+          } else if constexpr (std::is_same_v<T, cluster::EpochReport>) {
+            worker::EpochDecision d = worker::EpochDecision::proceed;
+            if (busy.count(m.trial_id)) {
+              d = coord.epoch(m.trial_id, m.record, m.val_predictions.value_or(results::Predictions{}));
+            }
+            cluster::Stop verdict{m.trial_id, "", d == worker::EpochDecision::stop_early};
+            if (verdict.stop) verdict.reason = "early stopping";
+            cluster::send_message(control, src, verdict);
+          } else if constexpr (std::is_same_v<T, cluster::Done>) {
+            if (busy.erase(m.trial_id)) coord.finished(m.trial_id, m.status);
+          } else if constexpr (std::is_same_v<T, cluster::Failed>) {
+            if (busy.erase(m.trial_id)) {
+              if (m.kind == cluster::FailureKind::interrupted) {
+                coord.interrupted(m.trial_id);
+              } else {
+                coord.failed(m.trial_id, cluster::to_string(m.kind), m.reason, m.rank);
+              }
+            }
+          }
+        },
+        msg->body);
+  }
+  return stopping ? kExitInterrupted : kExitOk;
+}
+
+// ---- MPI: a worker (ranks 1..N-1) ---------------------------------------------------------
+
+cluster::FailureKind protocol_kind(worker::FailureKind k) {
+  switch (k) {
+    case worker::FailureKind::diverged: return cluster::FailureKind::diverged;
+    case worker::FailureKind::oom: return cluster::FailureKind::oom;
+    case worker::FailureKind::bad_image: return cluster::FailureKind::bad_image;
+    case worker::FailureKind::exception: break;
+  }
+  return cluster::FailureKind::exception;
+}
+
+int work(const RunOptions& opt, const cluster::MpiSession& session,
+         const cluster::MpiComm& control, int workers_on_node) {
+  Setup s = make_setup(opt, workers_on_node);
+  const bool cuda = s.spec.resources.gpus > 0 && torch::cuda::is_available();
+  const int device = cuda ? session.local_rank() % std::max<int>(1, torch::cuda::device_count())
+                          : -1;
+  auto ready = [&] {
+    cluster::send_message(control, 0,
+                          cluster::Ready{session.rank(), session.hostname(),
+                                         session.local_rank(), device});
+  };
+  ready();
+  std::optional<worker::PreparedData> data;
+  while (true) {
+    std::optional<cluster::Message> msg = cluster::recv_message(control, cluster::kWaitForever, 0);
+    if (!msg || std::holds_alternative<cluster::Shutdown>(msg->body)) break;
+    auto* assign = std::get_if<cluster::Assign>(&msg->body);
+    if (!assign) continue;  // a late CheckpointNow for a trial that already ended
+    sweeps::Trial trial = sweeps::trial_from_text(assign->trial_text);
+    const bool leader = assign->group_ranks.at(0) == session.rank();
+    int last_reported = assign->resume_from_epoch;
+    bool checkpoint_now = false;
+    try {
+      if (!data) {
+        worker::PrepareOptions po = s.prepare;
+        po.check_leakage = false;  // rank 0 ran the guard before handing out any trial
+        data.emplace(worker::prepare_data(s.spec.data, po));
+      }
+      std::unique_ptr<CommunicatorGroup> group;
+      if (assign->group_ranks.size() > 1) {
+        cluster::MpiComm g = cluster::create_group(session.world(), assign->group_ranks);
+        group = std::make_unique<CommunicatorGroup>(
+            cuda ? cluster::make_nccl_communicator(g, device)
+                 : cluster::make_mpi_communicator(std::move(g)));
+      }
+      worker::TrainerOptions to = trainer_options(s, opt, trial, assign->resume_from_epoch);
+      to.progress = false;
+      to.group = group.get();
+      to.cuda_device = std::max(0, device);
+      to.should_stop = [&] {
+        if (leader && !checkpoint_now) {
+          if (auto m = cluster::recv_message(control, 0us, 0)) {
+            if (std::holds_alternative<cluster::CheckpointNow>(m->body)) checkpoint_now = true;
+          }
+        }
+        return stop_requested().load() || checkpoint_now;
+      };
+      to.on_epoch = [&](const results::EpochRecord& r, const results::Predictions& val) {
+        if (!leader) return worker::EpochDecision::proceed;
+        cluster::send_message(control, 0, cluster::EpochReport{trial.id, r, val});
+        last_reported = r.epoch;
+        while (true) {
+          std::optional<cluster::Message> v = cluster::recv_message(control, cluster::kWaitForever, 0);
+          if (!v) continue;
+          if (auto* stop = std::get_if<cluster::Stop>(&v->body)) {
+            return stop->stop ? worker::EpochDecision::stop_early : worker::EpochDecision::proceed;
+          }
+          if (std::holds_alternative<cluster::CheckpointNow>(v->body)) checkpoint_now = true;
+        }
+      };
+      worker::TrainOutcome outcome = worker::train_trial(trial, *data, to);
+      if (leader) {
+        cluster::Done done;
+        done.trial_id = trial.id;
+        done.status = outcome.status;
+        done.epochs_completed = outcome.epochs_completed;
+        done.best_epoch = outcome.best_epoch;
+        cluster::send_message(control, 0, done);
+      }
+    } catch (const worker::Interrupted& e) {
+      if (leader) {
+        cluster::send_message(control, 0,
+                              cluster::Failed{trial.id, e.what(), cluster::FailureKind::interrupted,
+                                              session.rank(), last_reported});
+      }
+    } catch (const worker::TrialFailure& e) {
+      cluster::send_message(control, 0,
+                            cluster::Failed{trial.id, e.what(), protocol_kind(e.kind()),
+                                            session.rank(), 0});
+    } catch (const std::exception& e) {
+      cluster::send_message(control, 0,
+                            cluster::Failed{trial.id, e.what(), cluster::FailureKind::exception,
+                                            session.rank(), 0});
+    }
+    ready();
+  }
+  return kExitOk;
+}
+
+/// Worker ranks on this node: every rank of the node except the coordinator.
+int workers_on_this_node(const cluster::MpiSession& session) {
+  std::string root_host = session.hostname();
+  int len = static_cast<int>(root_host.size());
+  MPI_Bcast(&len, 1, MPI_INT, 0, session.world().get());
+  root_host.resize(static_cast<std::size_t>(len));
+  MPI_Bcast(root_host.data(), len, MPI_CHAR, 0, session.world().get());
+  if (session.size() == 1) return 1;
+  return session.local_size() - (root_host == session.hostname() ? 1 : 0);
+}
+
+/// Tells every worker to leave its loop, whatever path rank 0 leaves by.
+class ShutdownWorkers {
+ public:
+  ShutdownWorkers(const cluster::MpiComm& control, int size) : control_(control), size_(size) {}
+  ~ShutdownWorkers() {
+    for (int r = 1; r < size_; ++r) {
+      try {
+        cluster::send_message(control_, r, cluster::Shutdown{});
+      } catch (...) {
+      }
+    }
+  }
+
+ private:
+  const cluster::MpiComm& control_;
+  int size_;
+};
 
 }  // namespace
 
 int run_sweep(const RunOptions& opt) {
-  sweeps::SweepSpec spec = sweeps::load_spec(opt.spec_path);
-  if (!opt.data_root.empty()) spec.data.root = opt.data_root;
-  std::vector<sweeps::Trial> trials = sweeps::expand(spec);
+  cluster::MpiSession session;  // a world of one without a launcher
+  cluster::MpiComm control = session.world().dup();
+  const int workers_on_node = workers_on_this_node(session);
+  if (session.rank() != 0) return work(opt, session, control, workers_on_node);
+  ShutdownWorkers shutdown(control, session.size());
+
+  Setup s = make_setup(opt, workers_on_node);
   results::make_dirs(opt.out_dir);
   const std::string store_file = results::store_path(opt.out_dir);
   const bool existing = results::file_exists(store_file);
@@ -121,184 +401,111 @@ int run_sweep(const RunOptions& opt) {
                              opt.out_dir);
     return kExitUsage;
   }
-
-  const int threads = opt.threads > 0 ? opt.threads
-                      : spec.resources.threads > 0
-                          ? spec.resources.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  std::cout << fmt::format("preparing data from {} ({}x{} px, cache in {})\n", spec.data.root,
-                           spec.data.image_size, spec.data.image_size,
-                           opt.cache_dir.empty() ? default_cache_dir() : opt.cache_dir)
+  std::cout << fmt::format("preparing data from {} ({}x{} px, cache in {})\n", s.spec.data.root,
+                           s.spec.data.image_size, s.spec.data.image_size, s.prepare.cache_dir)
             << std::flush;
-  worker::PrepareOptions po;
-  po.cache_dir = opt.cache_dir.empty() ? default_cache_dir() : opt.cache_dir;
-  po.threads = threads;
-  worker::PreparedData data = worker::prepare_data(spec.data, po);
+  worker::PreparedData data = worker::prepare_data(s.spec.data, s.prepare);
   std::cout << fmt::format(
                    "data: {} train / {} val / {} test images; leakage guard: {} finding(s); "
-                   "cache {}\n",
+                   "cache {}; {} rank(s), {} thread(s) per training rank\n",
                    data.train.size(), data.val.size(), data.test.size(),
                    data.leakage.findings.size(),
-                   data.cache->stats().hit ? "hit (no decoding)" : "built")
+                   data.cache->stats().hit ? "hit (no decoding)" : "built", session.size(),
+                   s.threads)
             << std::flush;
 
   std::vector<results::TrialInit> inits;
-  for (const auto& t : trials) inits.push_back(trial_init(t));
+  for (const auto& t : s.trials) {
+    inits.push_back({t.id, t.name, sweeps::params_to_json(t.params), t.seed});
+  }
   std::optional<results::SweepStore> store;
   if (existing) {
     results::SweepSnapshot snap = results::read_store(store_file);
-    if (snap.info.spec_yaml != spec.source_text) {
+    if (snap.info.spec_yaml != s.spec.source_text) {
       if (!opt.allow_spec_change) {
         std::cerr << fmt::format(
             "{}: the spec changed since this sweep started; refusing to resume.\n{}"
-            "Use --allow-spec-change to keep the finished trials and append the new ones.\n",
-            opt.spec_path, line_diff(snap.info.spec_yaml, spec.source_text));
+            "Use --allow-spec-change to keep the recorded trials and append the new ones.\n",
+            opt.spec_path, line_diff(snap.info.spec_yaml, s.spec.source_text));
         return kExitUsage;
       }
+      // Keep the recorded trials; run only the spec's new ones.
       std::set<std::string> known;
       for (const auto& t : snap.trials) known.insert(t.id);
-      std::vector<sweeps::Trial> kept;
-      for (const auto& t : trials) {
-        if (known.count(t.id)) kept.push_back(t);
+      std::vector<sweeps::Trial> fresh;
+      for (const auto& t : s.trials) {
+        if (!known.count(t.id)) fresh.push_back(t);
       }
-      for (const auto& t : trials) {
-        if (!known.count(t.id)) kept.push_back(t);
+      std::cout << fmt::format("spec changed: keeping {} recorded trial(s), adding {} new\n",
+                               known.size(), fresh.size());
+      s.trials = fresh;
+      inits.clear();
+      for (const auto& t : s.trials) {
+        inits.push_back({t.id, t.name, sweeps::params_to_json(t.params), t.seed});
       }
-      trials = kept;
     }
     store.emplace(results::SweepStore::open_for_append(store_file, inits));
   } else {
     results::SweepInfo info;
     info.tool_version = MAMMOSWEEP_VERSION;
-    info.spec_yaml = spec.source_text;
-    info.spec_hash = fmt::format("{:016x}", worker::fnv1a64(spec.source_text.data(),
-                                                             spec.source_text.size()));
+    info.spec_yaml = s.spec.source_text;
+    info.spec_hash = fmt::format("{:016x}", worker::fnv1a64(s.spec.source_text.data(),
+                                                             s.spec.source_text.size()));
     info.libtorch_version = MAMMOSWEEP_TORCH_VERSION;
     info.cuda_version = MAMMOSWEEP_CUDA_VERSION;
     info.nccl_version = MAMMOSWEEP_NCCL_VERSION;
     info.mpi_version = mpi_version();
-    info.hostnames = {hostname()};
+    info.hostnames = {session.hostname()};
     info.data_manifest_hash = data.manifest_hash;
     info.leakage_report_json = data.leakage.to_json();
     store.emplace(results::SweepStore::create(store_file, info, inits));
   }
-
-  results::Goal goal =
-      spec.metric.goal == "minimize" ? results::Goal::minimize : results::Goal::maximize;
-  int failures = 0;
-  double seconds_per_epoch = -1;
-  int epochs_left = 0;
-  for (const auto& t : trials) epochs_left += t.params.epochs - store->last_epoch(t.id);
-
-  for (const auto& trial : trials) {
-    results::TrialState state = store->state(trial.id);
-    if (state.status == results::TrialStatus::done ||
-        state.status == results::TrialStatus::stopped_early) {
-      continue;
+  // Slurm jobs that ran this sweep: those `submit` recorded, and the one we run in.
+  {
+    std::vector<std::string> jobs = results::read_store(store_file).info.slurm_job_ids;
+    std::vector<std::string> seen_now;
+    if (results::file_exists(opt.out_dir + "/slurm_jobs.txt")) {
+      std::istringstream lines(results::read_file(opt.out_dir + "/slurm_jobs.txt"));
+      for (std::string line; std::getline(lines, line);) {
+        if (!line.empty()) seen_now.push_back(line.substr(0, line.find_first_of(" \t")));
+      }
     }
-    if (state.status == results::TrialStatus::failed && !opt.retry_failed) continue;
-    int attempts_left = spec.retries + 1;
-    while (attempts_left-- > 0) {
-      const int stored = store->last_epoch(trial.id);
-      state.status = results::TrialStatus::running;
-      state.attempts += 1;
-      state.ranks = {0};
-      state.failure_reason.clear();
-      if (state.start_time.empty()) state.start_time = now_iso();
-      store->set_state(trial.id, state);
-      std::cout << fmt::format("trial {} ({}), attempt {}{}\n", trial.name, trial.id,
-                               state.attempts,
-                               stored > 0 ? fmt::format(", resuming after epoch {}", stored) : "")
-                << std::flush;
-      double best = results::kNaN;
-      worker::TrainerOptions to;
-      to.checkpoint_dir = opt.out_dir + "/trials/" + trial.id;
-      to.resume_epoch = stored;
-      to.threads = threads;
-      to.metric = spec.metric.name;
-      to.maximize = goal == results::Goal::maximize;
-      to.progress = opt.progress;
-      to.mean = spec.data.mean;
-      to.std = spec.data.std;
-      to.use_cuda = spec.resources.gpus > 0;
-      to.should_stop = [] { return stop_requested().load(); };
-      to.on_epoch = [&](const results::EpochRecord& rec, const results::Predictions& val) {
-        if (rec.epoch < store->last_epoch(trial.id)) return worker::EpochDecision::proceed;
-        store->append_epoch(trial.id, rec);
-        double value = results::epoch_metric(rec, spec.metric.name);
-        bool better = std::isnan(best) || (goal == results::Goal::maximize ? value > best
-                                                                             : value < best);
-        if (better && !std::isnan(value)) {
-          best = value;
-          store->set_best_predictions(trial.id, rec.epoch, val);
-        }
-        seconds_per_epoch = seconds_per_epoch < 0 ? rec.seconds
-                                                  : 0.7 * seconds_per_epoch + 0.3 * rec.seconds;
-        --epochs_left;
-        std::cout << fmt::format(
-                         "{:<12} epoch {}/{}  train loss {} acc {} | val loss {} acc {} AUC {} "
-                         "sens {} spec {} | {:.1f}s {:.1f} img/s | ETA {}\n",
-                         trial.name, rec.epoch, trial.params.epochs, fmt_num(rec.train.loss),
-                         fmt_num(rec.train.accuracy), fmt_num(rec.val.loss),
-                         fmt_num(rec.val.accuracy), fmt_num(rec.val.auc),
-                         fmt_num(rec.val.recall), fmt_num(rec.val.specificity), rec.seconds,
-                         rec.images_per_second,
-                         fmt_duration(seconds_per_epoch * std::max(0, epochs_left)))
-                  << std::flush;
-        return worker::EpochDecision::proceed;
-      };
-      if (stored > 0) {
-        // Seed "best" with what the store already holds for this trial.
-        for (const auto& t : results::read_store(store_file).trials) {
-          if (t.id != trial.id) continue;
-          for (const auto& e : t.epochs) {
-            double v = results::epoch_metric(e, spec.metric.name);
-            if (!std::isnan(v) && (std::isnan(best) || (goal == results::Goal::maximize
-                                                            ? v > best
-                                                            : v < best))) {
-              best = v;
-            }
-          }
-        }
+    if (const char* id = std::getenv("SLURM_JOB_ID"); id && *id) seen_now.push_back(id);
+    for (const auto& id : seen_now) {
+      if (std::find(jobs.begin(), jobs.end(), id) == jobs.end()) {
+        store->add_job_id(id);
+        jobs.push_back(id);
       }
-      try {
-        worker::TrainOutcome outcome = worker::train_trial(trial, data, to);
-        state.status = outcome.status;
-        state.end_time = now_iso();
-        store->set_state(trial.id, state);
-        break;
-      } catch (const worker::Interrupted&) {
-        store->set_state(trial.id, state);  // stays running: resumable
-        std::cout << fmt::format(
-            "\ninterrupted: every reported epoch is saved; resume with\n  mammosweep run {} "
-            "--out {} --resume\n",
-            opt.spec_path, opt.out_dir);
-        return kExitInterrupted;
-      } catch (const worker::TrialFailure& e) {
-        state.status = results::TrialStatus::failed;
-        state.failure_reason = fmt::format("{} on rank 0: {}", worker::to_string(e.kind()), e.what());
-        state.end_time = now_iso();
-        store->set_state(trial.id, state);
-        std::cout << fmt::format("trial {} ({}) failed: {}\n", trial.name, trial.id,
-                                 state.failure_reason);
-        if (attempts_left == 0) ++failures;
-      }
+    }
+  }
+
+  int rc = kExitOk;
+  {
+    SweepCoordinator coord(s.spec, s.trials, *store, opt);
+    rc = session.size() > 1 ? coordinate(coord, control, session.size())
+                            : run_local(coord, s, data, opt);
+    if (rc == kExitOk && coord.failures() > 0) {
+      std::cout << fmt::format("{} trial(s) failed; see the leaderboard for reasons\n",
+                               coord.failures());
+      if (opt.fail_on_trial_error) rc = kExitTrialsFailed;
     }
   }
   store->close();
-
-  results::SweepSnapshot snap = results::read_store(store_file);
-  results::RankingOptions ro;
-  ro.metric = spec.metric.name;
-  ro.goal = goal;
-  results::Ranking ranking = results::rank_trials(snap.trials, ro);
-  std::cout << "\n" << results::render_leaderboard(snap.trials, ranking, "md") << "\n";
-  std::cout << fmt::format("results: {}\n", store_file);
-  if (failures > 0) {
-    std::cout << fmt::format("{} trial(s) failed; see the leaderboard for reasons\n", failures);
-    if (opt.fail_on_trial_error) return kExitTrialsFailed;
+  if (rc == kExitInterrupted) {
+    std::cout << fmt::format(
+        "\ninterrupted: every reported epoch is saved; resume with\n  mammosweep run {} --out {} "
+        "--resume\n",
+        opt.spec_path, opt.out_dir);
+    return rc;
   }
-  return kExitOk;
+  results::SweepSnapshot snap = load_sweep(opt.out_dir);
+  results::Ranking ranking = results::rank_trials(snap.trials, ranking_options(snap, {}));
+  std::cout << "\n" << results::render_leaderboard(snap.trials, ranking, "md");
+  if (!ranking.justification.empty()) {
+    std::cout << "\n## Model of the week\n\n" << ranking.justification << "\n";
+  }
+  std::cout << fmt::format("\nresults: {}\n", store_file);
+  return rc;
 }
 
 }  // namespace mammosweep::orchestrator

@@ -12,6 +12,7 @@
 // allow_spec_change; then only new trials are appended.
 #include <atomic>
 #include <string>
+#include <vector>
 
 namespace mammosweep::orchestrator {
 
@@ -20,6 +21,7 @@ struct RunOptions {
   std::string out_dir;
   std::string cache_dir;          // decode-once cache; default ~/.cache/mammosweep
   std::string data_root;          // overrides the spec's data.root when set
+  std::vector<std::string> overrides;  // "--set KEY=VALUE" (see sweeps::load_spec)
   bool resume = false;            // required when out_dir already holds a sweep
   bool retry_failed = false;
   bool allow_spec_change = false;

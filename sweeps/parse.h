@@ -32,6 +32,13 @@ SweepSpec parse_spec(const std::string& text, const std::string& file = "<string
 /// Reads and parses a file; a missing or unreadable file is a SpecError too.
 SweepSpec load_spec(const std::string& path);
 
+/// load_spec, then applies command-line overrides "dotted.key=value" (for example
+/// "data.image_size=64", "training.epochs=2"; the value is YAML, so lists work) to the
+/// file's mapping and validates the result again. The returned source_text is the file's
+/// text followed by one "# --set KEY=VALUE" comment line per override, so a resumed sweep
+/// can tell that it runs with the same overrides. A malformed override is a SpecError.
+SweepSpec load_spec(const std::string& path, const std::vector<std::string>& overrides);
+
 /// Closest candidate by edit distance, or "" when none is close enough.
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
 

@@ -272,10 +272,26 @@ struct Run {
     return transform_batch(b.images.to(device, /*non_blocking=*/true), lo, epoch, b.step);
   }
 
+  /// Throws Interrupted when a stop was requested. In a group every member learns of a
+  /// request made on any member at the same step (a one-element allreduce), so no rank is
+  /// left waiting in a collective.
   void check_stop() const {
-    if (options.should_stop && options.should_stop()) {
-      throw Interrupted("stopped at a step boundary on request");
+    bool stop = options.should_stop && options.should_stop();
+    if (distributed()) {
+      std::vector<torch::Tensor> flag{torch::full({1}, stop ? 1.0f : 0.0f, device)};
+      group->allreduce_mean(flag);
+      stop = flag[0].item<float>() > 0.0f;
     }
+    if (stop) throw Interrupted("stopped at a step boundary on request");
+  }
+
+  /// The group leader's early-stopping verdict, on every member.
+  EpochDecision agree(EpochDecision mine) const {
+    if (!distributed()) return mine;
+    torch::Tensor flag =
+        torch::full({1}, mine == EpochDecision::stop_early ? 1.0f : 0.0f, device);
+    group->broadcast(flag, 0);
+    return flag.item<float>() > 0.0f ? EpochDecision::stop_early : EpochDecision::proceed;
   }
 
   results::SplitMetrics train_epoch(Loader& loader, int epoch, double& seconds, double& ips) {
@@ -341,7 +357,7 @@ struct Run {
     const bool bf16 = trial.params.precision == "bf16";
     Batch batch;
     while (loader.next(batch)) {
-      check_stop();
+      if (!distributed()) check_stop();  // eval shards may differ in length: no collective
       torch::Tensor x = to_device_images(batch, lo, epoch);
       torch::Tensor y = batch.labels.to(device);
       torch::Tensor logits;
@@ -469,6 +485,7 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
     }
     EpochDecision decision = EpochDecision::proceed;
     if (options.on_epoch) decision = options.on_epoch(rec, val_predictions);
+    decision = run.agree(decision);
 
     // Checkpoint after reporting (see trainer.h); keep this epoch, the previous one, and
     // the best one.

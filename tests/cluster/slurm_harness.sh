@@ -55,7 +55,7 @@ slurm_start() {
   done
   dir="$(mktemp -d /tmp/slurm-test.XXXXXX)" || return 1
   chmod 0755 "$dir"   # munged refuses a socket folder that is not 0755
-  mkdir -p "$dir"/{state,spool/slurmd,log,run,munge}
+  mkdir -p "$dir"/{state,spool/slurmd,log,run,munge,pmix}
   chmod 0755 "$dir/munge"
   export SLURM_TEST_DIR="$dir" SLURM_CONF="$dir/slurm.conf"
   host="$(hostname -s)"
@@ -105,6 +105,9 @@ NodeName=${host} NodeAddr=127.0.0.1 CPUs=${cpus} Boards=1 SocketsPerBoard=1 Core
 PartitionName=debug Nodes=${host} Default=YES MaxTime=INFINITE State=UP PriorityTier=1 PreemptMode=REQUEUE GraceTime=10
 PartitionName=high Nodes=${host} Default=NO MaxTime=INFINITE State=UP PriorityTier=10 PreemptMode=OFF
 CONF
+  # The PMIx plugin makes /tmp/spmix_appdir_<uid>_<job>.<step> by default: two test clusters
+  # (same job ids) on one host then collide, and the losing step fails to launch.
+  echo "PMIxCliTmpDirBase=${dir}/pmix" >"$dir/mpi.conf"
 
   munged --force --socket="$dir/munge/munged.sock" --key-file="$dir/munge/munge.key" \
     --log-file="$dir/log/munged.log" --pid-file="$dir/run/munged.pid" \

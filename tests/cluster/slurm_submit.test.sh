@@ -65,9 +65,10 @@ check "out path with a space" 2 "$bin" submit "$spec" --out "$tmp/my sweep"
 [ -z "$(squeue -h -t all -o %i)" ] || fail "a usage error submitted a job"
 
 # --- real submission: accepted, reaches a terminal state, logs under OUT/logs
-# TODO(run): `mammosweep run` does not exist yet, so the job's run exits 2 ("unknown
-# subcommand") and the job is FAILED with ExitCode=2:0. When `run` lands, give this a tiny
-# synthetic-data spec and expect COMPLETED, exit code 0:0, plus a results file in $out.
+# The job's `mammosweep run` exits 2 (invalid input: week7.yaml's data root data/week7 does not
+# exist under the job's working directory), so the job is FAILED with ExitCode=2:0.
+# TODO(run): give this a tiny synthetic-data spec (`mammosweep synth`, 32 px, 1 epoch) and expect
+# COMPLETED, exit code 0:0, plus results.h5 in $out with the job id recorded.
 out="$tmp/real"
 check "submit --wait" 1 timeout 120 "$bin" submit "$spec" --out "$out" --ntasks-per-node 2 \
   --cpus-per-task 1 --time 00:05:00 --wait
@@ -122,7 +123,7 @@ if submit_bg "$out" --max-requeues 1; then
   # `scontrol update starttime=now` made the rerun's srun step fail to launch (and exit 0).
   wait "${bg_pids[-1]}"; rc=$?
   [ "$rc" -eq 0 ] || { fail "submit --wait after requeue: exit $rc"; cat "$bg_out"; }
-  expect_in "$bg_out" "job $job: RUNNING, exit code 0:0, restarts 0"
+  # (No check for a RUNNING line: the first run may be shorter than the 1 s poll.)
   expect_in "$bg_out" "job $job: COMPLETED, exit code 0:0, restarts 1"
   [ "$(job_field "$job" JobState)" = COMPLETED ] || fail "scontrol: $(job_field "$job" JobState)"
   log="$out/logs/slurm-$job.out"

@@ -22,10 +22,12 @@
 // Model 2 has 1 false negative (0.35, above 3 negatives) and 1 false positive (0.6)
 // -> AUC 23/25 = 0.92, accuracy 8/10 = 0.80.
 #include <gtest/gtest.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
@@ -40,7 +42,6 @@
 namespace mammosweep::orchestrator {
 namespace {
 
-namespace fs = std::filesystem;
 using results::EpochRecord;
 using results::TrialStatus;
 
@@ -144,16 +145,20 @@ void write_fixture(const std::string& path) {
   store.close();
 }
 
+/// A fresh folder under $TMPDIR (or /tmp), removed with everything in it. POSIX calls only:
+/// libtorch.so exports a broken std::filesystem::remove_all that crashes this binary.
 class TempDir {
  public:
   TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "results_fixture_XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed in " + tmpl);
+    const char* base = std::getenv("TMPDIR");
+    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/results_fixture_XXXXXX";
+    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed for " + tmpl);
     path_ = tmpl;
   }
   ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
+    ::nftw(path_.c_str(),
+           [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
+           FTW_DEPTH | FTW_PHYS);
   }
   const std::string& path() const { return path_; }
 
@@ -305,9 +310,9 @@ TEST(SweepResults, UserErrorsNameTheProblem) {
 TEST(ResultsFixtureForShell, WriteForShellTest) {
   const char* out = std::getenv("MAMMOSWEEP_FIXTURE_OUT");
   if (out == nullptr || *out == '\0') GTEST_SKIP() << "MAMMOSWEEP_FIXTURE_OUT is not set";
-  fs::create_directories(out);
+  make_directories(out);
   const std::string path = results::store_path(out);
-  fs::remove(path);
+  ::unlink(path.c_str());
   ASSERT_NO_FATAL_FAILURE(write_fixture(path));
   EXPECT_EQ(results::read_store(path).trials.size(), 4u);
 }

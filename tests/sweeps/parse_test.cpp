@@ -177,3 +177,31 @@ TEST(Parse, DidYouMean) {
 
 }  // namespace
 }  // namespace mammosweep::sweeps
+
+namespace mammosweep::sweeps {
+namespace {
+
+TEST(Overrides, ApplyAndValidate) {
+  const std::string path = std::string(MAMMOSWEEP_SOURCE_DIR) + "/sweeps/week7.yaml";
+  SweepSpec s = load_spec(path, {"data.image_size=64", "training.epochs=2",
+                                 "training.augmentation.hflip=false", "data.root=/x/y"});
+  EXPECT_EQ(s.data.image_size, 64);
+  EXPECT_EQ(s.data.root, "/x/y");
+  EXPECT_EQ(s.training.epochs, 2);
+  EXPECT_FALSE(s.training.augmentation.hflip);
+  EXPECT_EQ(s.variants.size(), 3u);
+  EXPECT_NE(s.source_text.find("# --set data.image_size=64"), std::string::npos);
+  EXPECT_NE(s.source_text, load_spec(path).source_text);
+  // Invalid values are validated like the file's own.
+  try {
+    load_spec(path, {"data.image_size=8"});
+    FAIL();
+  } catch (const SpecError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("data.image_size expects an integer in [32, 4096]"));
+  }
+  EXPECT_THROW(load_spec(path, {"no_equals_sign"}), SpecError);
+  EXPECT_THROW(load_spec(path, {"training.dropuot=0.1"}), SpecError);
+}
+
+}  // namespace
+}  // namespace mammosweep::sweeps

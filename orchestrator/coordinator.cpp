@@ -1,0 +1,183 @@
+#include "orchestrator/coordinator.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <iostream>
+
+#include "orchestrator/policy.h"
+#include "results/ranking.h"
+
+namespace mammosweep::orchestrator {
+
+namespace {
+
+std::string now_iso() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string fmt_num(double v) { return std::isnan(v) ? "n/a" : fmt::format("{:.3f}", v); }
+
+std::string fmt_duration(double seconds) {
+  if (!(seconds >= 0)) return "unknown";
+  auto s = static_cast<long long>(seconds + 0.5);
+  if (s >= 3600) return fmt::format("{}h{:02d}m", s / 3600, static_cast<int>(s % 3600 / 60));
+  if (s >= 60) return fmt::format("{}m{:02d}s", s / 60, static_cast<int>(s % 60));
+  return fmt::format("{}s", s);
+}
+
+bool better(double value, double best, bool maximize) {
+  if (std::isnan(value)) return false;
+  return std::isnan(best) || (maximize ? value > best : value < best);
+}
+
+}  // namespace
+
+SweepCoordinator::SweepCoordinator(const sweeps::SweepSpec& spec,
+                                   std::vector<sweeps::Trial> trials, results::SweepStore& store,
+                                   const RunOptions& options)
+    : spec_(spec), store_(store), options_(options) {
+  int max_epochs = 1;
+  for (const auto& t : trials) max_epochs = std::max(max_epochs, t.params.epochs);
+  policy_ = make_policy(spec.early_stopping, early_stopping_maximize(spec), max_epochs);
+  const std::string es_metric = early_stopping_metric(spec);
+  const bool maximize = spec.metric.goal != "minimize";
+
+  // Replay what the store holds: best-so-far values and the early-stopping history.
+  std::map<std::string, results::TrialResult> stored;
+  for (auto& t : results::read_store(store.path()).trials) stored[t.id] = std::move(t);
+  for (const auto& t : trials) {
+    trials_[t.id] = t;
+    double best = results::kNaN;
+    auto it = stored.find(t.id);
+    int last = 0;
+    if (it != stored.end()) {
+      for (const auto& e : it->second.epochs) {
+        double v = results::epoch_metric(e, spec.metric.name);
+        if (better(v, best, maximize)) best = v;
+        policy_->on_epoch(t.id, e.epoch, results::epoch_metric(e, es_metric));
+        last = e.epoch;
+      }
+    }
+    best_[t.id] = best;
+    results::TrialState state = store.state(t.id);
+    bool finished = state.status == results::TrialStatus::done ||
+                    state.status == results::TrialStatus::stopped_early;
+    bool skip_failed = state.status == results::TrialStatus::failed && !options.retry_failed;
+    if (finished || skip_failed) continue;
+    queue_.push_back({t, state.attempts + 1, last});
+    epochs_left_ += t.params.epochs - last;
+  }
+}
+
+SweepCoordinator::~SweepCoordinator() = default;
+
+std::optional<Job> SweepCoordinator::next_job() {
+  if (queue_.empty()) return std::nullopt;
+  Job job = queue_.front();
+  queue_.pop_front();
+  job.resume_from_epoch = store_.last_epoch(job.trial.id);
+  job.attempt = store_.state(job.trial.id).attempts + 1;
+  return job;
+}
+
+void SweepCoordinator::started(const Job& job, const std::vector<int>& ranks) {
+  results::TrialState state = store_.state(job.trial.id);
+  state.status = results::TrialStatus::running;
+  state.attempts = job.attempt;
+  state.ranks = ranks;
+  state.failure_reason.clear();
+  if (state.start_time.empty()) state.start_time = now_iso();
+  store_.set_state(job.trial.id, state);
+  ++attempts_this_run_[job.trial.id];
+  std::string where = ranks.size() == 1 ? fmt::format("rank {}", ranks[0])
+                                        : fmt::format("ranks {}", fmt::join(ranks, ","));
+  std::cout << fmt::format("trial {} ({}) attempt {} on {}{}\n", job.trial.name, job.trial.id,
+                           job.attempt, where,
+                           job.resume_from_epoch > 0
+                               ? fmt::format(", resuming after epoch {}", job.resume_from_epoch)
+                               : "")
+            << std::flush;
+}
+
+worker::EpochDecision SweepCoordinator::epoch(const std::string& trial_id,
+                                              const results::EpochRecord& rec,
+                                              const results::Predictions& val) {
+  const sweeps::Trial& trial = trials_.at(trial_id);
+  const int stored = store_.last_epoch(trial_id);
+  if (rec.epoch < stored) return worker::EpochDecision::proceed;  // already recorded
+  store_.append_epoch(trial_id, rec);  // epoch == stored replaces the row (a recomputation)
+  const bool maximize = spec_.metric.goal != "minimize";
+  double value = results::epoch_metric(rec, spec_.metric.name);
+  if (better(value, best_[trial_id], maximize) ||
+      (std::isnan(best_[trial_id]) && rec.epoch == 1)) {
+    if (!std::isnan(value)) best_[trial_id] = value;
+    store_.set_best_predictions(trial_id, rec.epoch, val);
+  }
+  if (rec.epoch > stored) --epochs_left_;
+  seconds_per_epoch_ =
+      seconds_per_epoch_ < 0 ? rec.seconds : 0.7 * seconds_per_epoch_ + 0.3 * rec.seconds;
+  std::cout << fmt::format(
+                   "{:<12} epoch {}/{}  train loss {} acc {} | val loss {} acc {} AUC {} sens {} "
+                   "spec {} | {:.1f}s {:.1f} img/s | ETA {}\n",
+                   trial.name, rec.epoch, trial.params.epochs, fmt_num(rec.train.loss),
+                   fmt_num(rec.train.accuracy), fmt_num(rec.val.loss), fmt_num(rec.val.accuracy),
+                   fmt_num(rec.val.auc), fmt_num(rec.val.recall), fmt_num(rec.val.specificity),
+                   rec.seconds, rec.images_per_second,
+                   fmt_duration(seconds_per_epoch_ * std::max(0, epochs_left_)))
+            << std::flush;
+  Decision d = policy_->on_epoch(trial_id, rec.epoch,
+                                 results::epoch_metric(rec, early_stopping_metric(spec_)));
+  if (d == Decision::stop && rec.epoch < trial.params.epochs) {
+    std::cout << fmt::format("{:<12} stopped early by the {} rule after epoch {}\n", trial.name,
+                             policy_->name(), rec.epoch);
+    epochs_left_ -= trial.params.epochs - rec.epoch;
+    return worker::EpochDecision::stop_early;
+  }
+  return worker::EpochDecision::proceed;
+}
+
+void SweepCoordinator::finished(const std::string& trial_id, results::TrialStatus status) {
+  results::TrialState state = store_.state(trial_id);
+  state.status = status;
+  state.end_time = now_iso();
+  if (status == results::TrialStatus::stopped_early) {
+    state.failure_reason = fmt::format("stopped early by the {} rule", policy_->name());
+  }
+  store_.set_state(trial_id, state);
+}
+
+void SweepCoordinator::failed(const std::string& trial_id, const std::string& kind,
+                              const std::string& reason, int rank) {
+  const sweeps::Trial& trial = trials_.at(trial_id);
+  results::TrialState state = store_.state(trial_id);
+  state.status = results::TrialStatus::failed;
+  state.failure_reason = fmt::format("{} on rank {}: {}", kind, rank, reason);
+  state.end_time = now_iso();
+  store_.set_state(trial_id, state);
+  std::cout << fmt::format("trial {} ({}) failed: {}\n", trial.name, trial_id,
+                           state.failure_reason)
+            << std::flush;
+  if (attempts_this_run_[trial_id] <= spec_.retries) {
+    std::cout << fmt::format("  retrying ({} of {} retries)\n", attempts_this_run_[trial_id],
+                             spec_.retries);
+    queue_.push_back({trial, state.attempts + 1, store_.last_epoch(trial_id)});
+  } else {
+    ++failures_;
+    epochs_left_ -= trial.params.epochs - store_.last_epoch(trial_id);
+  }
+}
+
+void SweepCoordinator::interrupted(const std::string& trial_id) {
+  results::TrialState state = store_.state(trial_id);
+  state.status = results::TrialStatus::running;  // resumable
+  store_.set_state(trial_id, state);
+}
+
+}  // namespace mammosweep::orchestrator

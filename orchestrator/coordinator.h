@@ -1,0 +1,71 @@
+#pragma once
+// The sweep's bookkeeping, shared by the one-process runner and the MPI coordinator: which
+// trial runs next, what each epoch report does to the results store, retries, early
+// stopping, and the progress lines. The coordinator (rank 0) is the only writer of results.
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "orchestrator/sweep_runner.h"
+#include "results/records.h"
+#include "results/store.h"
+#include "sweeps/spec.h"
+#include "sweeps/trial.h"
+#include "worker/trainer.h"
+
+namespace mammosweep::orchestrator {
+
+class SchedulingPolicy;
+
+/// One attempt at one trial.
+struct Job {
+  sweeps::Trial trial;
+  int attempt = 1;            // counts every attempt ever made, across runs
+  int resume_from_epoch = 0;  // the store's last epoch for the trial
+};
+
+class SweepCoordinator {
+ public:
+  /// Queues every trial that still needs work (see sweep_runner.h for the resume rules).
+  SweepCoordinator(const sweeps::SweepSpec& spec, std::vector<sweeps::Trial> trials,
+                   results::SweepStore& store, const RunOptions& options);
+  ~SweepCoordinator();
+
+  /// The next job, or nullopt when the queue is empty.
+  std::optional<Job> next_job();
+  bool has_queued() const { return !queue_.empty(); }
+  /// Ranks (data-parallel replicas) each trial needs.
+  int replicas() const { return spec_.resources.replicas; }
+
+  void started(const Job& job, const std::vector<int>& ranks);
+  /// Records the epoch (idempotently: an epoch the store already holds is not appended
+  /// twice), updates the best predictions, prints a line, and asks the early-stopping policy.
+  worker::EpochDecision epoch(const std::string& trial_id, const results::EpochRecord& record,
+                              const results::Predictions& val);
+  void finished(const std::string& trial_id, results::TrialStatus status);
+  /// Records the failure; requeues the trial while this run's retries last.
+  void failed(const std::string& trial_id, const std::string& kind, const std::string& reason,
+              int rank);
+  /// The trial stays `running` in the store: a later run resumes it.
+  void interrupted(const std::string& trial_id);
+
+  int failures() const { return failures_; }
+
+ private:
+  const sweeps::SweepSpec& spec_;
+  std::map<std::string, sweeps::Trial> trials_;
+  results::SweepStore& store_;
+  const RunOptions& options_;
+  std::deque<Job> queue_;
+  std::map<std::string, int> attempts_this_run_;
+  std::map<std::string, double> best_;  // best metric so far per trial
+  std::unique_ptr<SchedulingPolicy> policy_;
+  int failures_ = 0;
+  int epochs_left_ = 0;
+  double seconds_per_epoch_ = -1;
+};
+
+}  // namespace mammosweep::orchestrator

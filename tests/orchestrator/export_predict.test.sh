@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# `export` + `predict` round trip: a tiny real sweep on synthetic data, the winner exported,
+# every val image scored by `predict --csv`, and each probability compared with the val score
+# the store holds for the winner's best epoch (read independently with h5dump).
+# Also: the exported folder's files and fields, --by final, and the documented errors
+# (unknown trial, pruned checkpoint, corrupt image, missing model folder).
+set -uo pipefail
+bin="${MAMMOSWEEP:?}"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+T="$(mktemp -d)"; trap 'rm -rf "$T"' EXIT
+fails=0
+check() {  # check NAME EXPECTED_RC COMMAND...
+  local name="$1" want="$2"; shift 2
+  "$@" >"$T/stdout" 2>"$T/stderr"; local rc=$?
+  if [ "$rc" -ne "$want" ]; then
+    echo "FAIL $name: exit $rc, expected $want"; cat "$T/stdout" "$T/stderr"; fails=$((fails+1))
+  else echo "ok   $name"; fi
+}
+expect_in() {  # expect_in FILE TEXT
+  grep -qF -- "$2" "$1" || { echo "FAIL: '$2' not in $1:"; cat "$1"; fails=$((fails+1)); }
+}
+py() { python3 - "$@" || { echo "FAIL: python check on $*"; fails=$((fails+1)); }; }
+for tool in h5dump h5clear python3; do
+  command -v "$tool" >/dev/null || { echo "FAIL: $tool not installed (apt: hdf5-tools)"; exit 1; }
+done
+
+check "synth" 0 "$bin" synth --out "$T/data" --count 60 --size 48 --seed 5
+cat >"$T/spec.yaml" <<EOF
+name: export-test
+seed: 3
+method: variants
+metric: {name: val_auc, goal: maximize}
+data:
+  root: $T/data
+  layout: folders
+  image_size: 48
+  class_map: {"0": 0, "1": 1}
+  splits: {train: train, val: valid, test: test}
+  leakage: warn
+training:
+  epochs: 2
+  batch_size: 8
+  dense_units: 16
+  dropout: 0.2
+  unfrozen_fraction: 0.2
+  weights: none
+  optimizer: adam
+  augmentation: {hflip: true}
+variants:
+  - name: fast
+    lr: 1.0e-3
+  - name: slow
+    lr: 1.0e-4
+EOF
+check "run" 0 "$bin" run "$T/spec.yaml" --out "$T/out" --cache-dir "$T/cache" --threads 2 --no-progress
+[ -f "$T/out/results.h5" ] || { echo "FAIL: the sweep wrote no results.h5"; exit 1; }
+
+# --- export the model of the week ---------------------------------------------------------
+check "export" 0 "$bin" export "$T/out" --out "$T/model"
+expect_in "$T/stdout" "exported trial"
+for f in model.safetensors model.json MODEL_CARD.md; do
+  [ -s "$T/model/$f" ] || { echo "FAIL: $T/model/$f missing or empty"; fails=$((fails+1)); }
+done
+check "leaderboard json" 0 "$bin" leaderboard "$T/out" --format json
+cp "$T/stdout" "$T/leaderboard.json"
+py "$T/model/model.json" "$T/leaderboard.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1])); lb = json.load(open(sys.argv[2]))
+assert m["format"] == "mammosweep-model" and m["format_version"] == 1
+assert m["trial"]["id"] == lb["winner"]["id"], (m["trial"]["id"], lb["winner"])
+assert m["selection"]["rank"] == 1 and m["selection"]["by"] == "best", m["selection"]
+assert m["selection"]["metric"] == "val_auc"
+a = m["architecture"]
+assert (a["dense_units"], a["dropout"], a["unfrozen_fraction"], a["num_classes"]) == (16, 0.2, 0.2, 2), a
+p = m["preprocessing"]
+assert (p["image_size"], p["keep_aspect"], p["clahe"], p["window"]) == (48, False, False, "minmax"), p
+assert p["mean"] == [0.485, 0.456, 0.406] and p["std"] == [0.229, 0.224, 0.225], p
+assert m["class_map"] == {"0": 0, "1": 1} and m["threshold"] == 0.5
+assert m["trial"]["params"]["lr"] in (1e-3, 1e-4) and m["trial"]["params"]["epochs"] == 2
+assert m["data"]["manifest_hash"] and m["data"]["leakage"]["ran"] is True
+v = m["metrics"]["val"]; cm = v["confusion_matrix"]
+assert cm["tp"] + cm["fp"] + cm["tn"] + cm["fn"] == 12, cm   # 60 images, 20% per class in valid
+ci = m["metrics"]["val_ci"]
+for k in ("auc", "accuracy", "sensitivity", "specificity"):
+    assert ci[k]["lo"] <= ci[k]["point"] <= ci[k]["hi"], (k, ci[k])
+assert abs(ci["accuracy"]["point"] - v["accuracy"]) < 1e-9, (ci["accuracy"], v["accuracy"])
+PY
+expect_in "$T/model/MODEL_CARD.md" "Caution"
+expect_in "$T/model/MODEL_CARD.md" "validation"
+expect_in "$T/model/MODEL_CARD.md" "leakage guard: 60 images checked"
+expect_in "$T/model/MODEL_CARD.md" "95% CI"
+
+# --- predict every val image and compare with the stored best-epoch val scores ----------------
+find "$T/data/valid" -type f | LC_ALL=C sort >"$T/val.txt"   # the loader's order: sorted paths
+mapfile -t val <"$T/val.txt"
+check "predict csv" 0 "$bin" predict --model "$T/model" --csv --threads 2 "${val[@]}"
+cp "$T/stdout" "$T/pred.csv"
+id="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["trial"]["id"])' "$T/model/model.json")"
+cp "$T/out/results.h5" "$T/copy.h5" && h5clear -s "$T/copy.h5" >/dev/null 2>&1
+h5dump -y -w 0 -m '%.9g' -d "/trials/$id/best_val_scores" "$T/copy.h5" >"$T/scores.txt" \
+  || { echo "FAIL: h5dump best_val_scores"; cat "$T/scores.txt"; fails=$((fails+1)); }
+h5dump -y -w 0 -d "/trials/$id/best_val_labels" "$T/copy.h5" >"$T/labels.txt"
+h5dump -y -w 0 -d "/trials/$id/best_epoch" "$T/copy.h5" >"$T/best_epoch.txt"
+py "$T/pred.csv" "$T/scores.txt" "$T/labels.txt" "$T/best_epoch.txt" "$T/model/model.json" "$T/val.txt" <<'PY'
+import csv, json, re, sys
+def data(path):
+    text = open(path).read()
+    body = text[text.index("DATA {") + 6:]
+    body = body[:body.index("}")]
+    return [float(x) for x in re.findall(r"[-+0-9.eE]+", body.replace("(0)", ""))]
+rows = list(csv.DictReader(open(sys.argv[1])))
+scores, labels = data(sys.argv[2]), data(sys.argv[3])
+best_epoch = int(data(sys.argv[4])[0])
+m = json.load(open(sys.argv[5]))
+paths = open(sys.argv[6]).read().split("\n")[:-1]
+assert m["selection"]["epoch"] == best_epoch, (m["selection"]["epoch"], best_epoch)
+assert [r["path"] for r in rows] == paths, "predict changed the order of the images"
+assert len(rows) == len(scores) == len(labels) == 12, (len(rows), len(scores), len(labels))
+# Independent check of the order: each stored label is the class folder of the image.
+assert [int(l) for l in labels] == [int(p.split("/")[-2]) for p in paths], labels
+worst = max(abs(float(r["probability"]) - s) for r, s in zip(rows, scores))
+assert worst <= 1e-4, f"predict differs from the stored val scores by {worst}"
+for r in rows:
+    assert r["prediction"] == ("1" if float(r["probability"]) >= 0.5 else "0"), r
+print(f"round trip: {len(rows)} images, max |predict - stored| = {worst:.2e}")
+PY
+
+check "predict text" 0 "$bin" predict --model "$T/model" "${val[0]}" "${val[-1]}"
+[ "$(wc -l <"$T/stdout")" -eq 2 ] || { echo "FAIL: expected 2 lines"; cat "$T/stdout"; fails=$((fails+1)); }
+expect_in "$T/stdout" "${val[0]}  "
+
+# --- --by final: the last epoch, whose checkpoint the trainer always keeps ------------------
+check "export --by final --trial slow" 0 "$bin" export "$T/out" --out "$T/final" --by final --trial slow
+py "$T/final/model.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["trial"]["name"] == "slow" and m["selection"]["epoch"] == 2, m["selection"]
+assert m["selection"]["by"] == "final"
+PY
+
+# --- errors -------------------------------------------------------------------------------
+check "unknown trial" 2 "$bin" export "$T/out" --out "$T/x" --trial nope
+expect_in "$T/stderr" "--trial 'nope': no trial"
+check "not a sweep" 2 "$bin" export "$T/data" --out "$T/x"
+expect_in "$T/stderr" "no results.h5"
+epoch="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["selection"]["epoch"])' "$T/model/model.json")"
+ckpt="$T/out/trials/$id/$(printf 'epoch-%04d.ckpt' "$epoch")"
+mv "$ckpt" "$T/aside.ckpt"
+check "pruned checkpoint" 2 "$bin" export "$T/out" --out "$T/x"
+expect_in "$T/stderr" "$ckpt: missing"
+mv "$T/aside.ckpt" "$ckpt"
+[ -e "$T/x/model.json" ] && { echo "FAIL: a failed export left a model.json"; fails=$((fails+1)); }
+
+printf 'not an image' >"$T/bad.png"
+check "corrupt image" 2 "$bin" predict --model "$T/model" --csv "${val[0]}" "$T/bad.png" "${val[1]}"
+expect_in "$T/stderr" "$T/bad.png"
+[ "$(wc -l <"$T/stdout")" -eq 3 ] || { echo "FAIL: the good images were not all scored"; cat "$T/stdout"; fails=$((fails+1)); }
+check "missing model" 2 "$bin" predict --model "$T/nomodel" "${val[0]}"
+expect_in "$T/stderr" "$T/nomodel/model.json: missing"
+rm "$T/model/model.safetensors"
+check "missing weights" 2 "$bin" predict --model "$T/model" "${val[0]}"
+expect_in "$T/stderr" "model.safetensors: missing"
+
+echo "$fails failure(s)"
+exit $((fails > 0))
