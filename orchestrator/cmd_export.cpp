@@ -364,10 +364,9 @@ int export_model(const ExportOptions& opt) {
         {"mammosweep.image_size", std::to_string(d.image_size)}};
     worker::write_model_dir(opt.out, *model, info, render_card(card), meta);
 
-    std::cout << fmt::format("exported trial {} ({}), epoch {}, rank {} of {} by {}: val {} {}\n",
+    std::cout << fmt::format("exported trial {} ({}), epoch {}, rank {} of {} by {}: {}\n",
                              t.name, t.id, ranked->epoch, ranked->rank, ranking.ranked.size(),
-                             ro.metric, results::metric_display_name(ro.metric),
-                             fmt3(ranked->metric));
+                             results::metric_display_name(ro.metric), fmt3(ranked->metric));
     std::cout << fmt::format("wrote {0}/model.safetensors, {0}/model.json, {0}/MODEL_CARD.md\n",
                              opt.out);
     if (params.precision == "bf16") {

@@ -47,7 +47,8 @@ std::optional<results::Goal> parse_goal(const std::string& g) {
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
@@ -60,7 +61,7 @@ results::RankingOptions ranking_options(const results::SweepSnapshot& snapshot,
   try {
     (void)results::epoch_metric(results::EpochRecord{}, o.metric);
   } catch (const std::invalid_argument& e) {
-    throw InputError(fmt::format("unknown metric '{}': {}", o.metric, e.what()));
+    throw InputError(e.what());
   }
   std::string goal = choice.goal;
   if (goal.empty() && spec && spec->metric.name == o.metric) goal = spec->metric.goal;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <mpi.h>
 #include <torch/cuda.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -482,8 +483,26 @@ int run_sweep(const RunOptions& opt) {
   int rc = kExitOk;
   {
     SweepCoordinator coord(s.spec, s.trials, *store, opt);
-    rc = session.size() > 1 ? coordinate(coord, control, session.size())
-                            : run_local(coord, s, data, opt);
+    if (session.size() > 1) {
+      // The coordinator's own CPU use while it dispatches (target: < 2% of a core).
+      auto cpu_seconds = [] {
+        rusage ru {};
+        getrusage(RUSAGE_THREAD, &ru);
+        return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+               1e-6 * static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+      };
+      const double cpu0 = cpu_seconds();
+      const auto wall0 = std::chrono::steady_clock::now();
+      rc = coordinate(coord, control, session.size());
+      const double wall =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+      const double cpu = cpu_seconds() - cpu0;
+      std::cout << fmt::format("coordinator: {:.2f}s CPU over {:.1f}s of dispatching ({:.2f}% "
+                               "of a core)\n",
+                               cpu, wall, 100.0 * cpu / std::max(wall, 1e-9));
+    } else {
+      rc = run_local(coord, s, data, opt);
+    }
     if (rc == kExitOk && coord.failures() > 0) {
       std::cout << fmt::format("{} trial(s) failed; see the leaderboard for reasons\n",
                                coord.failures());

@@ -70,7 +70,7 @@ variants:
 )";
 
 EpochRecord epoch(int n, double train_acc, double train_loss, double val_acc, double val_loss,
-                  double val_auc, double seconds) {
+                  double val_auc, double seconds, double specificity = 0.9) {
   EpochRecord e;
   e.epoch = n;
   e.train.accuracy = train_acc;
@@ -80,6 +80,7 @@ EpochRecord epoch(int n, double train_acc, double train_loss, double val_acc, do
   e.val.auc = val_auc;
   e.val.precision = 0.5 + 0.1 * n;  // distinct curves for the plots
   e.val.recall = 1.0 - 0.1 * n;  // 0.8 at epoch 2, as the stored predictions give
+  e.val.specificity = specificity;
   e.lr = 1e-4;
   e.seconds = seconds;
   return e;
@@ -105,7 +106,9 @@ void write_fixture(const std::string& path) {
   info.hostnames = {"node01"};
   info.slurm_job_ids = {"1234"};
   std::vector<results::TrialInit> inits;
-  for (const auto& t : trials) inits.push_back({t.id, t.name, sweeps::params_to_json(t.params), t.seed});
+  for (const auto& t : trials) {
+    inits.push_back({t.id, t.name, sweeps::params_to_json(t.params), t.seed});
+  }
   results::SweepStore store = results::SweepStore::create(path, info, inits);
   store.add_job_id("1240");
 
@@ -122,7 +125,7 @@ void write_fixture(const std::string& path) {
   };
   const std::string m1 = trials[0].id, m2 = trials[1].id, m3 = trials[2].id, m4 = trials[3].id;
   store.append_epoch(m1, epoch(1, 0.60, 0.66, 0.70, 0.60, 0.70, 10));
-  store.append_epoch(m1, epoch(2, 0.70, 0.58, 0.90, 0.50, 0.80, 12));
+  store.append_epoch(m1, epoch(2, 0.70, 0.58, 0.90, 0.50, 0.80, 12, 1.0));
   store.append_epoch(m1, epoch(3, 0.78, 0.50, 0.70, 0.55, 0.75, 14));
   store.set_best_predictions(m1, 2,
                              predictions({0.9f, 0.85f, 0.8f, 0.7f, 0.05f},
@@ -130,7 +133,7 @@ void write_fixture(const std::string& path) {
   finish(m1, TrialStatus::done, 1, "");
 
   store.append_epoch(m2, epoch(1, 0.62, 0.64, 0.75, 0.45, 0.85, 8));
-  store.append_epoch(m2, epoch(2, 0.72, 0.55, 0.80, 0.40, 0.92, 8));
+  store.append_epoch(m2, epoch(2, 0.72, 0.55, 0.80, 0.40, 0.92, 8, 0.8));
   store.append_epoch(m2, epoch(3, 0.80, 0.48, 0.78, 0.35, 0.88, 8));
   store.set_best_predictions(m2, 2,
                              predictions({0.95f, 0.9f, 0.8f, 0.7f, 0.35f},

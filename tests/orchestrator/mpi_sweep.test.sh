@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The coordinator under real mpirun (CPU): end to end with -np 3 and -np 4 --oversubscribe,
+# placement independence (identical metrics in one process and on any rank), data-parallel
+# groups (replicas: 2), data-parallel equivalence of one step, coordinator CPU use,
+# failure isolation with retries, and interrupt (exit 3) + resume.
+set -uo pipefail
+source "$(dirname "$0")/sweep_fixture.sh"
+bindir="$(cd "$(dirname "$MAMMOSWEEP")/../tests" && pwd)"
+make_data
+write_spec "$tmp/spec.yaml"
+common=(--cache-dir "$tmp/cache" --threads 1 --no-progress)
+
+echo "== one process"
+"$MAMMOSWEEP" run "$tmp/spec.yaml" --out "$tmp/one" "${common[@]}" >"$tmp/one.log" 2>&1 \
+  || { cat "$tmp/one.log"; fail "one-process run"; }
+epochs_of "$tmp/one/results.h5" >"$tmp/one.epochs"
+[ "$(wc -l <"$tmp/one.epochs")" -eq 6 ] || fail "expected 3 trials x 2 epochs, got: $(cat "$tmp/one.epochs")"
+
+for np in 3 4; do
+  echo "== mpirun -np $np"
+  timeout 600 "$MPIEXEC" --oversubscribe -np $np "$MAMMOSWEEP" run "$tmp/spec.yaml" \
+    --out "$tmp/np$np" "${common[@]}" >"$tmp/np$np.log" 2>&1 \
+    || { cat "$tmp/np$np.log"; fail "mpirun -np $np run"; }
+  epochs_of "$tmp/np$np/results.h5" >"$tmp/np$np.epochs"
+  diff "$tmp/one.epochs" "$tmp/np$np.epochs" >/dev/null \
+    || fail "metrics under -np $np differ from one process: $(diff "$tmp/one.epochs" "$tmp/np$np.epochs" | head -4)"
+  grep -q "attempt 1 on rank" "$tmp/np$np.log" || fail "no dispatch lines under -np $np"
+  # Every worker rank got a trial (dynamic dispatch, no idle rank while work is queued).
+  for r in $(seq 1 $((np - 1))); do
+    grep -q "on rank $r\b" "$tmp/np$np.log" || fail "rank $r never ran a trial under -np $np"
+  done
+  pct=$(sed -n 's/.*(\([0-9.]*\)% of a core).*/\1/p' "$tmp/np$np.log")
+  echo "coordinator CPU under -np $np: ${pct}% of a core"
+  python3 -c "import sys; sys.exit(0 if float('$pct') < 2.0 else 1)" \
+    || fail "coordinator used ${pct}% of a core (target < 2%)"
+done
+
+echo "== data-parallel equivalence of one step (-np 2)"
+timeout 300 "$MPIEXEC" --oversubscribe -np 2 "$bindir/orchestrator_dp_equivalence_test" \
+  --gtest_brief=1 || fail "dp equivalence under -np 2"
+
+echo "== replicas: 2 under -np 3"
+write_spec "$tmp/dp.yaml" "resources: {replicas: 2}"
+timeout 600 "$MPIEXEC" --oversubscribe -np 3 "$MAMMOSWEEP" run "$tmp/dp.yaml" --out "$tmp/dp" \
+  "${common[@]}" >"$tmp/dp.log" 2>&1 || { cat "$tmp/dp.log"; fail "replicas 2 run"; }
+grep -q "on ranks 1,2" "$tmp/dp.log" || fail "no trial ran on the group 1,2: $(grep attempt "$tmp/dp.log")"
+[ "$(status_of "$tmp/dp" | grep -c ' done$')" -eq 3 ] || fail "replicas 2: not all trials done"
+[ "$(epochs_of "$tmp/dp/results.h5" | wc -l)" -eq 6 ] || fail "replicas 2: epochs missing"
+
+echo "== a failing trial is recorded and the sweep goes on"
+write_spec "$tmp/fail.yaml"
+cat >>"$tmp/fail.yaml" <<'YAML'
+retries: 1
+YAML
+sed -i 's/  - {name: B, optimizer: sgd, lr: 1.0e-2}/  - {name: B, optimizer: sgd, lr: 1.0e+12, unfrozen_fraction: 1.0}/' "$tmp/fail.yaml"
+timeout 600 "$MPIEXEC" --oversubscribe -np 3 "$MAMMOSWEEP" run "$tmp/fail.yaml" --out "$tmp/fail" \
+  "${common[@]}" >"$tmp/fail.log" 2>&1
+rc=$?
+[ $rc -eq 0 ] || { cat "$tmp/fail.log"; fail "a trial failure without --fail-on-trial-error exited $rc"; }
+status_of "$tmp/fail" >"$tmp/fail.status"
+grep -qx "B failed" "$tmp/fail.status" || fail "B should be failed: $(cat "$tmp/fail.status")"
+grep -qx "A done" "$tmp/fail.status" || fail "A should be done"
+grep -qx "C done" "$tmp/fail.status" || fail "C should be done"
+grep -q "retrying (1 of 1 retries)" "$tmp/fail.log" || fail "no retry of the failed trial"
+"$MAMMOSWEEP" status "$tmp/fail" --format json | grep -q '"reason": "diverged on rank [0-9]: training loss became' \
+  || fail "failure reason/rank not recorded: $("$MAMMOSWEEP" status "$tmp/fail" --format json | grep reason)"
+"$MAMMOSWEEP" run "$tmp/fail.yaml" --out "$tmp/fail" --resume --retry-failed --fail-on-trial-error \
+  "${common[@]}" >"$tmp/fail2.log" 2>&1
+[ $? -eq 4 ] || fail "--fail-on-trial-error should exit 4"
+
+# interrupt_and_resume NAME SIGNAL LAUNCH...: start a sweep, send SIGNAL after the first
+# reported epoch, expect exit 3, resume, and expect the uninterrupted run's metrics.
+interrupt_and_resume() {
+  local name=$1 sig=$2; shift 2
+  echo "== $name: $sig after the first epoch, exit 3, resume to the same metrics"
+  "$@" run "$tmp/spec.yaml" --out "$tmp/$name" "${common[@]}" >"$tmp/$name.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 1200); do grep -q "epoch 1/2" "$tmp/$name.log" 2>/dev/null && break; sleep 0.1; done
+  kill -"$sig" $pid
+  wait $pid
+  local rc=$?
+  [ $rc -eq 3 ] || { cat "$tmp/$name.log"; fail "$name: interrupted sweep exited $rc, expected 3"; }
+  grep -q "resume with" "$tmp/$name.log" || fail "$name: no resume hint"
+  "$@" run "$tmp/spec.yaml" --out "$tmp/$name" --resume "${common[@]}" >"$tmp/$name.2.log" 2>&1 \
+    || { cat "$tmp/$name.2.log"; fail "$name: resume failed"; }
+  epochs_of "$tmp/$name/results.h5" >"$tmp/$name.epochs"
+  diff "$tmp/one.epochs" "$tmp/$name.epochs" >/dev/null \
+    || fail "$name: resumed metrics differ: $(diff "$tmp/one.epochs" "$tmp/$name.epochs" | head -4)"
+}
+# mpirun forwards SIGUSR1 to every rank (SIGTERM to mpirun kills the job instead).
+interrupt_and_resume mpi USR1 "$MPIEXEC" --oversubscribe -np 3 "$MAMMOSWEEP"
+interrupt_and_resume local_int INT "$MAMMOSWEEP"
+interrupt_and_resume local_term TERM "$MAMMOSWEEP"
+
+echo "$fails failure(s)"
+exit $((fails > 0))

@@ -1,0 +1,56 @@
+# Shared by the orchestrator's shell tests (sourced): a tiny synthetic dataset and spec, and
+# helpers to compare the per-epoch metrics of two results files at full precision.
+: "${MAMMOSWEEP:?set by ctest}"
+MPIEXEC="${MPIEXEC:-mpiexec}"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_btl=self,vader OMPI_MCA_rmaps_base_oversubscribe=1
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+# make_data: 60 synthetic 32x32 mammograms in $tmp/data.
+make_data() { "$MAMMOSWEEP" synth --out "$tmp/data" --count 60 --size 32 --seed 5 >/dev/null; }
+
+# write_spec FILE [extra yaml lines...]: three quick variants on $tmp/data.
+write_spec() {
+  local file=$1; shift
+  {
+    cat <<YAML
+name: tiny
+seed: 3
+method: variants
+data: {root: $tmp/data, image_size: 32}
+training: {epochs: 2, batch_size: 8, dense_units: 16, dropout: 0.2, unfrozen_fraction: 0.1}
+variants:
+  - {name: A, optimizer: adam, lr: 1.0e-3}
+  - {name: B, optimizer: sgd, lr: 1.0e-2}
+  - {name: C, optimizer: rmsprop, lr: 1.0e-4, dropout: 0.4}
+YAML
+    for line in "$@"; do echo "$line"; done
+  } >"$file"
+}
+
+# epochs_of RESULTS_H5: every trial's epoch rows at full precision, without the timing
+# columns (seconds, images_per_second), sorted by trial id.
+epochs_of() {
+  local h5=$1
+  for id in $(h5ls "$h5/trials" | awk '{print $1}' | sort); do
+    h5dump -m "%.17g" -d "/trials/$id/epochs" "$h5" | python3 -c '
+import re, sys
+text = sys.stdin.read()
+data = text[text.index("DATA {"):]
+for row in re.findall(r"\{([^{}]*)\}", data):
+    vals = [v.strip() for v in row.replace("\n", " ").split(",")]
+    print(sys.argv[1], " ".join(vals[:-2]))
+' "$id"
+  done
+}
+
+# status_of RESULTS_DIR: "name status" lines.
+status_of() { "$MAMMOSWEEP" status "$1" --format json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+for t in d["trials"]:
+    print(t["name"], t["status"])
+'; }
