@@ -1,4 +1,5 @@
 // Folder and CSV sources, every error case, CSV parsing and the stratified patient split.
+#include "results/files.h"
 #include "worker/dataset.h"
 
 #include <gtest/gtest.h>
@@ -16,19 +17,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// std::filesystem::remove_all must not be used here: libtorch.so exports its own copy of it,
-// which crashes (null call) in any binary that links LibTorch. This is a small replacement.
-void remove_tree(const std::filesystem::path& p) {
-  std::error_code ec;
-  const auto st = std::filesystem::symlink_status(p, ec);
-  if (ec || !std::filesystem::exists(st)) return;
-  if (std::filesystem::is_directory(st)) {
-    std::vector<std::filesystem::path> children;
-    for (const auto& e : std::filesystem::directory_iterator(p)) children.push_back(e.path());
-    for (const auto& c : children) remove_tree(c);
-  }
-  std::filesystem::remove(p, ec);
-}
+// libtorch.so exports its own std::filesystem::remove_all, which crashes in any binary that
+// links LibTorch: use the POSIX replacement.
+using results::remove_tree;
 
 class DatasetTest : public ::testing::Test {
  protected:

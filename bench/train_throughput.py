@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Training throughput of torchvision's ResNet50 with mammosweep's head: the Python
+counterpart of bench/train_throughput.cpp (same settings, same torch, same batch).
+
+    .venv/bin/python bench/train_throughput.py --size 224 --batch 16 --threads 2 \
+        [--precision fp32|bf16] [--channels-last] [--warmup 2] [--steps 5]
+
+One training step = zero_grad, forward (under bf16 CPU autocast when --precision bf16),
+cross-entropy in float32, loss.item(), backward, Adam step: what worker/trainer.cpp does per
+batch. The input is a fixed random batch (no data pipeline; see bench/data_pipeline.py).
+Prints ONE line of JSON: img_per_s over the timed steps (batch * steps / their total time),
+median step time and peak RSS (VmHWM) of this process. Run one configuration per process so
+that peak RSS is per configuration.
+"""
+import argparse
+import json
+import statistics
+import time
+
+import torch
+import torchvision
+
+
+def peak_rss_mib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def build_model(dense_units=1024, dropout=0.5, num_classes=2):
+    model = torchvision.models.resnet50(weights=None)
+    model.fc = torch.nn.Sequential(
+        torch.nn.Linear(2048, dense_units),
+        torch.nn.ReLU(),
+        torch.nn.Dropout(dropout),
+        torch.nn.Linear(dense_units, num_classes),
+    )
+    return model
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    model = build_model()
+    fmt = torch.channels_last if a.channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt)
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    x = torch.rand(a.batch, 3, a.size, a.size).contiguous(memory_format=fmt)
+    y = torch.randint(0, 2, (a.batch,))
+    bf16 = a.precision == "bf16"
+
+    times = []
+    for i in range(a.warmup + a.steps):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(x)
+        loss = torch.nn.functional.cross_entropy(logits.float(), y)
+        loss_value = loss.item()
+        loss.backward()
+        opt.step()
+        dt = time.perf_counter() - t0
+        if i >= a.warmup:
+            times.append(dt)
+        if loss_value != loss_value:
+            raise SystemExit("train_throughput.py: loss became NaN at step %d" % (i + 1))
+
+    print(json.dumps({
+        "bench": "train_throughput", "impl": "python", "size": a.size, "batch": a.batch,
+        "threads": a.threads, "precision": a.precision, "channels_last": a.channels_last,
+        "warmup": a.warmup, "steps": a.steps,
+        "img_per_s": a.batch * a.steps / sum(times),
+        "median_step_s": statistics.median(times),
+        "peak_rss_mib": peak_rss_mib(),
+        "torch": torch.__version__,
+    }))
+
+
+if __name__ == "__main__":
+    main()
