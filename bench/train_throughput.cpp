@@ -1,7 +1,7 @@
 // Training throughput of worker::ResNet50 (the model the trainer trains), one configuration
 // per process, so the reported peak RSS belongs to that configuration.
 //
-//   build/bench/train_throughput --size 224 --batch 16 --threads 2 \
+//   build/bench/train_throughput --size 224 --batch 16 --threads 2
 //       [--precision fp32|bf16] [--channels-last] [--warmup 2] [--steps 5]
 //
 // One step is what worker/trainer.cpp does per batch: zero_grad, forward (under bf16 CPU

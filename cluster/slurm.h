@@ -9,8 +9,10 @@
 //      (`--signal=B:USR1@grace`) or when the job is preempted; a TERM can come too.
 //   2. The script's trap forwards the signal to the launcher (srun forwards it to every rank);
 //      `mammosweep run` checkpoints at the next step boundary and exits 3.
-//   3. When the run exits 3 after such a signal and SLURM_RESTART_COUNT < max_requeues, the
+//   3. When the run exits 3 after a USR1 and SLURM_RESTART_COUNT < max_requeues, the
 //      script runs `scontrol requeue $SLURM_JOB_ID`; the rerun resumes from the checkpoint.
+//      A TERM without an earlier USR1 (scancel, or Slurm ending the job) checkpoints too but
+//      never requeues: a cancelled job stays cancelled (resume by submitting again).
 // Logs go to DIR/logs/slurm-<jobid>.{out,err} in append mode, so reruns add to them.
 // docs/slurm.md explains the choices (srun vs mpirun, SIGCONT, requeue hold).
 #include <stdexcept>

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "orchestrator/sweep_results.h"
 #include "sweeps/parse.h"
 #include "worker/cache.h"
 #include "worker/dataset.h"
@@ -22,7 +23,7 @@ int run_cli(int argc, char** argv) {
   app.require_subcommand(1);
   std::vector<Command> commands{add_plan_command(app), add_status_command(app),
                                 add_leaderboard_command(app), add_plot_command(app),
-                                add_submit_command(app),  add_run_command(app),
+                                add_submit_command(app),  add_run_command(app), add_train_command(app),
                                 add_synth_command(app),   add_export_command(app),
                                 add_predict_command(app)};
   try {
@@ -38,6 +39,9 @@ int run_cli(int argc, char** argv) {
     return kExitUsage;
   } catch (const sweeps::SpecError& e) {
     std::cerr << e.what() << "\n";
+    return kExitUsage;
+  } catch (const InputError& e) {
+    std::cerr << "mammosweep: error: " << e.what() << "\n";
     return kExitUsage;
   } catch (const worker::DatasetError& e) {  // bad input data: exit 2, as for a bad spec
     std::cerr << "mammosweep: error: " << e.what() << "\n";

@@ -32,6 +32,7 @@ Command add_leaderboard_command(CLI::App& app);
 Command add_plot_command(CLI::App& app);
 Command add_submit_command(CLI::App& app);
 Command add_run_command(CLI::App& app);
+Command add_train_command(CLI::App& app);
 Command add_synth_command(CLI::App& app);
 Command add_export_command(CLI::App& app);
 Command add_predict_command(CLI::App& app);

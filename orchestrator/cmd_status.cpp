@@ -1,13 +1,25 @@
 // `mammosweep status DIR`: what a sweep is doing (or did): trials by state, epochs, ETA.
 // Safe while the sweep runs: the store is read in SWMR mode.
+// Slurm: for every job id recorded for the sweep (the store's /slurm_job_ids and
+// DIR/slurm_jobs.txt, which `submit` appends to), the job's state is asked from the controller
+// (cluster::query_job) when squeue and scontrol are on PATH. A folder that `submit` made but
+// whose job has not started yet (no results.h5) shows the jobs alone.
 #include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
 
+#include "cluster/slurm.h"
 #include "orchestrator/cli.h"
+#include "results/files.h"
 #include "orchestrator/sweep_results.h"
 #include "orchestrator/text_table.h"
 
@@ -31,6 +43,148 @@ nlohmann::json number_or_null(double v) {
 std::string epochs_text(const TrialProgress& tp) {
   return fmt::format("{}/{}", tp.epochs_done,
                      tp.epochs_planned ? std::to_string(*tp.epochs_planned) : std::string("?"));
+}
+
+// ---- Slurm jobs ----------------------------------------------------------------------------
+
+/// True when `name` is an executable file in one of PATH's folders.
+bool on_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path ? path : "");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    const std::string file = (dir.empty() ? std::string(".") : dir) + "/" + name;
+    struct stat st {};
+    if (::stat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(file.c_str(), X_OK) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/// Job ids of the sweep, oldest first, without repeats: the store's, then slurm_jobs.txt's.
+std::vector<std::string> recorded_job_ids(const std::string& dir,
+                                          const std::vector<std::string>& from_store) {
+  std::vector<std::string> ids = from_store;
+  const std::string file = dir + "/slurm_jobs.txt";
+  if (results::file_exists(file)) {
+    std::istringstream lines(results::read_file(file));
+    for (std::string line; std::getline(lines, line);) {
+      line = line.substr(0, line.find_first_of(" \t\r"));
+      if (!line.empty() && std::find(ids.begin(), ids.end(), line) == ids.end()) {
+        ids.push_back(line);
+      }
+    }
+  }
+  return ids;
+}
+
+/// One job as status shows it. `state` is empty when it was not asked (no Slurm client) or
+/// the controller did not answer (`error` says why).
+struct SlurmJobView {
+  std::string id;
+  std::optional<cluster::JobState> state;
+  std::string error;
+};
+
+std::vector<SlurmJobView> query_jobs(const std::vector<std::string>& ids) {
+  std::vector<SlurmJobView> out;
+  const bool client = on_path("squeue") && on_path("scontrol");
+  for (const auto& id : ids) {
+    SlurmJobView v{id, std::nullopt, ""};
+    if (!client) {
+      v.error = "squeue/scontrol not on PATH; state not queried";
+    } else {
+      try {
+        v.state = cluster::query_job(id);
+      } catch (const std::exception& e) {
+        std::string msg = e.what();
+        v.error = "controller did not answer: " + msg.substr(0, msg.find('\n'));
+      }
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+/// What the state means for the sweep, and what to do about it.
+std::string job_hint(const cluster::JobState& st, const std::string& dir, bool sweep_finished) {
+  using cluster::JobStatus;
+  const std::string log = fmt::format("{}/logs/slurm-{}.out", dir, st.id);
+  if (sweep_finished && st.terminal() && st.status != JobStatus::completed) {
+    return "ended early; the sweep has finished since (in a later job or run)";
+  }
+  switch (st.status) {
+    case JobStatus::running: return "the sweep is running in this job";
+    case JobStatus::completing: return "the job is ending; its processes are being cleaned up";
+    case JobStatus::pending:
+      return st.restarts > 0 ? "requeued; waiting to start again (the rerun resumes the sweep)"
+                             : "waiting in the queue";
+    case JobStatus::requeued: return "requeued; it will start again and resume the sweep";
+    case JobStatus::suspended: return "suspended by Slurm";
+    case JobStatus::preempted:
+      return "preempted; with PreemptMode=REQUEUE it comes back as PENDING and resumes";
+    case JobStatus::completed:
+      return sweep_finished ? "finished"
+                            : "the job ended, but the sweep is not finished: check " + log +
+                                  ", then submit again with the same --out to resume";
+    case JobStatus::timeout:
+      return "hit its time limit (no requeue left?); submit again with the same --out to resume";
+    case JobStatus::cancelled:
+      return "cancelled; submit again with the same --out (or `mammosweep run SPEC --out " + dir +
+             " --resume`) to resume";
+    case JobStatus::failed:
+    case JobStatus::node_fail:
+    case JobStatus::out_of_memory:
+      return "see " + log + " and .err; submit again with the same --out to resume";
+    case JobStatus::unknown: return "unknown to the controller (finished and purged, or another cluster)";
+    case JobStatus::other: break;
+  }
+  return "state not known to this mammosweep";
+}
+
+std::string job_line(const SlurmJobView& v, const std::string& dir, bool sweep_finished) {
+  if (!v.state) return fmt::format("slurm job {}: {}", v.id, v.error);
+  const cluster::JobState& st = *v.state;
+  if (st.status == cluster::JobStatus::unknown) {
+    return fmt::format("slurm job {}: {}", v.id, job_hint(st, dir, sweep_finished));
+  }
+  std::string text = fmt::format("slurm job {}: {}", v.id, st.state);
+  if (st.exit_code >= 0) text += fmt::format(", exit code {}:{}", st.exit_code, st.exit_signal);
+  if (st.restarts >= 0) text += fmt::format(", restarts {}", st.restarts);
+  if (!st.reason.empty() && st.reason != "None") text += ", reason " + st.reason;
+  return text + " -- " + job_hint(st, dir, sweep_finished);
+}
+
+nlohmann::json jobs_json(const std::vector<SlurmJobView>& jobs, const std::string& dir,
+                         bool sweep_finished) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& v : jobs) {
+    nlohmann::json j{{"id", v.id}};
+    if (v.state) {
+      const auto& st = *v.state;
+      j["status"] = cluster::to_string(st.status);
+      j["state"] = st.state.empty() ? nlohmann::json(nullptr) : nlohmann::json(st.state);
+      j["reason"] = st.reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(st.reason);
+      j["exit_code"] = st.exit_code >= 0 ? nlohmann::json(st.exit_code) : nlohmann::json(nullptr);
+      j["exit_signal"] =
+          st.exit_signal >= 0 ? nlohmann::json(st.exit_signal) : nlohmann::json(nullptr);
+      j["restarts"] = st.restarts >= 0 ? nlohmann::json(st.restarts) : nlohmann::json(nullptr);
+      j["hint"] = job_hint(st, dir, sweep_finished);
+    } else {
+      j["status"] = nullptr;
+      j["error"] = v.error;
+    }
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+bool all_finished(const SweepProgress& p) {
+  for (auto s : {results::TrialStatus::running, results::TrialStatus::pending}) {
+    auto it = p.counts.find(s);
+    if (it != p.counts.end() && it->second > 0) return false;
+  }
+  return true;
 }
 
 int print_json(const StatusOptions& opt, const results::SweepSnapshot& snap,
@@ -60,6 +214,8 @@ int print_json(const StatusOptions& opt, const results::SweepSnapshot& snap,
   j["remaining_epochs"] = p.remaining_epochs ? nlohmann::json(*p.remaining_epochs) : nullptr;
   j["eta_seconds"] = p.eta_seconds ? number_or_null(*p.eta_seconds) : nullptr;
   j["slurm_job_ids"] = snap.info.slurm_job_ids;
+  j["slurm_jobs"] = jobs_json(query_jobs(recorded_job_ids(opt.dir, snap.info.slurm_job_ids)),
+                              opt.dir, all_finished(p));
   std::cout << j.dump(2) << "\n";
   return kExitOk;
 }
@@ -102,13 +258,34 @@ int print_table(const StatusOptions& opt, const results::SweepSnapshot& snap,
       p.remaining_epochs ? std::to_string(*p.remaining_epochs) : std::string("unknown"),
       p.eta_seconds ? format_duration(*p.eta_seconds)
                     : std::string(p.running == 0 ? "unknown (no trial running)" : "unknown"));
-  // Seam for the Slurm state query (cluster/): once it exists, print each job's state here.
-  for (const auto& id : snap.info.slurm_job_ids) std::cout << "slurm job: " << id << "\n";
+  for (const auto& v : query_jobs(recorded_job_ids(opt.dir, snap.info.slurm_job_ids))) {
+    std::cout << job_line(v, opt.dir, all_finished(p)) << "\n";
+  }
+  return kExitOk;
+}
+
+/// A folder `submit` made whose job has not created results.h5 yet: the jobs alone.
+int print_jobs_only(const StatusOptions& opt, const std::vector<std::string>& ids) {
+  std::vector<SlurmJobView> jobs = query_jobs(ids);
+  if (opt.format == "json") {
+    nlohmann::json j{{"dir", opt.dir},
+                     {"results", nullptr},
+                     {"slurm_job_ids", ids},
+                     {"slurm_jobs", jobs_json(jobs, opt.dir, false)}};
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << fmt::format("{}: no results.h5 yet (the sweep has not started)\n", opt.dir);
+    for (const auto& v : jobs) std::cout << job_line(v, opt.dir, false) << "\n";
+  }
   return kExitOk;
 }
 
 int status(const StatusOptions& opt) {
   return with_input_errors([&]() {
+    if (!results::file_exists(results::store_path(opt.dir))) {
+      std::vector<std::string> ids = recorded_job_ids(opt.dir, {});
+      if (!ids.empty()) return print_jobs_only(opt, ids);
+    }
     results::SweepSnapshot snap = load_sweep(opt.dir);
     SweepProgress progress = summarize_progress(snap);
     return opt.format == "json" ? print_json(opt, snap, progress)

@@ -55,17 +55,22 @@ SweepCoordinator::SweepCoordinator(const sweeps::SweepSpec& spec,
   for (const auto& t : trials) {
     trials_[t.id] = t;
     double best = results::kNaN;
+    int best_epoch = 0;
     auto it = stored.find(t.id);
     int last = 0;
     if (it != stored.end()) {
       for (const auto& e : it->second.epochs) {
         double v = results::epoch_metric(e, spec.metric.name);
-        if (better(v, best, maximize)) best = v;
+        if (better(v, best, maximize) || (std::isnan(best) && e.epoch == 1)) {  // as epoch()
+          if (!std::isnan(v)) best = v;
+          best_epoch = e.epoch;
+        }
         policy_->on_epoch(t.id, e.epoch, results::epoch_metric(e, es_metric));
         last = e.epoch;
       }
     }
     best_[t.id] = best;
+    best_epoch_[t.id] = best_epoch;
     results::TrialState state = store.state(t.id);
     bool finished = state.status == results::TrialStatus::done ||
                     state.status == results::TrialStatus::stopped_early;
@@ -115,9 +120,13 @@ worker::EpochDecision SweepCoordinator::epoch(const std::string& trial_id,
   store_.append_epoch(trial_id, rec);  // epoch == stored replaces the row (a recomputation)
   const bool maximize = spec_.metric.goal != "minimize";
   double value = results::epoch_metric(rec, spec_.metric.name);
+  // A recomputed best epoch (the run died after append_epoch, maybe before its predictions
+  // were stored) stores its predictions again: the replayed best_ already holds its value.
+  const bool recomputed_best = rec.epoch == stored && best_epoch_[trial_id] == rec.epoch;
   if (better(value, best_[trial_id], maximize) ||
-      (std::isnan(best_[trial_id]) && rec.epoch == 1)) {
+      (std::isnan(best_[trial_id]) && rec.epoch == 1) || recomputed_best) {
     if (!std::isnan(value)) best_[trial_id] = value;
+    best_epoch_[trial_id] = rec.epoch;
     store_.set_best_predictions(trial_id, rec.epoch, val);
   }
   if (rec.epoch > stored) --epochs_left_;

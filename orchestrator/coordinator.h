@@ -62,6 +62,7 @@ class SweepCoordinator {
   std::deque<Job> queue_;
   std::map<std::string, int> attempts_this_run_;
   std::map<std::string, double> best_;  // best metric so far per trial
+  std::map<std::string, int> best_epoch_;  // epoch whose val predictions are (to be) stored
   std::unique_ptr<SchedulingPolicy> policy_;
   int failures_ = 0;
   int epochs_left_ = 0;

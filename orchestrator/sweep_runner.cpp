@@ -103,6 +103,20 @@ Setup make_setup(const RunOptions& opt, int workers_on_node) {
   s.spec = sweeps::load_spec(opt.spec_path, opt.overrides);
   if (!opt.data_root.empty()) s.spec.data.root = opt.data_root;
   s.trials = sweeps::expand(s.spec);
+  if (!opt.only_trial.empty()) {
+    std::vector<sweeps::Trial> match;
+    for (const auto& t : s.trials) {
+      if (t.id == opt.only_trial || t.name == opt.only_trial) match.push_back(t);
+    }
+    if (match.size() != 1) {
+      std::string names;
+      for (const auto& t : s.trials) names += fmt::format("\n  {}  {}", t.id, t.name);
+      throw InputError(fmt::format("{}: {} trial matches '{}'; the spec's trials are:{}",
+                                   opt.spec_path, match.empty() ? "no" : "more than one",
+                                   opt.only_trial, names));
+    }
+    s.trials = match;
+  }
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   s.threads = opt.threads > 0                  ? opt.threads
               : s.spec.resources.threads > 0   ? s.spec.resources.threads
@@ -355,15 +369,23 @@ int work(const RunOptions& opt, const cluster::MpiSession& session,
   return kExitOk;
 }
 
+/// Every rank's hostname, in rank order (collective).
+std::vector<std::string> all_hostnames(const cluster::MpiSession& session) {
+  constexpr int kLen = 256;
+  std::string mine = session.hostname();
+  mine.resize(kLen, '\0');
+  std::string all(static_cast<std::size_t>(kLen * session.size()), '\0');
+  MPI_Allgather(mine.data(), kLen, MPI_CHAR, all.data(), kLen, MPI_CHAR, session.world().get());
+  std::vector<std::string> out;
+  for (int r = 0; r < session.size(); ++r) out.emplace_back(all.c_str() + r * kLen);
+  return out;
+}
+
 /// Worker ranks on this node: every rank of the node except the coordinator.
-int workers_on_this_node(const cluster::MpiSession& session) {
-  std::string root_host = session.hostname();
-  int len = static_cast<int>(root_host.size());
-  MPI_Bcast(&len, 1, MPI_INT, 0, session.world().get());
-  root_host.resize(static_cast<std::size_t>(len));
-  MPI_Bcast(root_host.data(), len, MPI_CHAR, 0, session.world().get());
+int workers_on_this_node(const cluster::MpiSession& session,
+                         const std::vector<std::string>& hosts) {
   if (session.size() == 1) return 1;
-  return session.local_size() - (root_host == session.hostname() ? 1 : 0);
+  return session.local_size() - (hosts[0] == session.hostname() ? 1 : 0);
 }
 
 /// Tells every worker to leave its loop, whatever path rank 0 leaves by.
@@ -389,7 +411,8 @@ class ShutdownWorkers {
 int run_sweep(const RunOptions& opt) {
   cluster::MpiSession session;  // a world of one without a launcher
   cluster::MpiComm control = session.world().dup();
-  const int workers_on_node = workers_on_this_node(session);
+  const std::vector<std::string> hosts = all_hostnames(session);
+  const int workers_on_node = workers_on_this_node(session, hosts);
   if (session.rank() != 0) return work(opt, session, control, workers_on_node);
   ShutdownWorkers shutdown(control, session.size());
 
@@ -456,7 +479,10 @@ int run_sweep(const RunOptions& opt) {
     info.cuda_version = MAMMOSWEEP_CUDA_VERSION;
     info.nccl_version = MAMMOSWEEP_NCCL_VERSION;
     info.mpi_version = mpi_version();
-    info.hostnames = {session.hostname()};
+    info.hostnames = std::vector<std::string>(hosts.begin(), hosts.end());
+    std::sort(info.hostnames.begin(), info.hostnames.end());
+    info.hostnames.erase(std::unique(info.hostnames.begin(), info.hostnames.end()),
+                         info.hostnames.end());
     info.data_manifest_hash = data.manifest_hash;
     info.leakage_report_json = data.leakage.to_json();
     store.emplace(results::SweepStore::create(store_file, info, inits));

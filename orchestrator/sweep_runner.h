@@ -22,6 +22,7 @@ struct RunOptions {
   std::string cache_dir;          // decode-once cache; default ~/.cache/mammosweep
   std::string data_root;          // overrides the spec's data.root when set
   std::vector<std::string> overrides;  // "--set KEY=VALUE" (see sweeps::load_spec)
+  std::string only_trial;         // run just this trial (id or name); `mammosweep train`
   bool resume = false;            // required when out_dir already holds a sweep
   bool retry_failed = false;
   bool allow_spec_change = false;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `mammosweep submit` against a real single-node Slurm (tests/cluster/slurm_harness.sh):
 # the dry run, a real submission and its terminal state, and the batch script's USR1 trap:
-# checkpoint (exit 3) -> self-requeue -> resumed rerun, for both launchers.
+# checkpoint (exit 3) -> self-requeue -> resumed rerun, for both launchers; scancel never
+# requeues; and `status DIR` showing each recorded job's Slurm state.
 set -uo pipefail
 bin="${MAMMOSWEEP:?}"; src="${MAMMOSWEEP_SOURCE_DIR:?}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -64,14 +65,20 @@ expect_in "$tmp/err" "time: expected HH:MM:SS"
 check "out path with a space" 2 "$bin" submit "$spec" --out "$tmp/my sweep"
 [ -z "$(squeue -h -t all -o %i)" ] || fail "a usage error submitted a job"
 
-# --- real submission: accepted, reaches a terminal state, logs under OUT/logs
-# The job's `mammosweep run` exits 2 (invalid input: week7.yaml's data root data/week7 does not
-# exist under the job's working directory), so the job is FAILED with ExitCode=2:0.
-# TODO(run): give this a tiny synthetic-data spec (`mammosweep synth`, 32 px, 1 epoch) and expect
-# COMPLETED, exit code 0:0, plus results.h5 in $out with the job id recorded.
+# --- real submission of a sweep that cannot run: its data root does not exist, so the job's
+# `mammosweep run` exits 2 (invalid input) and the job is FAILED with ExitCode=2:0, before any
+# results.h5 exists. `status DIR` then shows the recorded job alone, with its state from the
+# controller. (A sweep that runs to COMPLETED, and its requeue and cancel paths, with the real
+# binary: slurm_sweep.test.sh.)
+cat >"$tmp/nodata.yaml" <<YAML
+name: nodata
+data: {root: $tmp/no-such-data, image_size: 32}
+training: {epochs: 1, batch_size: 8, dense_units: 16}
+variants: [{name: a}]
+YAML
 out="$tmp/real"
-check "submit --wait" 1 timeout 120 "$bin" submit "$spec" --out "$out" --ntasks-per-node 2 \
-  --cpus-per-task 1 --time 00:05:00 --wait
+check "submit --wait" 1 timeout 120 "$bin" submit "$tmp/nodata.yaml" --out "$out" \
+  --ntasks-per-node 2 --cpus-per-task 1 --time 00:05:00 --wait
 id="$(sed -n 's/^submitted job \([0-9]*\) .*/\1/p' "$tmp/out")"
 if [ -z "$id" ]; then fail "no job id printed"; cat "$tmp/out"; else
   expect_in "$tmp/out" "job $id: FAILED, exit code 2:0, restarts 0"
@@ -82,8 +89,64 @@ if [ -z "$id" ]; then fail "no job id printed"; cat "$tmp/out"; else
   [ "$(cat "$out/slurm_jobs.txt")" = "$id" ] || fail "slurm_jobs.txt: $(cat "$out/slurm_jobs.txt")"
   [ -s "$out/submit.sbatch" ] || fail "no $out/submit.sbatch"
   expect_in "$out/logs/slurm-$id.out" "launcher exited with status 2"
-  [ -f "$out/logs/slurm-$id.err" ] || fail "no $out/logs/slurm-$id.err"
+  expect_in "$out/logs/slurm-$id.err" "$tmp/no-such-data"
+  [ -e "$out/results.h5" ] && fail "a sweep without data created $out/results.h5"
+  check "status of a failed job, no results.h5" 0 "$bin" status "$out"
+  expect_in "$tmp/out" "no results.h5 yet"
+  expect_in "$tmp/out" "slurm job $id: FAILED, exit code 2:0, restarts 0, reason NonZeroExitCode -- see $out/logs/slurm-$id.out"
+  check "status --format json" 0 "$bin" status "$out" --format json
+  python3 - "$tmp/out" "$id" <<'PY' || fail "status json: $(cat "$tmp/out")"
+import json, sys
+j = json.load(open(sys.argv[1]))["slurm_jobs"]
+assert len(j) == 1 and j[0]["id"] == sys.argv[2], j
+assert (j[0]["status"], j[0]["state"], j[0]["exit_code"], j[0]["restarts"]) == ("failed", "FAILED", 2, 0), j
+PY
+  # A job id the controller never heard of (or purged after MinJobAge).
+  echo 999999 >>"$out/slurm_jobs.txt"
+  check "status with an unknown job" 0 "$bin" status "$out"
+  expect_in "$tmp/out" "slurm job 999999: unknown to the controller"
+  expect_in "$tmp/out" "slurm job $id: FAILED"
 fi
+
+# --- status for every Slurm state, through stand-ins for squeue and scontrol (TIMEOUT and
+# PREEMPTED take minutes to produce for real). Each line is what the user must be told.
+mkdir -p "$tmp/fakebin" "$tmp/emptybin" "$tmp/fake"
+cat >"$tmp/fakebin/squeue" <<'EOF'
+#!/bin/bash
+case "$FAKE_STATE" in
+  purged) echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1 ;;
+  down) echo "slurm_load_jobs error: Unable to contact slurm controller (connect failure)" >&2; exit 1 ;;
+esac
+echo "$FAKE_STATE"
+EOF
+cat >"$tmp/fakebin/scontrol" <<'EOF'
+#!/bin/bash
+[ "$FAKE_STATE" = down ] && { echo "slurm_load_jobs error: Unable to contact slurm controller" >&2; exit 1; }
+echo "JobId=$4 JobName=mammosweep-x UserId=root(0) JobState=$FAKE_STATE Reason=$FAKE_REASON Dependency=(null) Requeue=1 Restarts=$FAKE_RESTARTS BatchFlag=1 ExitCode=$FAKE_EXIT RunTime=00:01:00"
+EOF
+chmod +x "$tmp/fakebin/squeue" "$tmp/fakebin/scontrol"
+echo 77 >"$tmp/fake/slurm_jobs.txt"
+fake_status() {  # fake_status STATE REASON RESTARTS EXIT EXPECTED_LINE
+  FAKE_STATE=$1 FAKE_REASON=$2 FAKE_RESTARTS=$3 FAKE_EXIT=$4 PATH="$tmp/fakebin:$PATH" \
+    check "status: Slurm state $1" 0 "$bin" status "$tmp/fake"
+  expect_in "$tmp/out" "$5"
+}
+export FAKE_STATE FAKE_REASON FAKE_RESTARTS FAKE_EXIT
+fake_status RUNNING None 0 0:0 "slurm job 77: RUNNING, exit code 0:0, restarts 0 -- the sweep is running in this job"
+fake_status PENDING Resources 0 0:0 "slurm job 77: PENDING, exit code 0:0, restarts 0, reason Resources -- waiting in the queue"
+fake_status PENDING BeginTime 1 0:0 "slurm job 77: PENDING, exit code 0:0, restarts 1, reason BeginTime -- requeued; waiting to start again"
+fake_status REQUEUED None 1 0:0 "slurm job 77: REQUEUED, exit code 0:0, restarts 1 -- requeued; it will start again and resume the sweep"
+fake_status PREEMPTED None 0 0:15 "slurm job 77: PREEMPTED, exit code 0:15, restarts 0 -- preempted; with PreemptMode=REQUEUE it comes back as PENDING"
+fake_status TIMEOUT TimeLimit 3 0:1 "slurm job 77: TIMEOUT, exit code 0:1, restarts 3, reason TimeLimit -- hit its time limit"
+fake_status CANCELLED None 0 0:15 "slurm job 77: CANCELLED, exit code 0:15, restarts 0 -- cancelled; submit again with the same --out"
+fake_status FAILED NonZeroExitCode 0 3:0 "slurm job 77: FAILED, exit code 3:0, restarts 0, reason NonZeroExitCode -- see $tmp/fake/logs/slurm-77.out"
+fake_status COMPLETED None 0 0:0 "slurm job 77: COMPLETED, exit code 0:0, restarts 0 -- the job ended, but the sweep is not finished"
+fake_status purged None 0 0:0 "slurm job 77: unknown to the controller"
+fake_status down None 0 0:0 "slurm job 77: controller did not answer: cannot query job 77"
+PATH="$tmp/emptybin" check "status without a Slurm client" 0 "$bin" status "$tmp/fake"
+expect_in "$tmp/out" "slurm job 77: squeue/scontrol not on PATH; state not queried"
+rm -f "$tmp/fake/slurm_jobs.txt"
+check "status of a folder without results or jobs" 2 "$bin" status "$tmp/fake"
 
 # --- the USR1 trap. A stand-in for `mammosweep run` (passed with --binary, as for a binary at
 # another path on the compute nodes) behaves as run is specified to: on USR1 it checkpoints and
@@ -95,6 +158,7 @@ rank="${OMPI_COMM_WORLD_RANK:-${SLURM_PROCID:-x}}"
 out="$4"
 if [ "${SLURM_RESTART_COUNT:-0}" -ge 1 ]; then echo "rank $rank resumed"; exit 0; fi
 trap 'echo "rank $rank checkpointed"; touch "$out/ckpt.$rank"; exit 3' USR1
+trap 'echo "rank $rank checkpointed on TERM"; touch "$out/term.$rank"; exit 3' TERM
 touch "$out/started.$rank"
 for _ in $(seq 1200); do sleep 0.1; done
 exit 0
@@ -116,9 +180,14 @@ out="$tmp/requeue"
 before=$fails
 if submit_bg "$out" --max-requeues 1; then
   wait_for 30 test -e "$out/started.0" -a -e "$out/started.1" || fail "ranks did not start"
+  check "status while running" 0 "$bin" status "$out"
+  expect_in "$tmp/out" "slurm job $job: RUNNING, exit code 0:0, restarts 0 -- the sweep is running"
   scancel -b -s USR1 "$job"
   wait_for 30 test -e "$out/ckpt.0" -a -e "$out/ckpt.1" || fail "ranks did not checkpoint"
   wait_for 30 field_is "$job" Restarts 1 || fail "not requeued"
+  check "status while requeued" 0 "$bin" status "$out"
+  grep -Eq "slurm job $job: (PENDING|REQUEUED).* restarts 1.* -- requeued" "$tmp/out" \
+    || fail "status while requeued: $(cat "$tmp/out")"
   # The rerun starts after the requeue hold (cred_expire, 10 s here). Releasing it early with
   # `scontrol update starttime=now` made the rerun's srun step fail to launch (and exit 0).
   wait "${bg_pids[-1]}"; rc=$?
@@ -133,7 +202,29 @@ if submit_bg "$out" --max-requeues 1; then
               "rank 0 resumed" "rank 1 resumed" "restart 1: launcher exited with status 0"; do
     expect_in "$log" "$line"
   done
+  # The stand-in wrote no results.h5: a COMPLETED job whose sweep did not finish is flagged
+  # (srun can exit 0 when its step failed to launch; see docs/slurm.md).
+  check "status after the requeued job" 0 "$bin" status "$out"
+  expect_in "$tmp/out" "slurm job $job: COMPLETED, exit code 0:0, restarts 1 -- the job ended, but the sweep is not finished"
   [ "$fails" -eq "$before" ] && echo "ok   USR1 -> checkpoint -> requeue -> COMPLETED (srun)"
+fi
+
+# scancel (TERM, no USR1 before it): the ranks checkpoint, but a cancelled job is not requeued.
+out="$tmp/cancel"
+before=$fails
+if submit_bg "$out" --max-requeues 3; then
+  wait_for 30 test -e "$out/started.0" -a -e "$out/started.1" || fail "ranks did not start"
+  scancel "$job"
+  wait "${bg_pids[-1]}"
+  expect_in "$bg_out" "job $job: CANCELLED"
+  sleep 3  # a (wrong) self-requeue would have shown by now
+  [ "$(job_field "$job" JobState)" = CANCELLED ] || fail "scancel: JobState $(job_field "$job" JobState)"
+  [ "$(job_field "$job" Restarts)" = 0 ] || fail "a cancelled job requeued itself: Restarts $(job_field "$job" Restarts)"
+  { [ -e "$out/term.0" ] && [ -e "$out/term.1" ]; } || fail "ranks did not see TERM"
+  expect_in "$out/logs/slurm-$job.out" "not requeueing; resume by submitting again"
+  check "status of a cancelled job" 0 "$bin" status "$out"
+  expect_in "$tmp/out" "slurm job $job: CANCELLED"
+  [ "$fails" -eq "$before" ] && echo "ok   scancel -> checkpoint -> CANCELLED, no requeue (srun)"
 fi
 
 # mpirun launcher, no requeue left: USR1 -> checkpoint -> exit 3 -> FAILED 3:0.

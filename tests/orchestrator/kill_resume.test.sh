@@ -108,6 +108,11 @@ for step in "${plan[@]}"; do
   if [ -e "$out/results.h5" ]; then
     "$MAMMOSWEEP" status "$out" --format json >"$tmp/status.json" 2>"$tmp/status.err" \
       || { cat "$tmp/status.err"; fail "status after kill $kills"; }
+    python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if all(0 <= t["epochs_done"] <= 2 for t in d["trials"]) else 1)' "$tmp/status.json" \
+      || fail "status after kill $kills: epochs outside 0..2: $(cat "$tmp/status.json")"
   fi
 done
 [ "$kills" -ge 5 ] || fail "only $kills kill(s) landed; the test needs at least 5"

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Real sweeps through `mammosweep submit` on a real single-node Slurm (slurm_harness.sh), with
+# the real binary and srun --mpi=pmix: 3 ranks (coordinator + 2 workers), the tiny synthetic
+# sweep of tests/orchestrator/sweep_fixture.sh. Every result is compared with an uninterrupted
+# one-process run at full precision (epochs_of):
+#   (a) submit --wait: COMPLETED 0:0, every trial done, a relative data root resolved against
+#       the submit directory (--chdir), `status` shows the job id and COMPLETED;
+#   (b) USR1 mid-trial (scancel -b -s USR1): checkpoint, exit 3, self-requeue, the rerun
+#       resumes and completes; Restarts=1; `status` shows the requeued job waiting;
+#   (c) scancel mid-trial, then `mammosweep run --resume` by hand finishes the sweep.
+set -uo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../orchestrator/sweep_fixture.sh
+source "$here/../orchestrator/sweep_fixture.sh"   # tmp, fail, make_data, write_spec, epochs_of
+# shellcheck source=slurm_harness.sh
+source "$here/slurm_harness.sh"
+bin="$MAMMOSWEEP"
+bg_pids=()
+cleanup() {
+  local p
+  for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null; done
+  slurm_stop
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+wait_for() {  # wait_for TIMEOUT_S COMMAND...: retry every 0.2 s
+  local deadline=$(( $(date +%s) + $1 )); shift
+  until "$@" 2>/dev/null; do (( $(date +%s) >= deadline )) && return 1; sleep 0.2; done
+}
+job_field() { scontrol -o show job "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+field_is() { [ "$(job_field "$1" "$2")" = "$3" ]; }  # field_is ID KEY VALUE
+expect_in() { grep -qF -- "$2" "$1" || { fail "'$2' not in $1:"; cat "$1"; }; }
+# no_ranks_left OUT: no process has OUT on its command line any more.
+no_ranks_left() { ! pgrep -f -- "--out $1( |$)" >/dev/null; }
+# json_job FIELD [INDEX]: a field of `status --format json`'s slurm_jobs[INDEX] (stdin).
+json_job() { python3 -c 'import json,sys; print(json.load(sys.stdin)["slurm_jobs"][int(sys.argv[2])][sys.argv[1]])' "$1" "${2:-0}"; }
+
+slurm_start || exit 1
+make_data
+# threads pinned in the spec: the job's ranks and the reference use the same count.
+write_spec "$tmp/spec.yaml" "resources: {threads: 1}"
+export XDG_CACHE_HOME="$tmp/xdg"  # the jobs' default cache dir (sbatch exports the environment)
+submit_flags=(--binary "$bin" --ntasks-per-node 3 --cpus-per-task 1 --time 00:10:00)
+
+echo "== reference: one process"
+"$bin" run "$tmp/spec.yaml" --out "$tmp/ref" --no-progress >"$tmp/ref.log" 2>&1 \
+  || { cat "$tmp/ref.log"; fail "reference run"; }
+epochs_of "$tmp/ref/results.h5" >"$tmp/ref.epochs"
+[ "$(wc -l <"$tmp/ref.epochs")" -eq 6 ] || fail "reference: expected 3 trials x 2 epochs"
+
+same_as_reference() {  # same_as_reference NAME OUT
+  epochs_of "$2/results.h5" >"$tmp/$1.epochs"
+  diff "$tmp/ref.epochs" "$tmp/$1.epochs" >"$tmp/$1.diff" \
+    || fail "$1: metrics differ from the one-process run: $(head -6 "$tmp/$1.diff")"
+  [ "$(status_of "$2" | grep -c ' done$')" -eq 3 ] || fail "$1: not all done: $(status_of "$2")"
+}
+
+# submit_bg NAME FLAGS...: `submit --wait` in the background from $tmp; sets out, job, bg_out.
+submit_bg() {
+  local name=$1; shift
+  out="$tmp/$name"; bg_out="$tmp/$name.submit"
+  (cd "$tmp" && exec timeout 300 "$bin" submit "$tmp/spec.yaml" --out "$out" \
+     "${submit_flags[@]}" --wait "$@") >"$bg_out" 2>&1 &
+  bg_pids+=($!)
+  wait_for 30 grep -q "^submitted job" "$bg_out" || { fail "$name: not submitted: $(cat "$bg_out")"; return 1; }
+  job="$(sed -n 's/^submitted job \([0-9]*\) .*/\1/p' "$bg_out")"
+}
+first_epoch_in_log() { grep -q " epoch 1/2 " "$out/logs/slurm-$job.out"; }
+
+# ---- (a) submit and finish; the data root is relative: the job runs in the submit directory
+echo "== (a) submit --wait: COMPLETED"
+sed "s|root: $tmp/data|root: data|" "$tmp/spec.yaml" >"$tmp/relative.yaml"
+out="$tmp/a"
+(cd "$tmp" && timeout 300 "$bin" submit relative.yaml --out a "${submit_flags[@]}" --wait) \
+  >"$tmp/a.submit" 2>&1
+rc=$?
+ajob="$(sed -n 's/^submitted job \([0-9]*\) .*/\1/p' "$tmp/a.submit")"
+[ $rc -eq 0 ] || { fail "(a) submit --wait exited $rc"; cat "$tmp/a.submit" "$out"/logs/* 2>/dev/null; }
+expect_in "$tmp/a.submit" "job $ajob: COMPLETED, exit code 0:0, restarts 0"
+same_as_reference a "$out"
+"$bin" status "$out" >"$tmp/a.status" 2>&1 || fail "(a) status exited $?"
+expect_in "$tmp/a.status" "slurm job $ajob: COMPLETED, exit code 0:0, restarts 0 -- finished"
+[ "$("$bin" status "$out" --format json | json_job state)" = COMPLETED ] || fail "(a) json state"
+grep -q "attempt 1 on rank 2" "$out/logs/slurm-$ajob.out" || fail "(a) rank 2 never trained"
+
+# ---- (b) USR1 mid-trial -> checkpoint -> exit 3 -> requeue -> resumed rerun completes
+echo "== (b) USR1 mid-trial: checkpoint, requeue, resume"
+before=$fails
+if submit_bg b --max-requeues 1; then
+  wait_for 120 first_epoch_in_log || fail "(b) no epoch before the signal"
+  scancel -b -s USR1 "$job"
+  wait_for 60 field_is "$job" Restarts 1 || fail "(b) not requeued"
+  # Requeued and held for cred_expire (10 s): status says so.
+  "$bin" status "$out" >"$tmp/b.status" 2>&1
+  grep -Eq "slurm job $job: (PENDING|REQUEUED).*restarts 1 -- requeued" "$tmp/b.status" \
+    || fail "(b) status while requeued: $(grep 'slurm job' "$tmp/b.status")"
+  wait "${bg_pids[-1]}"; rc=$?
+  [ $rc -eq 0 ] || { fail "(b) submit --wait exited $rc"; cat "$bg_out"; }
+  expect_in "$bg_out" "job $job: COMPLETED, exit code 0:0, restarts 1"
+  log="$out/logs/slurm-$job.out"
+  for line in "restart 0: received SIGUSR1" "stop requested: checkpointing" \
+              "restart 0: launcher exited with status 3" "requeueing (restart 1 of at most 1)" \
+              "resuming after epoch" "restart 1: launcher exited with status 0"; do
+    expect_in "$log" "$line"
+  done
+  same_as_reference b "$out"
+  "$bin" status "$out" >"$tmp/b.status" 2>&1
+  expect_in "$tmp/b.status" "slurm job $job: COMPLETED, exit code 0:0, restarts 1 -- finished"
+  [ "$fails" -eq "$before" ] && echo "ok   (b)"
+fi
+
+# ---- (c) scancel mid-trial, then resume by hand
+echo "== (c) scancel mid-trial, then run --resume by hand"
+before=$fails
+if submit_bg c; then
+  wait_for 120 first_epoch_in_log || fail "(c) no epoch before the cancel"
+  scancel "$job"
+  wait "${bg_pids[-1]}"
+  expect_in "$bg_out" "job $job: CANCELLED"
+  wait_for 30 no_ranks_left "$out" || fail "(c) ranks outlived the cancelled job"
+  "$bin" status "$out" >"$tmp/c.status" 2>&1
+  expect_in "$tmp/c.status" "slurm job $job: CANCELLED"
+  expect_in "$tmp/c.status" "cancelled; submit again with the same --out"
+  "$bin" run "$tmp/spec.yaml" --out "$out" --resume --no-progress >"$tmp/c.resume.log" 2>&1 \
+    || { cat "$tmp/c.resume.log"; fail "(c) resume by hand"; }
+  same_as_reference c "$out"
+  "$bin" status "$out" >"$tmp/c.status" 2>&1
+  expect_in "$tmp/c.status" "slurm job $job: CANCELLED"
+  expect_in "$tmp/c.status" "the sweep has finished since"
+  [ "$fails" -eq "$before" ] && echo "ok   (c)"
+fi
+
+[ "$fails" -eq 0 ] || slurm_logs
+echo "$fails failure(s)"
+exit $((fails > 0))
