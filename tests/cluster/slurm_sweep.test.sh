@@ -92,7 +92,7 @@ if submit_bg b --max-requeues 1; then
   wait_for 60 field_is "$job" Restarts 1 || fail "(b) not requeued"
   # Requeued and held for cred_expire (10 s): status says so.
   "$bin" status "$out" >"$tmp/b.status" 2>&1
-  grep -Eq "slurm job $job: (PENDING|REQUEUED).*restarts 1 -- requeued" "$tmp/b.status" \
+  grep -Eq "slurm job $job: (PENDING|REQUEUED).*restarts 1.* -- requeued" "$tmp/b.status" \
     || fail "(b) status while requeued: $(grep 'slurm job' "$tmp/b.status")"
   wait "${bg_pids[-1]}"; rc=$?
   [ $rc -eq 0 ] || { fail "(b) submit --wait exited $rc"; cat "$bg_out"; }

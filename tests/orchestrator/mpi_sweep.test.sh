@@ -16,6 +16,16 @@ echo "== one process"
 epochs_of "$tmp/one/results.h5" >"$tmp/one.epochs"
 [ "$(wc -l <"$tmp/one.epochs")" -eq 6 ] || fail "expected 3 trials x 2 epochs, got: $(cat "$tmp/one.epochs")"
 
+echo "== train one trial by name: same epochs as in the sweep"
+"$MAMMOSWEEP" train "$tmp/spec.yaml" --trial B --out "$tmp/trainB" "${common[@]}" >"$tmp/trainB.log" 2>&1 \
+  || { cat "$tmp/trainB.log"; fail "train --trial B"; }
+grep -q "B            epoch 2/2" "$tmp/trainB.log" || fail "train printed no epoch lines"
+id_b=$(h5ls "$tmp/trainB/results.h5/trials" | awk '{print $1}')
+diff <(epochs_of "$tmp/trainB/results.h5") <(grep "^$id_b " "$tmp/one.epochs") >/dev/null \
+  || fail "train --trial B differs from trial B in the sweep"
+"$MAMMOSWEEP" train "$tmp/spec.yaml" --trial nosuch --out "$tmp/trainX" "${common[@]}" >/dev/null 2>&1
+[ $? -eq 2 ] || fail "train with an unknown trial should exit 2"
+
 for np in 3 4; do
   echo "== mpirun -np $np"
   timeout 600 "$MPIEXEC" --oversubscribe -np $np "$MAMMOSWEEP" run "$tmp/spec.yaml" \
