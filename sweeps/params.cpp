@@ -163,7 +163,7 @@ std::vector<ParamDef> make_defs() {
       string("optimizer", "optimizer", MS_FIELD(optimizer), {"adam", "adamw", "rmsprop", "sgd"}),
       real("lr", "learning rate", MS_FIELD(lr), 0.0, true, none, false),
       real("weight_decay", "L2 weight decay", MS_FIELD(weight_decay), 0.0, false, none, false),
-      real("momentum", "momentum (sgd, rmsprop)", MS_FIELD(momentum), 0.0, false, 1.0, true),
+      real("momentum", "momentum (sgd)", MS_FIELD(momentum), 0.0, false, 1.0, true),
       boolean("nesterov", "Nesterov momentum (sgd)", MS_FIELD(nesterov)),
       string("lr_schedule", "learning-rate schedule", MS_FIELD(lr_schedule),
              {"none", "step", "cosine"}),

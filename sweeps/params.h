@@ -34,7 +34,7 @@ struct TrainingParams {
   std::string optimizer = "adam";  // adam | adamw | rmsprop | sgd
   double lr = 1e-4;
   double weight_decay = 0.0;
-  double momentum = 0.9;           // sgd and rmsprop
+  double momentum = 0.9;           // sgd (rmsprop follows Keras: rho 0.9, no momentum)
   bool nesterov = false;           // sgd
   std::string lr_schedule = "none";  // none | step | cosine
   int lr_step_epochs = 3;          // step schedule: decay every N epochs

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <set>
 
 #include "sweeps/parse.h"
@@ -143,6 +145,22 @@ TEST(TrialText, RejectsBadText) {
   EXPECT_THROW(trial_from_text("{"), std::invalid_argument);
   EXPECT_THROW(params_from_json(R"({"dropout": 3.0})"), std::invalid_argument);
   EXPECT_THROW(params_from_json(R"({"no_such": 1})"), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace mammosweep::sweeps
+
+namespace mammosweep::sweeps {
+namespace {
+
+TEST(Docs, SweepSpecDocumentsEveryParameter) {
+  std::ifstream in(std::string(MAMMOSWEEP_SOURCE_DIR) + "/docs/sweep-spec.md");
+  std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(doc.empty());
+  for (const auto& def : param_defs()) {
+    EXPECT_NE(doc.find("| `" + def.name + "` |"), std::string::npos)
+        << def.name << " is missing from docs/sweep-spec.md's parameter table";
+  }
 }
 
 }  // namespace
