@@ -7,6 +7,7 @@
 #include <cmath>
 #include <ctime>
 #include <iostream>
+#include <unistd.h>
 
 #include "orchestrator/policy.h"
 #include "results/ranking.h"
@@ -52,7 +53,11 @@ SweepCoordinator::SweepCoordinator(const sweeps::SweepSpec& spec,
   // Replay what the store holds: best-so-far values and the early-stopping history.
   std::map<std::string, results::TrialResult> stored;
   for (auto& t : results::read_store(store.path()).trials) stored[t.id] = std::move(t);
+  tty_ = ::isatty(1) != 0;
   for (const auto& t : trials) {
+    order_.push_back(t.id);
+    live_[t.id].state = results::to_string(store.state(t.id).status);
+    live_[t.id].epoch = store.last_epoch(t.id);
     trials_[t.id] = t;
     double best = results::kNaN;
     int best_epoch = 0;
@@ -103,12 +108,12 @@ void SweepCoordinator::started(const Job& job, const std::vector<int>& ranks) {
   ++attempts_this_run_[job.trial.id];
   std::string where = ranks.size() == 1 ? fmt::format("rank {}", ranks[0])
                                         : fmt::format("ranks {}", fmt::join(ranks, ","));
-  std::cout << fmt::format("trial {} ({}) attempt {} on {}{}\n", job.trial.name, job.trial.id,
-                           job.attempt, where,
-                           job.resume_from_epoch > 0
-                               ? fmt::format(", resuming after epoch {}", job.resume_from_epoch)
-                               : "")
-            << std::flush;
+  live_[job.trial.id].state = "running";
+  say(fmt::format("trial {} ({}) attempt {} on {}{}", job.trial.name, job.trial.id, job.attempt,
+                  where,
+                  job.resume_from_epoch > 0
+                      ? fmt::format(", resuming after epoch {}", job.resume_from_epoch)
+                      : ""));
 }
 
 worker::EpochDecision SweepCoordinator::epoch(const std::string& trial_id,
@@ -132,20 +137,21 @@ worker::EpochDecision SweepCoordinator::epoch(const std::string& trial_id,
   if (rec.epoch > stored) --epochs_left_;
   seconds_per_epoch_ =
       seconds_per_epoch_ < 0 ? rec.seconds : 0.7 * seconds_per_epoch_ + 0.3 * rec.seconds;
-  std::cout << fmt::format(
+  live_[trial_id].epoch = rec.epoch;
+  live_[trial_id].auc = rec.val.auc;
+  say(fmt::format(
                    "{:<12} epoch {}/{}  train loss {} acc {} | val loss {} acc {} AUC {} sens {} "
-                   "spec {} | {:.1f}s {:.1f} img/s | ETA {}\n",
+                   "spec {} | {:.1f}s {:.1f} img/s | ETA {}",
                    trial.name, rec.epoch, trial.params.epochs, fmt_num(rec.train.loss),
                    fmt_num(rec.train.accuracy), fmt_num(rec.val.loss), fmt_num(rec.val.accuracy),
                    fmt_num(rec.val.auc), fmt_num(rec.val.recall), fmt_num(rec.val.specificity),
                    rec.seconds, rec.images_per_second,
-                   fmt_duration(seconds_per_epoch_ * std::max(0, epochs_left_)))
-            << std::flush;
+                   fmt_duration(seconds_per_epoch_ * std::max(0, epochs_left_))));
   Decision d = policy_->on_epoch(trial_id, rec.epoch,
                                  results::epoch_metric(rec, early_stopping_metric(spec_)));
   if (d == Decision::stop && rec.epoch < trial.params.epochs) {
-    std::cout << fmt::format("{:<12} stopped early by the {} rule after epoch {}\n", trial.name,
-                             policy_->name(), rec.epoch);
+    say(fmt::format("{:<12} stopped early by the {} rule after epoch {}", trial.name,
+                    policy_->name(), rec.epoch));
     epochs_left_ -= trial.params.epochs - rec.epoch;
     return worker::EpochDecision::stop_early;
   }
@@ -153,6 +159,9 @@ worker::EpochDecision SweepCoordinator::epoch(const std::string& trial_id,
 }
 
 void SweepCoordinator::finished(const std::string& trial_id, results::TrialStatus status) {
+  live_[trial_id].state = results::to_string(status);
+  if (tty_) say(fmt::format("trial {} ({}) {}", trials_.at(trial_id).name, trial_id,
+                            results::to_string(status)));
   results::TrialState state = store_.state(trial_id);
   state.status = status;
   state.end_time = now_iso();
@@ -170,17 +179,35 @@ void SweepCoordinator::failed(const std::string& trial_id, const std::string& ki
   state.failure_reason = fmt::format("{} on rank {}: {}", kind, rank, reason);
   state.end_time = now_iso();
   store_.set_state(trial_id, state);
-  std::cout << fmt::format("trial {} ({}) failed: {}\n", trial.name, trial_id,
-                           state.failure_reason)
-            << std::flush;
+  live_[trial_id].state = "failed";
+  say(fmt::format("trial {} ({}) failed: {}", trial.name, trial_id, state.failure_reason));
   if (attempts_this_run_[trial_id] <= spec_.retries) {
-    std::cout << fmt::format("  retrying ({} of {} retries)\n", attempts_this_run_[trial_id],
-                             spec_.retries);
+    live_[trial_id].state = "pending";
+    say(fmt::format("  retrying ({} of {} retries)", attempts_this_run_[trial_id], spec_.retries));
     queue_.push_back({trial, state.attempts + 1, store_.last_epoch(trial_id)});
   } else {
     ++failures_;
     epochs_left_ -= trial.params.epochs - store_.last_epoch(trial_id);
   }
+}
+
+void SweepCoordinator::say(const std::string& line) {
+  if (!tty_) {
+    std::cout << line << "\n" << std::flush;
+    return;
+  }
+  // Erase the table drawn last time, print the line, draw the table again below it.
+  if (table_lines_ > 0) std::cout << fmt::format("\033[{}F\033[J", table_lines_);
+  std::cout << line << "\n";
+  std::cout << fmt::format("\033[2m  {:<14} {:<13} {:>7} {:>8}\n", "trial", "state", "epoch",
+                           "val AUC");
+  for (const auto& id : order_) {
+    const Live& l = live_[id];
+    std::cout << fmt::format("  {:<14} {:<13} {:>3}/{:<3} {:>8}\n", trials_.at(id).name.substr(0, 14),
+                             l.state, l.epoch, trials_.at(id).params.epochs, fmt_num(l.auc));
+  }
+  std::cout << "\033[0m" << std::flush;
+  table_lines_ = static_cast<int>(order_.size()) + 1;
 }
 
 void SweepCoordinator::interrupted(const std::string& trial_id) {

@@ -55,6 +55,19 @@ class SweepCoordinator {
   int failures() const { return failures_; }
 
  private:
+  /// Prints one progress line. On a terminal a live table of every trial (state, epoch,
+  /// last val AUC) stays below the lines and is redrawn in place.
+  void say(const std::string& line);
+  struct Live {
+    std::string state = "pending";
+    int epoch = 0;
+    double auc = results::kNaN;
+  };
+  std::map<std::string, Live> live_;
+  std::vector<std::string> order_;  // trial ids in spec order
+  bool tty_ = false;
+  int table_lines_ = 0;
+
   const sweeps::SweepSpec& spec_;
   std::map<std::string, sweeps::Trial> trials_;
   results::SweepStore& store_;

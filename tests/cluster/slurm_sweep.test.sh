@@ -82,6 +82,7 @@ same_as_reference a "$out"
 expect_in "$tmp/a.status" "slurm job $ajob: COMPLETED, exit code 0:0, restarts 0 -- finished"
 [ "$("$bin" status "$out" --format json | json_job state)" = COMPLETED ] || fail "(a) json state"
 grep -q "attempt 1 on rank 2" "$out/logs/slurm-$ajob.out" || fail "(a) rank 2 never trained"
+[ "$fails" -eq 0 ] && echo "ok   (a)"
 
 # ---- (b) USR1 mid-trial -> checkpoint -> exit 3 -> requeue -> resumed rerun completes
 echo "== (b) USR1 mid-trial: checkpoint, requeue, resume"
