@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <ctime>
 #include <iostream>
 #include <unistd.h>
@@ -53,7 +54,9 @@ SweepCoordinator::SweepCoordinator(const sweeps::SweepSpec& spec,
   // Replay what the store holds: best-so-far values and the early-stopping history.
   std::map<std::string, results::TrialResult> stored;
   for (auto& t : results::read_store(store.path()).trials) stored[t.id] = std::move(t);
-  tty_ = ::isatty(1) != 0;
+  // Open MPI gives ranks a pseudo-terminal even when mpirun writes to a file, so the live
+  // table is kept to one-process runs on a real terminal (and off with --no-progress).
+  tty_ = options.progress && ::isatty(1) != 0 && std::getenv("OMPI_COMM_WORLD_SIZE") == nullptr;
   for (const auto& t : trials) {
     order_.push_back(t.id);
     live_[t.id].state = results::to_string(store.state(t.id).status);
