@@ -36,7 +36,7 @@ check "status" 0 "$bin" status "$sweep"
 for text in "sweep fixture" "4 trials: 1 running, 0 pending, 2 done, 0 stopped_early, 1 failed" \
             "| Model 1 | done    | 3/3" "| Model 4 | running | 1/3" "| 0.750 " \
             "CUDA out of memory" "running: Model 4 (" "epoch 2 of 3" "mean epoch time: 9.5s" \
-            "remaining epochs: 2" "ETA: 19s" "slurm job: 1234" "slurm job: 1240"; do
+            "remaining epochs: 2" "ETA: 19s" "slurm job 1234" "slurm job 1240"; do
   expect_in "$tmp/out" "$text"
 done
 check "status json" 0 "$bin" status "$sweep" --format json
