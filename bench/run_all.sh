@@ -2,7 +2,7 @@
 # Runs every mammosweep benchmark and its Python counterpart in one go and prints markdown
 # tables (see docs/performance.md for what each figure means).
 #
-#   bench/run_all.sh                 # pruned training matrix, about 10-15 min on 2 cores
+#   bench/run_all.sh                 # pruned training matrix (9 cells), about 10-15 min on 2 cores
 #   TRAIN_MATRIX=full bench/run_all.sh   # every cell (size x precision x layout x threads)
 #
 # Environment (all optional):
@@ -75,8 +75,11 @@ if [ "$MATRIX" = full ]; then
   done
 else
   # size batch precision channels_last threads
-  cells=("128 16 fp32 0 2" "128 16 fp32 1 2" "128 16 bf16 0 2" "128 16 bf16 1 2"
-         "128 16 fp32 0 1" "224 8 fp32 0 2" "224 8 fp32 1 2" "224 8 bf16 1 2")
+  # (1 thread first: on a shared 2-core machine a 2-thread OpenMP team is the cell most
+  # hurt by other load; see docs/performance.md.)
+  cells=("128 16 fp32 0 1" "128 16 fp32 1 1" "128 16 bf16 1 1" "128 16 fp32 0 2"
+         "128 16 fp32 1 2" "224 16 fp32 0 1" "224 16 fp32 1 1" "224 16 bf16 1 1"
+         "224 16 fp32 1 2")
 fi
 for cell in "${cells[@]}"; do
   read -r size batch prec cl t <<<"$cell"
@@ -175,8 +178,10 @@ def by(bench, **kw):
     return [r for r in rows if r["bench"] == bench and all(r.get(k) == v for k, v in kw.items())]
 
 print("### 1. Training throughput (forward + backward + Adam step), img/s\n")
-print("| size | batch | precision | channels_last | threads | C++ img/s | Python img/s | C++/Py | C++ peak RSS MiB | Py peak RSS MiB | load before (C++/Py) |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+print("img/s = batch x timed steps / their total time; 'median' = batch / median step time (robust to a")
+print("step slowed down by other load).\n")
+print("| size | batch | precision | channels_last | threads | C++ img/s | Python img/s | C++/Py | C++ median | Py median | C++ peak RSS MiB | Py peak RSS MiB | load before (C++/Py) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 cpp = by("train_throughput", impl="cpp")
 for c in cpp:
     key = {k: c[k] for k in ("size", "batch", "precision", "channels_last", "threads")}
@@ -184,6 +189,7 @@ for c in cpp:
     py_ips = p["img_per_s"] if p else float("nan")
     print(f"| {c['size']} | {c['batch']} | {c['precision']} | {'on' if c['channels_last'] else 'off'} | {c['threads']} "
           f"| {c['img_per_s']:.2f} | {py_ips:.2f} | {c['img_per_s'] / py_ips:.2f} "
+          f"| {c['batch'] / c['median_step_s']:.2f} | {p['batch'] / p['median_step_s'] if p else float('nan'):.2f} "
           f"| {c['peak_rss_mib']:.0f} | {p['peak_rss_mib'] if p else float('nan'):.0f} "
           f"| {c['load1_before']} / {p['load1_before'] if p else '?'} |")
 for size in sorted({c["size"] for c in cpp}, reverse=True):

@@ -1,6 +1,7 @@
 #include "worker/loader.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cstring>
@@ -186,6 +187,9 @@ void Loader::start_epoch(int epoch) {
 }
 
 void Loader::worker_loop() {
+  // A new thread starts with OpenMP's default thread count (all cores), not the rank's
+  // torch::set_num_threads value; adopt the latter so a 1-thread rank stays on 1 thread.
+  at::init_num_threads();
   for (;;) {
     std::int64_t b;
     {

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Whole-sweep wall time: the week-7 sweep (three variants, 7 epochs) with mammosweep in one
+# process versus bench/week7_sweep.py (plain PyTorch/torchvision), same synthetic data, same
+# image size, same threads, run one after the other by this script.
+#   bench/week7_compare.sh [DATA_DIR] [SIZE] [THREADS]
+# DATA_DIR defaults to demo-out/data (made by scripts/demo, or by `mammosweep synth`).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+data="${1:-$root/demo-out/data}"; size="${2:-64}"; threads="${3:-2}"
+ms="${MAMMOSWEEP:-$root/build/orchestrator/mammosweep}"
+py="$root/.venv/bin/python"
+"$py" -c "import torchvision" 2>/dev/null || "$root/.venv/bin/pip" install -q torchvision==0.26.0 pillow
+[ -d "$data/train" ] || "$ms" synth --out "$data" --count 600 --size "$size" --seed 7
+out="$(mktemp -d)"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+t0=$(date +%s.%N)
+"$ms" run "$root/sweeps/week7.yaml" --out "$out/sweep" --cache-dir "$out/cache" \
+  --set "data.root=$data" --set "data.image_size=$size" --threads "$threads" --no-progress \
+  >"$out/mammosweep.log"
+t1=$(date +%s.%N)
+"$py" "$root/bench/week7_sweep.py" --data "$data" --size "$size" --threads "$threads" >"$out/python.log"
+t2=$(date +%s.%N)
+python3 - "$t0" "$t1" "$t2" <<'PY'
+import sys
+t0, t1, t2 = map(float, sys.argv[1:])
+c, p = t1 - t0, t2 - t1
+print(f"mammosweep run (one process): {c:.0f} s")
+print(f"python week7_sweep.py:        {p:.0f} s")
+print(f"ratio python / mammosweep:    {p / c:.2f}")
+PY
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); logs in $out"
