@@ -187,10 +187,10 @@ void Loader::start_epoch(int epoch) {
 }
 
 void Loader::worker_loop() {
-  // A new thread starts with OpenMP's default thread count (all cores). Batch building is
-  // cheap element-wise work that overlaps the training step; one thread keeps it from
-  // competing with the step's own intra-op threads (the OpenMP setting is per thread).
-  at::set_num_threads(1);
+  // A new thread starts with OpenMP's default thread count (all cores), not the rank's
+  // torch::set_num_threads value; adopt the latter. (Calling at::set_num_threads here
+  // instead changes shared state under the training thread and breaks determinism.)
+  at::init_num_threads();
   for (;;) {
     std::int64_t b;
     {
