@@ -37,13 +37,6 @@ struct ExportOptions {
   RankingChoice choice;
 };
 
-std::string now_iso() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
 ojson number(double v) { return std::isfinite(v) ? ojson(v) : ojson(nullptr); }
 
 ojson split_json(const results::SplitMetrics& m) {

@@ -11,28 +11,14 @@
 #include <unistd.h>
 
 #include "orchestrator/policy.h"
+#include "orchestrator/sweep_results.h"
 #include "results/ranking.h"
 
 namespace mammosweep::orchestrator {
 
 namespace {
 
-std::string now_iso() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
 std::string fmt_num(double v) { return std::isnan(v) ? "n/a" : fmt::format("{:.3f}", v); }
-
-std::string fmt_duration(double seconds) {
-  if (!(seconds >= 0)) return "unknown";
-  auto s = static_cast<long long>(seconds + 0.5);
-  if (s >= 3600) return fmt::format("{}h{:02d}m", s / 3600, static_cast<int>(s % 3600 / 60));
-  if (s >= 60) return fmt::format("{}m{:02d}s", s / 60, static_cast<int>(s % 60));
-  return fmt::format("{}s", s);
-}
 
 bool better(double value, double best, bool maximize) {
   if (std::isnan(value)) return false;
@@ -149,7 +135,7 @@ worker::EpochDecision SweepCoordinator::epoch(const std::string& trial_id,
                    fmt_num(rec.train.accuracy), fmt_num(rec.val.loss), fmt_num(rec.val.accuracy),
                    fmt_num(rec.val.auc), fmt_num(rec.val.recall), fmt_num(rec.val.specificity),
                    rec.seconds, rec.images_per_second,
-                   fmt_duration(seconds_per_epoch_ * std::max(0, epochs_left_))));
+                   format_duration(seconds_per_epoch_ * std::max(0, epochs_left_))));
   Decision d = policy_->on_epoch(trial_id, rec.epoch,
                                  results::epoch_metric(rec, early_stopping_metric(spec_)));
   if (d == Decision::stop && rec.epoch < trial.params.epochs) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <ctime>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -170,6 +171,13 @@ std::string format_duration(double seconds) {
   if (s < 3600) return fmt::format("{}m {:02}s", s / 60, s % 60);
   long m = (s + 30) / 60;  // minutes, rounded
   return fmt::format("{}h {:02}m", m / 60, m % 60);
+}
+
+std::string now_iso() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
 }
 
 }  // namespace mammosweep::orchestrator

@@ -85,6 +85,9 @@ void make_directories(const std::string& dir);
 /// "45s", "3m 05s", "2h 07m" (seconds rounded to the nearest second).
 std::string format_duration(double seconds);
 
+/// The current time as ISO 8601 UTC ("2026-11-25T19:00:00Z").
+std::string now_iso();
+
 /// Runs `action`; an InputError is printed to stderr and becomes kExitUsage (2).
 template <class F>
 int with_input_errors(F&& action) {
