@@ -21,8 +21,10 @@
 //     carry on); the trainer broadcasts the leader's verdict to the members, so all members
 //     stop after the same epoch, exactly as a one-process run would.
 //  6. The leader ends the trial with Done{trial_id, status done|stopped_early, ...} or
-//     Failed{trial_id, reason, kind, rank}. A member that fails sends Failed itself. Then
-//     every member sends Ready again and goes back to step 2.
+//     Failed{trial_id, reason, kind, rank}. A member that fails sends Failed itself; the
+//     group learns of it at its next consensus point (worker::sync_group, before every
+//     step) and the other members abandon the trial without a message. Then every member
+//     sends Ready again and goes back to step 2.
 //  7. When no trial is left the coordinator sends Shutdown{} to every worker; workers exit
 //     their loop (and destroy the session).
 //  8. On SIGINT/SIGTERM/SIGUSR1 the coordinator sends CheckpointNow{} to every busy leader

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -90,16 +91,40 @@ std::string line_diff(const std::string& a, const std::string& b) {
   return out;
 }
 
+/// MAMMOSWEEP_INJECT_FAILURE=RANK:TRIAL:EPOCH:STEP makes world rank RANK throw at that
+/// training step of trial TRIAL (name or id): fault injection for tests and cluster checks.
+struct FaultInjection {
+  int rank = -1, epoch = 0, step = 0;
+  std::string trial;
+};
+
+FaultInjection fault_injection_from_env() {
+  FaultInjection f;
+  const char* env = std::getenv("MAMMOSWEEP_INJECT_FAILURE");
+  if (!env || !*env) return f;
+  char name[128] = {};
+  if (std::sscanf(env, "%d:%127[^:]:%d:%d", &f.rank, name, &f.epoch, &f.step) != 4 ||
+      f.epoch < 1 || f.step < 1) {
+    throw InputError(fmt::format("MAMMOSWEEP_INJECT_FAILURE='{}': expected RANK:TRIAL:EPOCH:STEP "
+                                 "with EPOCH and STEP >= 1, e.g. 2:B:1:3",
+                                 env));
+  }
+  f.trial = name;
+  return f;
+}
+
 /// Everything every rank derives from the command line alone.
 struct Setup {
   sweeps::SweepSpec spec;
   std::vector<sweeps::Trial> trials;
   worker::PrepareOptions prepare;
   int threads = 1;
+  FaultInjection fault;
 };
 
 Setup make_setup(const RunOptions& opt, int workers_on_node) {
   Setup s;
+  s.fault = fault_injection_from_env();
   s.spec = sweeps::load_spec(opt.spec_path, opt.overrides);
   if (!opt.data_root.empty()) s.spec.data.root = opt.data_root;
   s.trials = sweeps::expand(s.spec);
@@ -127,8 +152,14 @@ Setup make_setup(const RunOptions& opt, int workers_on_node) {
 }
 
 worker::TrainerOptions trainer_options(const Setup& s, const RunOptions& opt,
-                                       const sweeps::Trial& trial, int resume_epoch) {
+                                       const sweeps::Trial& trial, int resume_epoch,
+                                       int world_rank) {
   worker::TrainerOptions to;
+  const FaultInjection& f = s.fault;
+  if (f.rank == world_rank && (f.trial == trial.name || f.trial == trial.id)) {
+    to.fail_at_epoch = f.epoch;
+    to.fail_at_step = f.step;
+  }
   to.checkpoint_dir = opt.out_dir + "/trials/" + trial.id;
   to.resume_epoch = resume_epoch;
   to.threads = s.threads;
@@ -164,7 +195,7 @@ int run_local(SweepCoordinator& coord, const Setup& s, const worker::PreparedDat
   while (auto job = coord.next_job()) {
     if (stop_requested()) return kExitInterrupted;
     coord.started(*job, {0});
-    worker::TrainerOptions to = trainer_options(s, opt, job->trial, job->resume_from_epoch);
+    worker::TrainerOptions to = trainer_options(s, opt, job->trial, job->resume_from_epoch, 0);
     to.should_stop = [] { return stop_requested().load(); };
     const std::string id = job->trial.id;
     to.on_epoch = [&](const results::EpochRecord& r, const results::Predictions& val) {
@@ -303,11 +334,8 @@ int work(const RunOptions& opt, const cluster::MpiSession& session,
     int last_reported = assign->resume_from_epoch;
     bool checkpoint_now = false;
     try {
-      if (!data) {
-        worker::PrepareOptions po = s.prepare;
-        po.check_leakage = false;  // rank 0 ran the guard before handing out any trial
-        data.emplace(worker::prepare_data(s.spec.data, po));
-      }
+      // The group first: after it exists, a member that fails tells the others (sync_group)
+      // instead of leaving them waiting in a collective.
       std::unique_ptr<CommunicatorGroup> group;
       if (assign->group_ranks.size() > 1) {
         cluster::MpiComm g = cluster::create_group(session.world(), assign->group_ranks);
@@ -315,7 +343,20 @@ int work(const RunOptions& opt, const cluster::MpiSession& session,
             cuda ? cluster::make_nccl_communicator(g, device)
                  : cluster::make_mpi_communicator(std::move(g)));
       }
-      worker::TrainerOptions to = trainer_options(s, opt, trial, assign->resume_from_epoch);
+      std::exception_ptr prepare_failure;
+      try {
+        if (!data) {
+          worker::PrepareOptions po = s.prepare;
+          po.check_leakage = false;  // rank 0 ran the guard before handing out any trial
+          data.emplace(worker::prepare_data(s.spec.data, po));
+        }
+      } catch (...) {
+        if (!group) throw;
+        prepare_failure = std::current_exception();
+      }
+      if (group) worker::sync_group(*group, prepare_failure);
+      worker::TrainerOptions to =
+          trainer_options(s, opt, trial, assign->resume_from_epoch, session.rank());
       to.progress = false;
       to.group = group.get();
       to.cuda_device = std::max(0, device);
@@ -355,6 +396,8 @@ int work(const RunOptions& opt, const cluster::MpiSession& session,
                               cluster::Failed{trial.id, e.what(), cluster::FailureKind::interrupted,
                                               session.rank(), last_reported});
       }
+    } catch (const worker::GroupAborted&) {
+      // Another member failed and reports it; this rank is free again.
     } catch (const worker::TrialFailure& e) {
       cluster::send_message(control, 0,
                             cluster::Failed{trial.id, e.what(), protocol_kind(e.kind()),

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "results/files.h"
@@ -32,6 +33,31 @@ const char* to_string(FailureKind k) {
     case FailureKind::bad_image: return "bad_image";
   }
   return "?";
+}
+
+void sync_group(GradientGroup& group, std::exception_ptr failure, bool stop) {
+  std::string mine = stop ? "S" : "-";
+  if (failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const c10::Error& e) {
+      mine = std::string("F") + e.what_without_backtrace();
+    } catch (const std::exception& e) {
+      mine = std::string("F") + e.what();
+    } catch (...) {
+      mine = "Fan exception of unknown type";
+    }
+  }
+  const std::vector<std::string> all = group.allgather_bytes(mine);
+  bool any_stop = false;
+  for (std::size_t r = 0; r < all.size(); ++r) {
+    if (all[r].at(0) == 'F') {
+      if (failure) std::rethrow_exception(failure);
+      throw GroupAborted(fmt::format("group rank {} failed: {}", r, all[r].substr(1)));
+    }
+    any_stop = any_stop || all[r].at(0) == 'S';
+  }
+  if (any_stop) throw Interrupted("stopped at a step boundary on request");
 }
 
 namespace {
@@ -272,17 +298,37 @@ struct Run {
     return transform_batch(b.images.to(device, /*non_blocking=*/true), lo, epoch, b.step);
   }
 
-  /// Throws Interrupted when a stop was requested. In a group every member learns of a
-  /// request made on any member at the same step (a one-element allreduce), so no rank is
-  /// left waiting in a collective.
-  void check_stop() const {
-    bool stop = options.should_stop && options.should_stop();
-    if (distributed()) {
-      std::vector<torch::Tensor> flag{torch::full({1}, stop ? 1.0f : 0.0f, device)};
-      group->allreduce_mean(flag);
-      stop = flag[0].item<float>() > 0.0f;
+  /// A failure on this rank that the group has not heard of yet (distributed only).
+  std::exception_ptr failure;
+
+  /// Runs `f`. Alone, its exceptions propagate at once. In a group they are held until the
+  /// next sync(), and this rank goes on entering the same collectives as the others (with
+  /// whatever tensors it has: the trial is abandoned at that sync anyway), so no member is
+  /// left waiting in a collective for a rank that has already given up.
+  template <class F>
+  void local(F&& f) {
+    if (!distributed()) return f();
+    if (failure) return;
+    try {
+      f();
+    } catch (...) {
+      failure = std::current_exception();
     }
+  }
+
+  /// A consensus point: throws when any group member failed (see sync_group) or asked to
+  /// stop (Interrupted). Alone, it only polls the stop request.
+  void sync(bool poll_stop = true) const {
+    const bool stop = poll_stop && options.should_stop && options.should_stop();
+    if (distributed()) return sync_group(*group, failure, stop);
     if (stop) throw Interrupted("stopped at a step boundary on request");
+  }
+
+  void maybe_inject_failure(int epoch, std::int64_t step) const {
+    if (options.fail_at_epoch == epoch && options.fail_at_step == step) {
+      throw std::runtime_error(
+          fmt::format("injected failure at epoch {}, step {} (fault injection)", epoch, step));
+    }
   }
 
   /// The group leader's early-stopping verdict, on every member.
@@ -308,24 +354,32 @@ struct Run {
         trial.params.label_smoothing);
     if (class_weight.defined()) ce.weight(class_weight);
     Batch batch;
-    while (loader.next(batch)) {
-      check_stop();
-      torch::Tensor x = to_device_images(batch, lo, epoch);
-      torch::Tensor y = batch.labels.to(device);
-      optimizer->zero_grad(/*set_to_none=*/true);
-      torch::Tensor logits;
-      {
-        AutocastScope autocast(bf16, device.type());
-        logits = model->forward(x);
-      }
-      torch::Tensor loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat), y, ce);
-      const double loss_value = loss.item<double>();
-      if (!std::isfinite(loss_value)) {
-        throw TrialFailure(FailureKind::diverged,
-                           fmt::format("training loss became {} at epoch {}, step {}",
-                                       loss_value, epoch, step + 1));
-      }
-      loss.backward();
+    // Every member has the same number of training batches (loader.h), hence the same
+    // sequence of collectives, even after a local failure.
+    for (std::int64_t b = 0; b < loader.num_batches(); ++b) {
+      sync();
+      torch::Tensor logits, y;
+      double loss_value = 0;
+      local([&] {
+        maybe_inject_failure(epoch, step + 1);
+        if (!loader.next(batch)) throw std::logic_error("loader ended before num_batches()");
+        torch::Tensor x = to_device_images(batch, lo, epoch);
+        y = batch.labels.to(device);
+        optimizer->zero_grad(/*set_to_none=*/true);
+        {
+          AutocastScope autocast(bf16, device.type());
+          logits = model->forward(x);
+        }
+        torch::Tensor loss =
+            torch::nn::functional::cross_entropy(logits.to(torch::kFloat), y, ce);
+        loss_value = loss.item<double>();
+        if (!std::isfinite(loss_value)) {
+          throw TrialFailure(FailureKind::diverged,
+                             fmt::format("training loss became {} at epoch {}, step {}",
+                                         loss_value, epoch, step + 1));
+        }
+        loss.backward();
+      });
       if (distributed()) {
         std::vector<torch::Tensor> grads;
         for (auto& p : model->trainable_parameters()) {
@@ -334,9 +388,11 @@ struct Run {
         }
         group->allreduce_mean(grads);
       }
-      optimizer->step();
-      accumulate(acc, logits, y, loss_value * static_cast<double>(y.size(0)));
-      images += y.size(0);
+      local([&] {
+        optimizer->step();
+        accumulate(acc, logits, y, loss_value * static_cast<double>(y.size(0)));
+        images += y.size(0);
+      });
       ++step;
       seconds = std::chrono::duration<double>(Clock::now() - start).count();
       bar.update(step, static_cast<double>(images) / std::max(seconds, 1e-9));
@@ -355,21 +411,24 @@ struct Run {
     const auto& lo = loader.options();
     results::MetricsAccumulator acc;
     const bool bf16 = trial.params.precision == "bf16";
-    Batch batch;
-    while (loader.next(batch)) {
-      if (!distributed()) check_stop();  // eval shards may differ in length: no collective
-      torch::Tensor x = to_device_images(batch, lo, epoch);
-      torch::Tensor y = batch.labels.to(device);
-      torch::Tensor logits;
-      {
-        AutocastScope autocast(bf16, device.type());
-        logits = model->forward(x);
+    // Eval shards may differ in length (loader.h): no collective inside the loop.
+    local([&] {
+      Batch batch;
+      while (loader.next(batch)) {
+        if (!distributed()) sync();
+        torch::Tensor x = to_device_images(batch, lo, epoch);
+        torch::Tensor y = batch.labels.to(device);
+        torch::Tensor logits;
+        {
+          AutocastScope autocast(bf16, device.type());
+          logits = model->forward(x);
+        }
+        torch::Tensor loss = torch::nn::functional::cross_entropy(
+            logits.to(torch::kFloat), y,
+            torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+        accumulate(acc, logits, y, loss.item<double>());
       }
-      torch::Tensor loss = torch::nn::functional::cross_entropy(
-          logits.to(torch::kFloat), y,
-          torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
-      accumulate(acc, logits, y, loss.item<double>());
-    }
+    });
     if (distributed()) gather(acc);
     predictions = acc.predictions();
     return acc.result();
@@ -377,6 +436,7 @@ struct Run {
 
   /// Replaces every rank's accumulator by the union of all ranks' (same order everywhere).
   void gather(results::MetricsAccumulator& acc) {
+    sync(/*poll_stop=*/false);  // nobody reports metrics a failed member contributed to
     const auto& p = acc.predictions();
     std::string bytes;
     double loss_sum = acc.loss_sum();
@@ -422,38 +482,48 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
   mo.dropout = p.dropout;
   mo.unfrozen_fraction = p.unfrozen_fraction;
   mo.seed = trial.seed;
-  Run run{trial, data, options, device, ResNet50(mo), nullptr, {}, options.group};
-  if (p.weights != "none") load_weights(*run.model, p.weights);
-  run.model->to(device);
-  if (p.channels_last) {
-    torch::NoGradGuard no_grad;
-    for (auto& t : run.model->parameters()) {
-      if (t.dim() == 4) t.set_data(t.contiguous(torch::MemoryFormat::ChannelsLast));
-    }
-  }
-  run.optimizer = make_optimizer(run.model->trainable_parameters(), p);
-  if (run.distributed()) run.broadcast_initial_state();
-
-  Loader train_loader(*data.cache, data.train, run.loader_options(true));
-  Loader val_loader(*data.cache, data.val, run.loader_options(false));
-  if (p.balancing == "class_weights") {
-    std::vector<double> w = class_weights(train_loader.labels(), 2);
-    run.class_weight = torch::tensor(std::vector<float>(w.begin(), w.end())).to(device);
-  }
-
-  results::make_dirs(options.checkpoint_dir);
-  TrainOutcome outcome;
-  CheckpointMeta meta;
-  if (options.resume_epoch != 0) {
-    for (const auto& [epoch, path] : list_checkpoints(options.checkpoint_dir)) {
-      if (options.resume_epoch > 0 && epoch > options.resume_epoch) continue;
-      if (auto payload = read_verified(path)) {
-        meta = load_checkpoint(*payload, *run.model, *run.optimizer, device);
-        outcome.resumed_from = meta.epoch;
-        break;
+  Run run{trial, data, options, device, ResNet50(mo), nullptr, {}, options.group, nullptr};
+  // Setup failures (a bad weights file, too little data for a batch per rank, ...) are
+  // shared before the first collective, so a group fails together instead of hanging.
+  run.local([&] {
+    if (p.weights != "none") load_weights(*run.model, p.weights);
+    run.model->to(device);
+    if (p.channels_last) {
+      torch::NoGradGuard no_grad;
+      for (auto& t : run.model->parameters()) {
+        if (t.dim() == 4) t.set_data(t.contiguous(torch::MemoryFormat::ChannelsLast));
       }
     }
+    run.optimizer = make_optimizer(run.model->trainable_parameters(), p);
+  });
+  if (run.distributed()) {
+    run.sync(/*poll_stop=*/false);
+    run.broadcast_initial_state();
   }
+
+  std::optional<Loader> train_loader, val_loader;
+  TrainOutcome outcome;
+  CheckpointMeta meta;
+  run.local([&] {
+    train_loader.emplace(*data.cache, data.train, run.loader_options(true));
+    val_loader.emplace(*data.cache, data.val, run.loader_options(false));
+    if (p.balancing == "class_weights") {
+      std::vector<double> w = class_weights(train_loader->labels(), 2);
+      run.class_weight = torch::tensor(std::vector<float>(w.begin(), w.end())).to(device);
+    }
+    results::make_dirs(options.checkpoint_dir);
+    if (options.resume_epoch != 0) {
+      for (const auto& [epoch, path] : list_checkpoints(options.checkpoint_dir)) {
+        if (options.resume_epoch > 0 && epoch > options.resume_epoch) continue;
+        if (auto payload = read_verified(path)) {
+          meta = load_checkpoint(*payload, *run.model, *run.optimizer, device);
+          outcome.resumed_from = meta.epoch;
+          break;
+        }
+      }
+    }
+  });
+  run.sync(/*poll_stop=*/false);
   outcome.best_epoch = meta.best_epoch;
   outcome.best_metric = meta.best_metric;
   outcome.epochs_completed = meta.epoch;
@@ -468,9 +538,9 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
     rec.lr = lr;
     double train_seconds = 0, ips = 0;
     auto start = Clock::now();
-    rec.train = run.train_epoch(train_loader, epoch, train_seconds, ips);
+    rec.train = run.train_epoch(*train_loader, epoch, train_seconds, ips);
     results::Predictions val_predictions;
-    rec.val = run.evaluate(val_loader, epoch, val_predictions);
+    rec.val = run.evaluate(*val_loader, epoch, val_predictions);
     rec.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     rec.images_per_second = ips;
 
@@ -484,18 +554,20 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
       outcome.best_epoch = epoch;
     }
     EpochDecision decision = EpochDecision::proceed;
-    if (options.on_epoch) decision = options.on_epoch(rec, val_predictions);
+    if (options.on_epoch) run.local([&] { decision = options.on_epoch(rec, val_predictions); });
     decision = run.agree(decision);
 
     // Checkpoint after reporting (see trainer.h); keep this epoch, the previous one, and
     // the best one.
     meta = {epoch, outcome.best_epoch, outcome.best_metric};
     if (!run.group || run.group->rank() == 0) {
-      save_checkpoint(checkpoint_path(options.checkpoint_dir, epoch), *run.model, *run.optimizer,
-                      meta);
-      for (const auto& [e, path] : list_checkpoints(options.checkpoint_dir)) {
-        if (e < epoch - 1 && e != outcome.best_epoch) ::unlink(path.c_str());
-      }
+      run.local([&] {
+        save_checkpoint(checkpoint_path(options.checkpoint_dir, epoch), *run.model,
+                        *run.optimizer, meta);
+        for (const auto& [e, path] : list_checkpoints(options.checkpoint_dir)) {
+          if (e < epoch - 1 && e != outcome.best_epoch) ::unlink(path.c_str());
+        }
+      });
     }
     outcome.epochs_completed = epoch;
     if (decision == EpochDecision::stop_early && epoch < p.epochs) {
@@ -503,6 +575,7 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
       break;
     }
   }
+  run.sync(/*poll_stop=*/false);  // e.g. the leader failed to write the last checkpoint
   return outcome;
 }
 
@@ -544,6 +617,8 @@ TrainOutcome train_trial(const sweeps::Trial& trial, const PreparedData& data,
   } catch (const TrialFailure&) {
     throw;
   } catch (const Interrupted&) {
+    throw;
+  } catch (const GroupAborted&) {
     throw;
   } catch (const c10::OutOfMemoryError& e) {
     throw TrialFailure(FailureKind::oom, std::string("out of memory: ") + e.what_without_backtrace());

@@ -13,6 +13,7 @@
 // between the report and the checkpoint recomputes that epoch on resume, identically, so a
 // store that replaces an epoch equal to its last one never gains a gap or a duplicate.
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -64,6 +65,22 @@ class Interrupted : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// This member of a data-parallel group stopped because ANOTHER member failed; that member
+/// reports the failure (with its rank and reason), so this one reports nothing.
+class GroupAborted : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Failure consensus of a data-parallel group (collective: every member calls it at the same
+/// point). `failure` is this member's pending failure (null: none), `stop` its stop request.
+/// When any member failed, members that failed rethrow their own failure and the others throw
+/// GroupAborted naming the failed group rank and its reason; otherwise, when any member asked
+/// to stop, all throw Interrupted. The trainer calls it before every training step, before
+/// each metrics gather, after setup and at the end; a rank that fails between two calls keeps
+/// entering the group's collectives until the next one, so no member waits forever.
+void sync_group(GradientGroup& group, std::exception_ptr failure, bool stop = false);
+
 enum class EpochDecision { proceed, stop_early };
 
 struct TrainerOptions {
@@ -85,6 +102,9 @@ struct TrainerOptions {
   std::function<EpochDecision(const results::EpochRecord&, const results::Predictions&)> on_epoch;
   /// Polled between steps; true stops training (throws Interrupted).
   std::function<bool()> should_stop;
+  /// Fault injection (tests, and checking how a cluster behaves): throw an exception at this
+  /// training step (1-based, counted within the epoch) of this epoch. 0: never.
+  int fail_at_epoch = 0, fail_at_step = 0;
 };
 
 struct TrainOutcome {
@@ -95,8 +115,8 @@ struct TrainOutcome {
   double best_metric = results::kNaN;
 };
 
-/// Trains `trial` on `data`. Throws TrialFailure (diverged, oom, bad_image, exception) or
-/// Interrupted. Never lets an exception of another type escape.
+/// Trains `trial` on `data`. Throws TrialFailure (diverged, oom, bad_image, exception),
+/// Interrupted, or GroupAborted (in a group). Never lets an exception of another type escape.
 TrainOutcome train_trial(const sweeps::Trial& trial, const PreparedData& data,
                          const TrainerOptions& options);
 
