@@ -117,7 +117,7 @@ void add_irregular_mass(std::vector<float>& img, int size, double cx, double cy,
                         double contrast, Rng& rng) {
   double amp[5], phase[5];
   for (int k = 0; k < 5; ++k) {
-    amp[k] = rng.uniform(0.03, 0.16);
+    amp[k] = rng.uniform(0.05, 0.2);
     phase[k] = rng.uniform(0, 2 * kPi);
   }
   const double edge = std::max(0.7, radius * 0.2);
@@ -135,10 +135,10 @@ void add_spiculated_mass(std::vector<float>& img, int size, double cx, double cy
   const double core = radius * rng.uniform(0.55, 0.85);
   add_irregular_mass(img, size, cx, cy, core, contrast, rng);
   const int spicules = rng.integer(8, 16);
-  const double width = std::max(0.5, size / 160.0);
+  const double width = std::max(0.8, size / 100.0);
   for (int i = 0; i < spicules; ++i) {
     const double theta = 2 * kPi * (i + rng.uniform(-0.3, 0.3)) / spicules;
-    const double length = core + radius * rng.uniform(1.0, 2.2);
+    const double length = core + radius * rng.uniform(1.2, 2.5);
     const double ux = std::cos(theta), uy = std::sin(theta);
     const double strength = contrast * rng.uniform(0.45, 0.8);
     splat(img, size, cx, cy, length + 2, [&](double dx, double dy) {
@@ -223,21 +223,24 @@ Image synth_mammogram(int size, int label, std::uint64_t seed) {
   const double rr = rng.uniform(0.15, 0.65), ang = rng.uniform(-1.1, 1.1);
   const double lu = br.a * rr * std::cos(ang), ly = br.cy + br.b * rr * std::sin(ang);
   const double lx = br.left ? lu : (size - 1) - lu;
-  const double radius = S * rng.uniform(0.03, 0.075);
-  const double contrast = rng.uniform(16, 48);
+  // Malignant findings are larger, denser and (calcifications) more numerous than benign
+  // ones, but the brightness ranges overlap: a brightness threshold does not separate the
+  // classes (tests/worker/synth_test.cpp checks both that and that ResNet50 learns them).
   const double kind = rng.uniform();
   std::vector<float> lesion(img.size(), 0.0f);
   if (label == 1) {
-    if (kind < 0.4) add_irregular_mass(lesion, size, lx, ly, radius, contrast, rng);
+    const double radius = S * rng.uniform(0.05, 0.09), contrast = rng.uniform(35, 70);
+    if (kind < 0.35) add_irregular_mass(lesion, size, lx, ly, radius, contrast, rng);
     else if (kind < 0.7) add_spiculated_mass(lesion, size, lx, ly, radius, contrast, rng);
     else
-      add_calcifications(lesion, size, lx, ly, S * rng.uniform(0.03, 0.06), rng.integer(6, 15),
-                         std::max(0.45, S / 200.0), rng.uniform(45, 85), rng);
+      add_calcifications(lesion, size, lx, ly, S * rng.uniform(0.035, 0.06), rng.integer(10, 20),
+                         std::max(0.6, S / 120.0), rng.uniform(50, 90), rng);
   } else {
-    if (kind < 0.45) add_round_mass(lesion, size, lx, ly, radius, contrast, rng);
-    else if (kind < 0.6)
+    const double radius = S * rng.uniform(0.035, 0.075), contrast = rng.uniform(25, 60);
+    if (kind < 0.5) add_round_mass(lesion, size, lx, ly, radius, contrast, rng);
+    else if (kind < 0.8)
       add_calcifications(lesion, size, lx, ly, S * rng.uniform(0.1, 0.25), rng.integer(1, 3),
-                         std::max(0.8, S / 90.0), rng.uniform(40, 75), rng);
+                         std::max(0.8, S / 90.0), rng.uniform(50, 90), rng);
     // else: no lesion
   }
 

@@ -5,9 +5,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <iostream>
 #include <map>
 
+#include "results/metrics.h"
 #include "worker/dataset.h"
 
 namespace mammosweep::worker {
@@ -101,6 +104,34 @@ TEST(Synth, WritesAFolderDatasetThatListImagesReads) {
     EXPECT_EQ(decode_image(r.path).pixels, by_rel[rel]->image.pixels);
   }
   remove_tree(o.out);
+}
+
+// "Hard enough that tiny models do not score 100 %": whole-image brightness statistics, the
+// features a tiny model finds first, rank the classes far from perfectly (AUC computed
+// independently by results::roc_auc over the per-image statistic).
+TEST(Synth, BrightnessStatisticsDoNotSeparateTheClasses) {
+  SynthOptions o;
+  o.count = 400;
+  o.size = 64;
+  o.malignant_fraction = 0.5;
+  o.seed = 21;
+  const auto samples = generate_synthetic(o);
+  results::Predictions mean, p99, max;
+  for (const auto& s : samples) {
+    std::vector<std::uint16_t> px = s.image.pixels;
+    std::sort(px.begin(), px.end());
+    double sum = 0;
+    for (auto v : px) sum += v;
+    for (auto* p : {&mean, &p99, &max}) p->labels.push_back(static_cast<std::int8_t>(s.label));
+    mean.scores.push_back(static_cast<float>(sum / px.size()));
+    p99.scores.push_back(px[px.size() * 99 / 100]);
+    max.scores.push_back(px.back());
+  }
+  EXPECT_LT(results::roc_auc(mean), 0.65);
+  EXPECT_LT(results::roc_auc(p99), 0.7);
+  EXPECT_LT(results::roc_auc(max), 0.85);
+  std::cout << "brightness AUCs: mean " << results::roc_auc(mean) << ", p99 "
+            << results::roc_auc(p99) << ", max " << results::roc_auc(max) << "\n";
 }
 
 TEST(Synth, RejectsBadOptions) {
