@@ -12,6 +12,7 @@
 #   TRAIN_MATRIX  quick (default) | full
 #   WARMUP, STEPS untimed / timed training steps per cell (default 1 / 3 quick, 2 / 5 full)
 #   SKIP_BUILD=1  use the binaries already in BUILD_DIR
+#   SECTIONS      which sections to run (default "1 2 3 4 5"), e.g. SECTIONS=5
 # It installs torchvision==0.26.0 (the release matching torch 2.11.0) and pillow into the
 # project venv if they are missing. Not part of CI.
 set -euo pipefail
@@ -27,6 +28,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 MPIRUN=(mpirun --oversubscribe --bind-to none)
 
+want() { [[ " ${SECTIONS:-1 2 3 4 5} " == *" $1 "* ]]; }
 mkdir -p "$OUT"
 RESULTS="$OUT/results.jsonl"
 : >"$RESULTS"
@@ -64,6 +66,7 @@ record() {
 }
 
 # ---- 1. training throughput ---------------------------------------------------------------
+if want 1; then
 echo "== 1. training throughput (warmup $WARMUP, steps $STEPS, matrix $MATRIX)" >&2
 cells=()
 if [ "$MATRIX" = full ]; then
@@ -90,7 +93,10 @@ for cell in "${cells[@]}"; do
   record "$PY" "$ROOT/bench/train_throughput.py" "${args[@]}"
 done
 
+fi
+
 # ---- 2. data pipeline ----------------------------------------------------------------------
+if want 2; then
 echo "== 2. data pipeline" >&2
 DATA="$OUT/synth640"
 record "$BIN/data_pipeline" --data "$DATA" --count 200 --src-size 640 --size 224 --batch 16 \
@@ -98,11 +104,17 @@ record "$BIN/data_pipeline" --data "$DATA" --count 200 --src-size 640 --size 224
 record "$PY" "$ROOT/bench/data_pipeline.py" --data "$DATA" --size 224 --batch 16 --threads 2 \
   --loader-epochs 4
 
+fi
+
 # ---- 3. dispatch ---------------------------------------------------------------------------
+if want 3; then
 echo "== 3. dispatch" >&2
 record "${MPIRUN[@]}" -np 4 "$BIN/dispatch" --trials 3000
 
+fi
+
 # ---- 4. allreduce --------------------------------------------------------------------------
+if want 4; then
 echo "== 4. allreduce" >&2
 load=$(cut -d' ' -f1 /proc/loadavg)
 ar=$("${MPIRUN[@]}" -np 2 "$BIN/allreduce" --floats 25000000 --iters 10)
@@ -115,7 +127,10 @@ print(json.dumps({"bench": "allreduce", "ranks": 2, "floats": 25000000, "median_
                   "min_s": float(m[2]), "algbw_gbs": float(m[3]), "busbw_gbs": float(m[4])}))
 ' | LOAD_BEFORE=$load record cat
 
+fi
+
 # ---- 5. data-parallel efficiency -----------------------------------------------------------
+if want 5; then
 echo "== 5. data-parallel efficiency" >&2
 DP="$OUT/dp"
 rm -rf "$DP"
@@ -161,6 +176,8 @@ load=$(cut -d' ' -f1 /proc/loadavg)
 "$CLI" run "$DP/one32.yaml" --out "$DP/one32" --cache-dir "$DP/cache" --threads 2 \
   --no-progress >"$DP/one32.log" 2>&1 || { cat "$DP/one32.log" >&2; exit 1; }
 dp_ips "1x2 (one process, --threads 2, batch 32)" "$DP/one32.log" | LOAD_BEFORE=$load record cat
+
+fi
 
 # ---- report --------------------------------------------------------------------------------
 elapsed=$(( $(date +%s) - started ))
