@@ -193,7 +193,8 @@ std::string render_card(const CardInput& c) {
   md += fmt::format("| seed | {} |\n", t.seed);
   md += "\n## Preprocessing (predict applies exactly this)\n\n";
   md += fmt::format(
-      "1. decode JPEG/PNG/PGM; 16-bit images are windowed to 8 bit ({}); gray is copied to RGB\n"
+      "1. decode JPEG/PNG/PGM/DICOM (MONOCHROME1 inverted); 16-bit images are windowed to 8 "
+      "bit ({}); gray is copied to RGB\n"
       "2. CLAHE: {}\n3. resize to {}x{} px ({})\n4. scale to [0, 1] (/255), then normalise per "
       "channel with mean [{}] and std [{}]\n5. probability of malignancy = softmax(logits)[1]; "
       "predicted malignant when >= {}\n",

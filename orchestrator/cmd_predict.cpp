@@ -88,7 +88,7 @@ Command add_predict_command(CLI::App& app) {
       "predict", "Score images with an exported model: probability of malignancy per image");
   cmd->add_option("--model", opt->model, "Model folder written by `mammosweep export`")
       ->required();
-  cmd->add_option("IMAGE", opt->images, "Image files (JPEG, PNG, PGM)")->required();
+  cmd->add_option("IMAGE", opt->images, "Image files (JPEG, PNG, PGM, DICOM)")->required();
   cmd->add_flag("--csv", opt->csv, "CSV output: path,probability,prediction");
   cmd->add_option("--threads", opt->threads, "Threads for decoding and the forward pass")
       ->check(CLI::Range(1, 1024))

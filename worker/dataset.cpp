@@ -44,7 +44,8 @@ std::string join_keys(const std::map<std::string, int>& m) {
 
 bool is_image_extension(const fs::path& p) {
   const std::string ext = lower(p.extension().string());
-  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".pgm";
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".pgm" || ext == ".dcm" ||
+         ext == ".dicom";
 }
 
 bool is_hidden(const fs::path& p) {
@@ -117,7 +118,7 @@ std::vector<ImageRecord> list_folders(const SourceOptions& o) {
     }
     if (in_split == 0)
       throw DatasetError(split_dir.string() + ": empty split '" + folder +
-                         "' (no .jpg/.jpeg/.png/.pgm files in its class folders " +
+                         "' (no .jpg/.jpeg/.png/.pgm/.dcm/.dicom files in its class folders " +
                          join_keys(classes) + ")");
   }
   sort_records(records);

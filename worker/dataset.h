@@ -3,7 +3,8 @@
 // Two layouts (see docs/data.md for worked examples):
 //  * folders: ROOT/<train_split>/<class>/*, ROOT/<val_split>/<class>/*,
 //    ROOT/<test_split>/<class>/* (the hayder17 Kaggle / Roboflow layout is
-//    ROOT/{train,valid,test}/{0,1}/*.jpg). Image extensions .jpg .jpeg .png .pgm, any case.
+//    ROOT/{train,valid,test}/{0,1}/*.jpg). Image extensions .jpg .jpeg .png .pgm .dcm
+//    .dicom, any case.
 //    Class folders are the keys of class_map; every split must hold every class folder and at
 //    least one image. Hidden entries (".*") are skipped; any other folder is an error.
 //  * csv: a manifest with a header row naming the columns `path` and `label`, optionally

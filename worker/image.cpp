@@ -1,4 +1,5 @@
-// Decoding (libpng, libjpeg-turbo, a small PNM parser), encoding and preprocessing.
+// Decoding (libpng, libjpeg-turbo, a small PNM parser; DICOM in dicom.cpp), encoding and
+// preprocessing.
 //
 // libpng and libjpeg report fatal errors through callbacks that must not return. Both are
 // handled the C way: the callback stores the message and longjmps back to a setjmp in a
@@ -7,6 +8,8 @@
 #include "worker/image.h"
 
 #include <png.h>
+
+#include "worker/dicom.h"
 
 #include <algorithm>
 #include <array>
@@ -532,6 +535,7 @@ Image decode_image_memory(const std::uint8_t* data, std::size_t size, const std:
   if (size >= 8 && std::memcmp(data, kPng, 8) == 0) return decode_png(data, size, name);
   if (size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF)
     return decode_jpeg(data, size, name);
+  if (is_dicom(data, size)) return decode_dicom_memory(data, size, name);
   if (size >= 2 && data[0] == 'P' && (data[1] == '2' || data[1] == '3' || data[1] == '5' ||
                                       data[1] == '6'))
     return PnmReader(data, size, name).read();
@@ -539,7 +543,7 @@ Image decode_image_memory(const std::uint8_t* data, std::size_t size, const std:
   std::snprintf(first, sizeof(first), "%02x %02x %02x %02x", data[0], size > 1 ? data[1] : 0,
                 size > 2 ? data[2] : 0, size > 3 ? data[3] : 0);
   fail(name, std::string("unknown image format (first bytes ") + first +
-                 "; expected JPEG, PNG or PGM/PPM)");
+                 "; expected JPEG, PNG, PGM/PPM or DICOM with \"DICM\" at byte 128)");
 }
 
 Image decode_image(const std::string& path) {

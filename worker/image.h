@@ -1,8 +1,9 @@
 // Image decoding, encoding and model-input preprocessing (no torch, no OpenCV).
 //
-// decode_image() turns a JPEG, PNG or PGM file into an `Image`: interleaved, row-major
+// decode_image() turns a JPEG, PNG, PGM or DICOM file into an `Image`: interleaved, row-major
 // pixels stored as uint16 whatever the bit depth, with 1 (gray) or 3 (RGB) channels.
-// Alpha channels are dropped and palettes expanded to RGB.
+// Alpha channels are dropped and palettes expanded to RGB. DICOM goes through GDCM
+// (worker/dicom.h lists its rules: MONOCHROME1 inverted, signed shifted, single frame only).
 //
 // preprocess() turns an Image into the model's input: image_size x image_size x 3 uint8
 // RGB, row-major, interleaved. Steps, in order:
@@ -32,15 +33,16 @@ class ImageError : public std::runtime_error {
 };
 
 /// A decoded image. Invariant: pixels.size() == width * height * channels, channels is 1
-/// or 3, bit_depth is 8 (values 0..255) or 16 (values 0..65535; PGM with maxval > 255 keeps
-/// its raw values, e.g. 0..4095 for maxval 4095).
+/// or 3, bit_depth is 8 (values 0..255) or 16 (values 0..65535; PGM with maxval > 255 and
+/// DICOM with more than 8 bits stored keep their raw values, e.g. 0..4095 for 12 bits).
 struct Image {
   int width = 0, height = 0, channels = 0 /*1 or 3*/, bit_depth = 8 /*8 or 16*/;
   std::vector<std::uint16_t> pixels;  // row-major, interleaved
 };
 
-/// Decodes a JPEG, PNG (1/2/4/8/16-bit; gray, gray+alpha, RGB, RGBA, palette) or PGM (P5 8/16
-/// bit, P2) file; the format is detected from the first bytes, not the extension.
+/// Decodes a JPEG, PNG (1/2/4/8/16-bit; gray, gray+alpha, RGB, RGBA, palette), PGM (P5 8/16
+/// bit, P2) or DICOM Part 10 ("DICM" at byte 128; see worker/dicom.h) file; the format is
+/// detected from the bytes, not the extension.
 /// Throws ImageError naming `path` for a missing, unknown, corrupt or truncated file.
 Image decode_image(const std::string& path);
 

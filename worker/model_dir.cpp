@@ -131,7 +131,8 @@ std::string model_info_to_json(const ModelInfo& info) {
                        {"positive_class", 1},
                        {"output", "logits; probability = softmax(logits)[1]"}};
   const auto& p = info.preprocessing;
-  j["preprocessing"] = {{"decode", "JPEG/PNG/PGM; gray copied to RGB; alpha dropped"},
+  j["preprocessing"] = {{"decode", "JPEG/PNG/PGM/DICOM (MONOCHROME1 inverted); gray copied to "
+                                   "RGB; alpha dropped"},
                         {"image_size", p.options.image_size},
                         {"keep_aspect", p.options.keep_aspect},
                         {"clahe", p.options.clahe},
