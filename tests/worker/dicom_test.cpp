@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "results/files.h"
+#include "tests/worker/expect_decode_error.h"
 #include "worker/dataset.h"
 #include "worker/image.h"
 
@@ -83,6 +84,18 @@ std::vector<std::uint16_t> planes(const std::vector<std::uint16_t>& rgb) {
   for (std::size_t c = 0; c < 3; ++c)
     for (std::size_t i = c; i < rgb.size(); i += 3) out.push_back(rgb[i]);
   return out;
+}
+
+// An 8-bit, 3-sample spec of the given size and photometric interpretation.
+Spec colour8(int width, int height, PI::PIType pi, TS::TSType ts = TS::ExplicitVRLittleEndian) {
+  Spec s;
+  s.width = width;
+  s.height = height;
+  s.samples = 3;
+  s.allocated = s.stored = 8;
+  s.pi = pi;
+  s.ts = ts;
+  return s;
 }
 
 class DicomTest : public ::testing::Test {
@@ -156,18 +169,6 @@ class DicomTest : public ::testing::Test {
   std::string dir_;
 };
 
-// Expects decode_image(p) to throw an ImageError whose message names p and contains `what`.
-void expect_error(const std::string& p, const std::string& what) {
-  try {
-    decode_image(p);
-    FAIL() << "no error for " << p;
-  } catch (const ImageError& e) {
-    const std::string msg = e.what();
-    EXPECT_NE(msg.find(p), std::string::npos) << msg;
-    EXPECT_NE(msg.find(what), std::string::npos) << msg;
-  }
-}
-
 TEST_F(DicomTest, Monochrome2TwelveBitKeepsRawValues) {
   const std::vector<std::uint16_t> px = {0, 1, 2048, 4095, 100, 3000};
   Spec s;
@@ -226,7 +227,7 @@ TEST_F(DicomTest, EightBitGray) {
   EXPECT_EQ(img.pixels, (std::vector<std::uint16_t>{0, 255, 130, 4}));
 
   s.allocated = 8;  // GDCM cannot decode 8 bits allocated with fewer stored: a clear error
-  expect_error(write("g6in8.dcm", s, {0, 63, 32, 1}), "unsupported bits stored 6");
+  expect_decode_error(write("g6in8.dcm", s, {0, 63, 32, 1}), "unsupported bits stored 6");
 }
 
 TEST_F(DicomTest, SignedPixelsAreShiftedByHalfTheStoredRange) {
@@ -268,12 +269,7 @@ TEST_F(DicomTest, NegativeRescaleSlopeReversesBrightnessLikeMonochrome1) {
 TEST_F(DicomTest, RgbInterleavedAndPlanarGiveTheSameInterleavedPixels) {
   const int w = 5, h = 3;
   const auto rgb = pattern_rgb8(w, h);
-  Spec s;
-  s.width = w;
-  s.height = h;
-  s.samples = 3;
-  s.allocated = s.stored = 8;
-  s.pi = PI::RGB;
+  Spec s = colour8(w, h, PI::RGB);
   const Image interleaved = decode_image(write("rgb0.dcm", s, bytes8(rgb)));
   s.planar = 1;
   const Image planar = decode_image(write("rgb1.dcm", s, bytes8(planes(rgb))));
@@ -319,13 +315,7 @@ TEST_F(DicomTest, LosslessCompressionGivesTheSamePixels) {
 TEST_F(DicomTest, Jpeg2000YbrRctIsRgb) {
   const int w = 12, h = 8;
   const auto rgb = pattern_rgb8(w, h);
-  Spec s;
-  s.width = w;
-  s.height = h;
-  s.samples = 3;
-  s.allocated = s.stored = 8;
-  s.pi = PI::RGB;
-  s.ts = TS::JPEG2000Lossless;
+  Spec s = colour8(w, h, PI::RGB, TS::JPEG2000Lossless);
   const auto relabel = [](gdcm::DataSet& ds) {
     gdcm::DataElement pi(gdcm::Tag(0x0028, 0x0004), 8, gdcm::VR::CS);
     pi.SetByteValue("YBR_RCT ", 8);
@@ -342,12 +332,7 @@ const std::vector<std::uint16_t> kYbr = {100, 128, 128, 76, 85, 255, 150, 44, 21
 const std::vector<std::uint16_t> kRgb = {100, 100, 100, 254, 0, 0, 0, 255, 0, 0, 0, 255};
 
 TEST_F(DicomTest, YbrFullIsConvertedToRgb) {
-  Spec s;
-  s.width = 4;
-  s.height = 1;
-  s.samples = 3;
-  s.allocated = s.stored = 8;
-  s.pi = PI::YBR_FULL;
+  Spec s = colour8(4, 1, PI::YBR_FULL);
   const Image img = decode_image(write("ybr.dcm", s, bytes8(kYbr)));
   ASSERT_EQ(img.pixels.size(), kRgb.size());
   for (std::size_t i = 0; i < kRgb.size(); ++i)
@@ -364,13 +349,7 @@ TEST_F(DicomTest, JpegBaselineYbrComesBackAsRgb) {
       ybr.insert(ybr.end(), kYbr.begin() + q, kYbr.begin() + q + 3);
       rgb.insert(rgb.end(), kRgb.begin() + q, kRgb.begin() + q + 3);
     }
-  Spec s;
-  s.width = w;
-  s.height = h;
-  s.samples = 3;
-  s.allocated = s.stored = 8;
-  s.pi = PI::YBR_FULL;
-  s.ts = TS::JPEGBaselineProcess1;
+  Spec s = colour8(w, h, PI::YBR_FULL, TS::JPEGBaselineProcess1);
   const Image img = decode_image(write("baseline.dcm", s, bytes8(ybr)));
   ASSERT_EQ(img.pixels.size(), rgb.size());
   // Subsampled chroma bleeds across quadrant edges; compare the quadrants' inner pixels.
@@ -385,12 +364,7 @@ TEST_F(DicomTest, JpegBaselineYbrComesBackAsRgb) {
 
 TEST_F(DicomTest, UncompressedYbrFull422) {
   // Two pixels share one Cb, Cr pair: Y1 Y2 Cb Cr.
-  Spec s;
-  s.width = 2;
-  s.height = 1;
-  s.samples = 3;
-  s.allocated = s.stored = 8;
-  s.pi = PI::YBR_FULL_422;
+  Spec s = colour8(2, 1, PI::YBR_FULL_422);
   const Image img = decode_image(write("ybr422.dcm", s, {100, 150, 44, 21}));
   const std::vector<std::uint16_t> expected = {0, 205, 0, 0, 255, 1};
   ASSERT_EQ(img.pixels.size(), expected.size());
@@ -457,7 +431,7 @@ TEST_F(DicomTest, MultiFrameIsRejected) {
   s.width = 2;
   s.height = 2;
   s.frames = 3;
-  expect_error(write("dbt.dcm", s, le16(std::vector<std::uint16_t>(12, 7))), "multi-frame");
+  expect_decode_error(write("dbt.dcm", s, le16(std::vector<std::uint16_t>(12, 7))), "multi-frame");
 }
 
 TEST_F(DicomTest, UnsupportedAttributesAreNamed) {
@@ -465,7 +439,7 @@ TEST_F(DicomTest, UnsupportedAttributesAreNamed) {
   s.width = 2;
   s.height = 1;
   s.allocated = s.stored = 32;
-  expect_error(write("b32.dcm", s, std::vector<std::uint8_t>(8, 1)),
+  expect_decode_error(write("b32.dcm", s, std::vector<std::uint8_t>(8, 1)),
                "unsupported bits allocated 32");
 
   Spec h;
@@ -474,13 +448,13 @@ TEST_F(DicomTest, UnsupportedAttributesAreNamed) {
   h.samples = 3;
   h.allocated = h.stored = 8;
   h.pi = PI::HSV;
-  expect_error(write("hsv.dcm", h, std::vector<std::uint8_t>(6, 1)),
+  expect_decode_error(write("hsv.dcm", h, std::vector<std::uint8_t>(6, 1)),
                "unsupported photometric interpretation \"HSV\"");
 
   Spec short_data;  // 2 pixels of 16 bits need 4 bytes
   short_data.width = 2;
   short_data.height = 1;
-  expect_error(write("short.dcm", short_data, std::vector<std::uint8_t>(2, 1)),
+  expect_decode_error(write("short.dcm", short_data, std::vector<std::uint8_t>(2, 1)),
                "pixel data holds 2 bytes");
 }
 
@@ -490,7 +464,7 @@ TEST_F(DicomTest, MissingPixelDataIsNamed) {
   s.height = 1;
   const auto drop_pixels = [](gdcm::DataSet& ds) { ds.Remove(gdcm::Tag(0x7fe0, 0x0010)); };
   const std::string nopix = rewrite(write("img.dcm", s, le16({1, 2})), "nopix.dcm", drop_pixels);
-  expect_error(nopix, "no pixel data");
+  expect_decode_error(nopix, "no pixel data");
 }
 
 TEST_F(DicomTest, TruncatedAndGarbageFilesNameTheFile) {
@@ -517,19 +491,19 @@ TEST_F(DicomTest, TruncatedAndGarbageFilesNameTheFile) {
     }
     const std::string cut = path("cut.dcm");
     write_bytes(cut, std::vector<std::uint8_t>(whole.begin(), whole.end() - 10));
-    expect_error(cut, "truncated DICOM file");
+    expect_decode_error(cut, "truncated DICOM file");
   }
 
   std::vector<std::uint8_t> garbage(128, 0);
   for (char ch : std::string("DICM")) garbage.push_back(static_cast<std::uint8_t>(ch));
   for (int i = 0; i < 500; ++i) garbage.push_back(static_cast<std::uint8_t>(i * 131 + 7));
   write_bytes(path("garbage.dcm"), garbage);
-  expect_error(path("garbage.dcm"), "corrupt DICOM file");
+  expect_decode_error(path("garbage.dcm"), "corrupt DICOM file");
 
   std::vector<std::uint8_t> just_marker(128, 0);
   for (char ch : std::string("DICM")) just_marker.push_back(static_cast<std::uint8_t>(ch));
   write_bytes(path("marker.dcm"), just_marker);
-  expect_error(path("marker.dcm"), "truncated DICOM file");
+  expect_decode_error(path("marker.dcm"), "truncated DICOM file");
 
   // Called directly, the DICOM decoder refuses other formats.
   const std::uint8_t png_px[1] = {9};

@@ -1,5 +1,6 @@
 // Decoding, writers, windowing, resizing and CLAHE, checked against hand-computed values.
 #include "results/files.h"
+#include "tests/worker/expect_decode_error.h"
 #include "worker/image.h"
 
 #include <gtest/gtest.h>
@@ -41,18 +42,6 @@ class ImageTest : public ::testing::Test {
   }
   fs::path dir_;
 };
-
-// Expects decode_image(p) to throw an ImageError whose message names p and contains `what`.
-void expect_decode_error(const std::string& p, const std::string& what) {
-  try {
-    decode_image(p);
-    FAIL() << "no error for " << p;
-  } catch (const ImageError& e) {
-    const std::string msg = e.what();
-    EXPECT_NE(msg.find(p), std::string::npos) << msg;
-    EXPECT_NE(msg.find(what), std::string::npos) << msg;
-  }
-}
 
 TEST_F(ImageTest, Png8BitGrayRoundTrip) {
   std::vector<std::uint8_t> px(5 * 3);
