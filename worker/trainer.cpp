@@ -512,7 +512,7 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
       run.class_weight = torch::tensor(std::vector<float>(w.begin(), w.end())).to(device);
     }
     results::make_dirs(options.checkpoint_dir);
-    if (options.resume_epoch != 0) {
+    if (options.resume_epoch != 0 && (!run.group || run.group->rank() == 0)) {
       for (const auto& [epoch, path] : list_checkpoints(options.checkpoint_dir)) {
         if (options.resume_epoch > 0 && epoch > options.resume_epoch) continue;
         if (auto payload = read_verified(path)) {
@@ -524,6 +524,28 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
     }
   });
   run.sync(/*poll_stop=*/false);
+  if (run.distributed() && options.resume_epoch != 0) {
+    // Every member resumes from the checkpoint the leader chose: on a shared file system
+    // another node may not see the newest file yet, and members that started from different
+    // epochs would run different numbers of collectives.
+    torch::Tensor chosen = torch::full({1}, static_cast<float>(meta.epoch), device);
+    run.group->broadcast(chosen, 0);
+    const int epoch = static_cast<int>(chosen.item<float>());
+    if (run.group->rank() != 0 && epoch > 0) {
+      run.local([&] {
+        const std::string path = checkpoint_path(options.checkpoint_dir, epoch);
+        std::optional<std::string> payload = read_verified(path);
+        if (!payload) {
+          throw std::runtime_error(path + ": the group leader resumes from this checkpoint, but "
+                                   "this rank cannot read it (missing, truncated or a checksum "
+                                   "mismatch; is the shared file system up to date here?)");
+        }
+        meta = load_checkpoint(*payload, *run.model, *run.optimizer, device);
+        outcome.resumed_from = meta.epoch;
+      });
+    }
+    run.sync(/*poll_stop=*/false);
+  }
   outcome.best_epoch = meta.best_epoch;
   outcome.best_metric = meta.best_metric;
   outcome.epochs_completed = meta.epoch;
