@@ -11,8 +11,12 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <sstream>
+#include <thread>
+#include <utility>
 
 #include "results/files.h"
 #include "results/metrics.h"
@@ -86,8 +90,10 @@ std::string checkpoint_path(const std::string& dir, int epoch) {
   return fmt::format("{}/epoch-{:04d}.ckpt", dir, epoch);
 }
 
-void save_checkpoint(const std::string& path, ResNet50Impl& model,
-                     torch::optim::Optimizer& optimizer, const CheckpointMeta& meta) {
+/// The checkpoint's payload (a torch archive). Runs on the training thread: the archive
+/// refers to the live parameters and optimizer state.
+std::string serialize_checkpoint(ResNet50Impl& model, torch::optim::Optimizer& optimizer,
+                                 const CheckpointMeta& meta) {
   torch::serialize::OutputArchive archive;
   for (const auto& p : model.named_parameters()) archive.write("p." + p.key(), p.value().cpu());
   for (const auto& b : model.named_buffers()) archive.write("b." + b.key(), b.value().cpu(), true);
@@ -99,7 +105,11 @@ void save_checkpoint(const std::string& path, ResNet50Impl& model,
   archive.write("best_metric", c10::IValue(meta.best_metric));
   std::ostringstream payload;
   archive.save_to(payload);
-  const std::string body = payload.str();
+  return payload.str();
+}
+
+/// Header + checksum + payload, written atomically (temporary file, fsync, rename).
+void write_checkpoint(const std::string& path, const std::string& body) {
   std::string bytes(kMagic, sizeof kMagic);
   std::uint64_t size = body.size();
   std::uint64_t sum = fnv1a64(body.data(), body.size());
@@ -108,6 +118,37 @@ void save_checkpoint(const std::string& path, ResNet50Impl& model,
   bytes += body;
   results::write_file_atomic(path, bytes);
 }
+
+/// Runs one checkpoint write at a time in a background thread, so that its checksum, disk
+/// write and fsync (about 1.5 s of the 2.2 s a 288 MB checkpoint costs here) overlap the
+/// next epoch's training. wait() rethrows a failed write.
+class CheckpointWriter {
+ public:
+  CheckpointWriter() = default;
+  CheckpointWriter(const CheckpointWriter&) = delete;
+  CheckpointWriter& operator=(const CheckpointWriter&) = delete;
+  ~CheckpointWriter() {
+    if (thread_.joinable()) thread_.join();  // unwinding: the error, if any, is lost
+  }
+  void submit(std::function<void()> job) {
+    wait();
+    thread_ = std::thread([this, job = std::move(job)] {
+      try {
+        job();
+      } catch (...) {
+        error_ = std::current_exception();
+      }
+    });
+  }
+  void wait() {
+    if (thread_.joinable()) thread_.join();
+    if (std::exception_ptr e = std::exchange(error_, nullptr)) std::rethrow_exception(e);
+  }
+
+ private:
+  std::thread thread_;
+  std::exception_ptr error_;
+};
 
 /// The payload of a checkpoint whose header and checksum verify, or an empty optional.
 std::optional<std::string> read_verified(const std::string& path) {
@@ -550,6 +591,7 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
   outcome.best_metric = meta.best_metric;
   outcome.epochs_completed = meta.epoch;
 
+  CheckpointWriter writer;
   for (int epoch = meta.epoch + 1; epoch <= p.epochs; ++epoch) {
     const double lr = lr_at(p, epoch);
     for (auto& group : run.optimizer->param_groups()) group.options().set_lr(lr);
@@ -561,6 +603,10 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
     double train_seconds = 0, ips = 0;
     auto start = Clock::now();
     rec.train = run.train_epoch(*train_loader, epoch, train_seconds, ips);
+    // The previous epoch's checkpoint is on disk before this epoch is reported, so at most
+    // the last reported epoch lacks one (trainer.h); the gather in evaluate() shares a
+    // failed write with the group.
+    run.local([&] { writer.wait(); });
     results::Predictions val_predictions;
     rec.val = run.evaluate(*val_loader, epoch, val_predictions);
     rec.seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -584,11 +630,14 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
     meta = {epoch, outcome.best_epoch, outcome.best_metric};
     if (!run.group || run.group->rank() == 0) {
       run.local([&] {
-        save_checkpoint(checkpoint_path(options.checkpoint_dir, epoch), *run.model,
-                        *run.optimizer, meta);
-        for (const auto& [e, path] : list_checkpoints(options.checkpoint_dir)) {
-          if (e < epoch - 1 && e != outcome.best_epoch) ::unlink(path.c_str());
-        }
+        auto body = std::make_shared<std::string>(
+            serialize_checkpoint(*run.model, *run.optimizer, meta));
+        writer.submit([body, dir = options.checkpoint_dir, epoch, best = outcome.best_epoch] {
+          write_checkpoint(checkpoint_path(dir, epoch), *body);
+          for (const auto& [e, path] : list_checkpoints(dir)) {
+            if (e < epoch - 1 && e != best) ::unlink(path.c_str());
+          }
+        });
       });
     }
     outcome.epochs_completed = epoch;
@@ -597,6 +646,7 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
       break;
     }
   }
+  run.local([&] { writer.wait(); });
   run.sync(/*poll_stop=*/false);  // e.g. the leader failed to write the last checkpoint
   return outcome;
 }

@@ -9,9 +9,12 @@
 // from its checkpoint computes exactly what an uninterrupted run computes (on CPU, with
 // the same thread count).
 //
-// Order of one epoch's end: compute val metrics -> report (on_epoch) -> checkpoint. A crash
-// between the report and the checkpoint recomputes that epoch on resume, identically, so a
-// store that replaces an epoch equal to its last one never gains a gap or a duplicate.
+// Order of one epoch's end: compute val metrics -> report (on_epoch) -> checkpoint. The
+// checkpoint is serialised at once and written (checksum, write, fsync) in a background
+// thread while the next epoch trains; that write has finished before the next report and
+// before train_trial returns. So a crash recomputes at most the last reported epoch on
+// resume, identically, and a store that replaces an epoch equal to its last one never gains
+// a gap or a duplicate.
 #include <cstdint>
 #include <exception>
 #include <functional>
