@@ -173,6 +173,23 @@ TEST_F(TrainerTest, DivergenceIsATrialFailure) {
   }
 }
 
+// Checkpoints are written in the background; a failed write still fails the trial, before
+// the next epoch is reported (so at most the last reported epoch lacks a checkpoint).
+TEST_F(TrainerTest, AFailedCheckpointWriteFailsTheTrialBeforeTheNextReport) {
+  PreparedData data = synthetic(48, 32);
+  sweeps::Trial trial = small_trial(3);
+  // A non-empty folder where epoch 1's checkpoint goes: the rename onto it fails.
+  results::make_dirs(dir_ + "/ckfail/epoch-0001.ckpt/x");
+  std::vector<results::EpochRecord> epochs;
+  try {
+    train_trial(trial, data, options("ckfail", &epochs));
+    FAIL() << "expected the checkpoint write to fail";
+  } catch (const TrialFailure& e) {
+    EXPECT_NE(std::string(e.what()).find("epoch-0001.ckpt"), std::string::npos) << e.what();
+  }
+  ASSERT_EQ(epochs.size(), 1u) << "epoch 2 was reported without epoch 1's checkpoint";
+}
+
 TEST_F(TrainerTest, LearnsAnEasyTwoClassProblem) {
   // Easy set: class 1 has a bright square at a random place, class 0 only noise.
   const int size = 32;
