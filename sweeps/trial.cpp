@@ -7,6 +7,8 @@
 #include <set>
 #include <stdexcept>
 
+#include "sweeps/splitmix.h"
+
 namespace mammosweep::sweeps {
 
 namespace {
@@ -20,13 +22,6 @@ std::uint64_t fnv1a(const std::string& s) {
     h *= 1099511628211ULL;
   }
   return h;
-}
-
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
 }
 
 json to_json(const Value& v) {

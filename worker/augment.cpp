@@ -6,15 +6,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "sweeps/splitmix.h"
+
 namespace mammosweep::worker {
 namespace {
 
-std::uint64_t splitmix64(std::uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+using sweeps::splitmix64;
 
 std::string shape_of(const torch::Tensor& t) {
   std::string s = "[";

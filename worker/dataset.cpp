@@ -10,6 +10,8 @@
 #include <set>
 #include <sstream>
 
+#include "sweeps/splitmix.h"
+
 namespace mammosweep::worker {
 namespace fs = std::filesystem;
 namespace {
@@ -60,13 +62,6 @@ void sort_records(std::vector<ImageRecord>& records) {
     const int ra = split_rank(a.split), rb = split_rank(b.split);
     return ra != rb ? ra < rb : a.path < b.path;
   });
-}
-
-std::uint64_t splitmix64(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
 }
 
 std::vector<ImageRecord> list_folders(const SourceOptions& o) {
@@ -300,9 +295,9 @@ void assign_stratified_split(std::vector<ImageRecord>& records, double val_fract
         order.push_back(&kv.second);
         images += kv.second.members.size();
       }
-    std::uint64_t state = seed ^ (0xA5A5A5A5ULL * (stratum + 1));
+    sweeps::SplitMix64 rng(seed ^ (0xA5A5A5A5ULL * (stratum + 1)));
     for (std::size_t i = order.size(); i > 1; --i) {
-      const std::size_t j = splitmix64(state) % i;
+      const std::size_t j = rng.next() % i;
       std::swap(order[i - 1], order[j]);
     }
     const auto want_test = static_cast<std::size_t>(std::llround(test_fraction * images));

@@ -9,19 +9,15 @@
 #include <string>
 #include <utility>
 
+#include "sweeps/splitmix.h"
+
 namespace mammosweep::worker {
 namespace {
 
-/// splitmix64 stream (Vigna): reproducible on every platform, unlike std:: distributions.
-class SplitMix {
+/// The splitmix64 stream (sweeps/splitmix.h) with an unbiased bounded draw.
+class SplitMix : public sweeps::SplitMix64 {
  public:
-  explicit SplitMix(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t next() {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
+  using sweeps::SplitMix64::SplitMix64;
   /// Uniform in [0, n), n > 0, without modulo bias (rejection).
   std::uint64_t below(std::uint64_t n) {
     const std::uint64_t limit = ~std::uint64_t{0} - (~std::uint64_t{0} % n);
@@ -30,9 +26,6 @@ class SplitMix {
     while (x >= limit);
     return x % n;
   }
-
- private:
-  std::uint64_t state_;
 };
 
 template <typename T>

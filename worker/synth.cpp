@@ -6,21 +6,17 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "sweeps/splitmix.h"
+
 namespace mammosweep::worker {
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-// splitmix64: tiny, portable and fully specified (std:: distributions are not).
-class Rng {
+// The splitmix64 stream (sweeps/splitmix.h) with the draws the generator needs.
+class Rng : public sweeps::SplitMix64 {
  public:
-  explicit Rng(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t next() {
-    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
+  using sweeps::SplitMix64::SplitMix64;
   double uniform() { return double(next() >> 11) * (1.0 / 9007199254740992.0); }
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
   int integer(int lo, int hi) { return lo + int(next() % std::uint64_t(hi - lo + 1)); }
@@ -28,9 +24,6 @@ class Rng {
     const double u1 = std::max(uniform(), 1e-12), u2 = uniform();
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(2 * kPi * u2);
   }
-
- private:
-  std::uint64_t state_;
 };
 
 double smoothstep01(double t) {

@@ -21,6 +21,7 @@
 #include "results/files.h"
 #include "results/metrics.h"
 #include "results/ranking.h"
+#include "sweeps/splitmix.h"
 #include "worker/image.h"
 #include "worker/leakage.h"
 #include "worker/loader.h"
@@ -68,12 +69,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+using sweeps::splitmix64;
 
 // ---- checkpoints ------------------------------------------------------------------------
 // File: "MSCKPT01", u64 payload bytes, u64 FNV-1a of the payload, payload (a torch archive).
