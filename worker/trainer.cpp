@@ -393,7 +393,7 @@ struct Run {
     Batch batch;
     // Every member has the same number of training batches (loader.h), hence the same
     // sequence of collectives, even after a local failure.
-    for (std::int64_t b = 0; b < loader.num_batches(); ++b) {
+    for (; step < loader.num_batches(); ++step) {
       sync();
       torch::Tensor logits, y;
       double loss_value = 0;
@@ -430,9 +430,8 @@ struct Run {
         accumulate(acc, logits, y, loss_value * static_cast<double>(y.size(0)));
         images += y.size(0);
       });
-      ++step;
       seconds = std::chrono::duration<double>(Clock::now() - start).count();
-      bar.update(step, static_cast<double>(images) / std::max(seconds, 1e-9));
+      bar.update(step + 1, static_cast<double>(images) / std::max(seconds, 1e-9));
     }
     seconds = std::chrono::duration<double>(Clock::now() - start).count();
     if (distributed()) gather(acc);
