@@ -31,13 +31,6 @@ int rank_or_unknown(MPI_Comm comm) {
   return rank;
 }
 
-// The sleep interval after `current` in the schedule of `b`.
-std::chrono::microseconds next_sleep(std::chrono::microseconds current, const Backoff& b) {
-  const auto grown = std::chrono::microseconds(
-      static_cast<std::chrono::microseconds::rep>(static_cast<double>(current.count()) * b.growth));
-  return std::clamp(grown, b.initial, std::max(b.initial, b.max));
-}
-
 }  // namespace
 
 void check_mpi(int rc, const std::string& what, int rank) {
@@ -46,6 +39,12 @@ void check_mpi(int rc, const std::string& what, int rank) {
     throw MpiError(fmt::format("{} (this is rank {}) failed: {}", what, rank, mpi_error_string(rc)));
   }
   throw MpiError(fmt::format("{} failed: {}", what, mpi_error_string(rc)));
+}
+
+std::chrono::microseconds Backoff::next(std::chrono::microseconds current) const {
+  const auto grown = std::chrono::microseconds(
+      static_cast<std::chrono::microseconds::rep>(static_cast<double>(current.count()) * growth));
+  return std::clamp(grown, initial, std::max(initial, max));
 }
 
 // ---------------------------------------------------------------- MpiComm
@@ -222,7 +221,11 @@ std::optional<RawMessage> recv_any(const MpiComm& comm, std::chrono::microsecond
   const auto start = std::chrono::steady_clock::now();
   const bool forever = timeout == kWaitForever;
   auto sleep = options.backoff.initial;
+  PollStats ignored;
+  PollStats& stats = options.stats ? *options.stats : ignored;
+  stats = PollStats{};
   for (;;) {
+    ++stats.polls;
     int flag = 0;
     MPI_Message handle = MPI_MESSAGE_NULL;
     MPI_Status status;
@@ -246,8 +249,9 @@ std::optional<RawMessage> recv_any(const MpiComm& comm, std::chrono::microsecond
       const auto left = std::chrono::duration_cast<std::chrono::microseconds>(timeout - elapsed);
       nap = std::min(nap, std::max(left, std::chrono::microseconds(1)));
     }
+    stats.longest_nap = std::max(stats.longest_nap, nap);
     std::this_thread::sleep_for(nap);
-    sleep = next_sleep(sleep, options.backoff);
+    sleep = options.backoff.next(sleep);
   }
 }
 
@@ -260,7 +264,7 @@ void wait(MPI_Request& request, const MpiComm& comm, const std::string& what,
     check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), what, me);
     if (done) return;
     std::this_thread::sleep_for(sleep);
-    sleep = next_sleep(sleep, backoff);
+    sleep = backoff.next(sleep);
   }
 }
 

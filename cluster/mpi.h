@@ -9,6 +9,7 @@
 #include <mpi.h>
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -105,6 +106,16 @@ struct Backoff {
   std::chrono::microseconds initial{50};
   std::chrono::microseconds max{5000};
   double growth = 2.0;
+
+  /// The sleep after `current` in this schedule: current * growth, within [initial, max].
+  std::chrono::microseconds next(std::chrono::microseconds current) const;
+};
+
+/// What one polling wait did, for tests and benchmarks: how often it polled and how long
+/// it asked to sleep. Counting polls shows a sleeping wait without timing anything.
+struct PollStats {
+  std::size_t polls = 0;
+  std::chrono::microseconds longest_nap{0};
 };
 
 inline constexpr std::chrono::microseconds kWaitForever = std::chrono::microseconds::max();
@@ -120,6 +131,7 @@ struct RecvOptions {
   int source = MPI_ANY_SOURCE;
   int tag = MPI_ANY_TAG;
   Backoff backoff;
+  PollStats* stats = nullptr;  // if set, filled in by recv_any
 };
 
 /// Receives the next message matching `options` (any source, any tag by default), waiting

@@ -39,13 +39,11 @@ for np in 3 4; do
   for r in $(seq 1 $((np - 1))); do
     grep -q "on rank $r\b" "$tmp/np$np.log" || fail "rank $r never ran a trial under -np $np"
   done
-  pct=$(sed -n 's/.*(\([0-9.]*\)% of a core).*/\1/p' "$tmp/np$np.log")
-  echo "coordinator CPU under -np $np: ${pct}% of a core"
-  # The target is < 2% of a core during a real sweep (docs/performance.md). Here epochs last
-  # about a second, so the coordinator's per-epoch HDF5 writes weigh far more than they do
-  # in a sweep whose epochs take minutes; a busy-polling coordinator would show ~100%.
-  python3 -c "import sys; sys.exit(0 if float('$pct') < 5.0 else 1)" \
-    || fail "coordinator used ${pct}% of a core (a sleeping wait stays far below 5% here)"
+  # The coordinator's CPU share is reported, not asserted: ctest -j 2 shares the cores, so a
+  # threshold here would flake. bench/dispatch measures it; the sleeping wait behind it is
+  # tested by counting polls (cluster_mpi_test: MpiRecv.IdleWaitSleepsBetweenPolls).
+  grep -q "% of a core)" "$tmp/np$np.log" || fail "no coordinator CPU line under -np $np"
+  echo "coordinator CPU under -np $np: $(sed -n 's/.*(\([0-9.]*\)% of a core).*/\1/p' "$tmp/np$np.log")% of a core"
 done
 
 echo "== data-parallel equivalence of one step (-np 2)"
