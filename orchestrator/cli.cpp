@@ -24,7 +24,7 @@ int run_cli(int argc, char** argv) {
   std::vector<Command> commands{add_plan_command(app), add_status_command(app),
                                 add_leaderboard_command(app), add_plot_command(app),
                                 add_submit_command(app),  add_run_command(app), add_train_command(app),
-                                add_synth_command(app),   add_export_command(app),
+                                add_synth_command(app),   add_export_command(app), add_evaluate_command(app),
                                 add_predict_command(app)};
   try {
     app.parse(argc, argv);

@@ -35,6 +35,7 @@ Command add_run_command(CLI::App& app);
 Command add_train_command(CLI::App& app);
 Command add_synth_command(CLI::App& app);
 Command add_export_command(CLI::App& app);
+Command add_evaluate_command(CLI::App& app);
 Command add_predict_command(CLI::App& app);
 
 /// Parses argv, runs the chosen subcommand, maps exceptions to exit codes and messages.

@@ -5,7 +5,8 @@
 // the winner or --trial, find the checkpoint of its selected epoch in DIR/trials/<id>/,
 // rebuild the trial's ResNet50 (dense_units, dropout, unfrozen_fraction from params_json),
 // load the checkpoint's weights and write model.safetensors, model.json and MODEL_CARD.md.
-// Preprocessing comes from the data section of the spec stored in results.h5.
+// Loading is orchestrator/chosen_model.h (shared with `evaluate`); preprocessing comes from
+// the data section of the effective spec stored in results.h5.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -14,10 +15,12 @@
 #include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
+#include "orchestrator/chosen_model.h"
 #include "orchestrator/cli.h"
 #include "orchestrator/sweep_results.h"
-#include "results/files.h"
+#include "results/metrics.h"
 #include "results/ranking.h"
 #include "sweeps/trial.h"
 #include "worker/model_dir.h"
@@ -61,56 +64,6 @@ std::string ci_text(const results::Interval* i) {
   return fmt::format("{} – {}", fmt3(i->lo), fmt3(i->hi));
 }
 
-/// The trial named by --trial: an exact id, else an exact (unique) name.
-std::size_t find_trial(const results::SweepSnapshot& snap, const std::string& key,
-                       const std::string& dir) {
-  for (std::size_t i = 0; i < snap.trials.size(); ++i) {
-    if (snap.trials[i].id == key) return i;
-  }
-  std::vector<std::size_t> by_name;
-  for (std::size_t i = 0; i < snap.trials.size(); ++i) {
-    if (snap.trials[i].name == key) by_name.push_back(i);
-  }
-  if (by_name.size() == 1) return by_name.front();
-  if (by_name.size() > 1) {
-    std::string ids;
-    for (std::size_t i : by_name) ids += " " + snap.trials[i].id;
-    throw InputError(fmt::format("--trial '{}': {} trials of {} have that name; give an id:{}",
-                                 key, by_name.size(), dir, ids));
-  }
-  std::string known;
-  for (const auto& t : snap.trials) known += fmt::format("\n  {}  {}", t.id, t.name);
-  throw InputError(
-      fmt::format("--trial '{}': no trial of {} has that id or name; trials:{}", key, dir, known));
-}
-
-/// The checkpoint of `epoch` in DIR/trials/<id>/, or an InputError naming what is missing.
-std::string find_checkpoint(const std::string& dir, const results::TrialResult& t, int epoch,
-                            const results::RankingOptions& ro) {
-  const std::string folder = fmt::format("{}/trials/{}", dir, t.id);
-  const std::string path = fmt::format("{}/epoch-{:04d}.ckpt", folder, epoch);
-  std::vector<std::pair<int, std::string>> kept = worker::list_checkpoints(folder);
-  for (const auto& [e, p] : kept) {
-    if (e == epoch) return p;
-  }
-  if (results::file_exists(path)) {
-    throw InputError(fmt::format("{}: the checkpoint of epoch {} of trial {} ({}) is corrupt "
-                                 "(truncated, or its checksum does not match)",
-                                 path, epoch, t.name, t.id));
-  }
-  std::string have;
-  for (auto it = kept.rbegin(); it != kept.rend(); ++it) {
-    have += (have.empty() ? "" : ", ") + std::to_string(it->first);
-  }
-  throw InputError(fmt::format(
-      "{}: missing: the checkpoint of epoch {} of trial {} ({}) was pruned or never written "
-      "(checkpoints kept: {}). The trainer keeps the last two epochs and the best epoch by the "
-      "sweep's metric; `--by final` always has its checkpoint, and `--by best` with the sweep's "
-      "own metric{}.",
-      path, epoch, t.name, t.id, have.empty() ? "none" : "epochs " + have,
-      ro.by == results::EpochChoice::best ? " (not --metric " + ro.metric + ")" : ""));
-}
-
 /// "N images checked; 0 cross-split findings (exact 0, near 0, ...)" from the stored report.
 std::string leakage_summary(const std::string& report_json, const std::string& policy,
                             ojson* out) {
@@ -146,7 +99,45 @@ struct CardInput {
   std::string leakage_text;
   std::string dir;
   std::size_t ranked_count = 0;
+  const results::SplitMetrics* val;      // at val_threshold
+  const results::BootstrapResult* val_ci;  // nullptr: see ranked->ci_note
+  double val_threshold = 0.5;
+  const ojson* test = nullptr;  // the latest test evaluation of this trial and epoch
 };
+
+/// The latest /evaluations record of the test split for `trial` at `epoch`, or null.
+ojson latest_test_evaluation(const results::SweepSnapshot& snap, const std::string& trial,
+                             int epoch) {
+  ojson found;
+  for (const auto& text : snap.evaluations) {
+    ojson j = ojson::parse(text, nullptr, false);
+    if (!j.is_object() || j.value("split", "") != "test" || !j.contains("trial")) continue;
+    if (j["trial"].value("id", "") == trial && j["trial"].value("epoch", 0) == epoch) found = j;
+  }
+  return found;
+}
+
+std::string test_section(const ojson& r) {
+  std::string md = fmt::format(
+      "\n## Test split (held out; evaluated {})\n\n{} test images ({} malignant); threshold "
+      "{:.4f} chosen on validation by `{}`. Evaluated with `mammosweep evaluate`; this was "
+      "evaluation {} of the sweep's test split.\n\n",
+      r.value("time", "?"), r["images"].value("total", 0), r["images"].value("malignant", 0),
+      r["threshold"].value("value", 0.0), r["threshold"].value("rule", "?"),
+      r.value("earlier_test_evaluations", 0) + 1);
+  md += "| metric | value | 95% CI (bootstrap) |\n|---|---|---|\n";
+  for (const char* k : {"auc", "sensitivity", "specificity", "accuracy", "f1"}) {
+    const ojson& m = r["metrics"][k];
+    auto v = [&](const char* f) {
+      return m[f].is_number() ? fmt3(m[f].get<double>()) : std::string("n/a");
+    };
+    md += fmt::format("| {} | {} | {} – {} |\n", k, v("point"), v("lo"), v("hi"));
+  }
+  const ojson& cm = r["confusion_matrix"];
+  md += fmt::format("\nConfusion matrix: TP {}, FP {}, TN {}, FN {}.\n", cm.value("tp", 0),
+                    cm.value("fp", 0), cm.value("tn", 0), cm.value("fn", 0));
+  return md;
+}
 
 std::string render_card(const CardInput& c) {
   const results::TrialResult& t = *c.trial;
@@ -159,10 +150,17 @@ std::string render_card(const CardInput& c) {
                     "(class 1 = malignant), exported by mammosweep {} on {} from the sweep `{}` "
                     "in `{}`.\n\n",
                     c.info->tool_version, now_iso(), c.spec->name, c.dir);
-  md += "> **Caution.** Every number below is measured on the sweep's *validation* split, the same "
-        "split that chose this model and its epoch, so it is optimistic. It is not a test-set "
-        "result and not clinical evidence. Evaluate on a held-out test split (ideally from "
-        "other patients, sites and scanners) before any use.\n\n";
+  if (c.test) {
+    md += "> **Caution.** The validation numbers below chose this model and its epoch, so they are "
+          "optimistic. The test-split numbers were measured once on held-out images; they are "
+          "not clinical evidence (test on other patients, sites and scanners before any "
+          "use).\n\n";
+  } else {
+    md += "> **Caution.** Every number below is measured on the sweep's *validation* split, the "
+          "same split that chose this model and its epoch, so it is optimistic. It is not a "
+          "test-set result and not clinical evidence. Run `mammosweep evaluate` on a held-out "
+          "test split (ideally from other patients, sites and scanners) before any use.\n\n";
+  }
   md += "## Selection\n\n";
   md += fmt::format("- rank {} of {} ranked trial(s) by {} ({}), {} epoch\n", c.ranked->rank,
                     c.ranked_count, metric,
@@ -170,22 +168,24 @@ std::string render_card(const CardInput& c) {
                     c.ro->by == results::EpochChoice::best ? "each trial's best" : "each trial's final");
   md += fmt::format("- selected epoch: {} of {} trained (status {})\n", c.ranked->epoch,
                     t.epochs.size(), results::to_string(t.status));
+  const results::SplitMetrics& v = *c.val;
   md += "\n## Validation metrics (epoch " + std::to_string(c.ranked->epoch) +
-        ", threshold " + fmt::format("{}", c.info->threshold) + ")\n\n";
+        ", threshold " + fmt::format("{:.4f}", c.val_threshold) + ")\n\n";
   md += "| metric | value | 95% CI (bootstrap) |\n|---|---|---|\n";
-  const results::BootstrapResult* ci = c.ranked->ci ? &*c.ranked->ci : nullptr;
-  md += fmt::format("| AUC | {} | {} |\n", fmt3(e.val.auc), ci_text(ci ? &ci->auc : nullptr));
-  md += fmt::format("| accuracy | {} | {} |\n", fmt3(e.val.accuracy),
+  const results::BootstrapResult* ci = c.val_ci;
+  md += fmt::format("| AUC | {} | {} |\n", fmt3(v.auc), ci_text(ci ? &ci->auc : nullptr));
+  md += fmt::format("| accuracy | {} | {} |\n", fmt3(v.accuracy),
                     ci_text(ci ? &ci->accuracy : nullptr));
-  md += fmt::format("| sensitivity | {} | {} |\n", fmt3(e.val.recall),
+  md += fmt::format("| sensitivity | {} | {} |\n", fmt3(v.recall),
                     ci_text(ci ? &ci->sensitivity : nullptr));
-  md += fmt::format("| specificity | {} | {} |\n", fmt3(e.val.specificity),
+  md += fmt::format("| specificity | {} | {} |\n", fmt3(v.specificity),
                     ci_text(ci ? &ci->specificity : nullptr));
-  md += fmt::format("| precision (PPV) | {} | |\n| F1 | {} | |\n| loss | {} | |\n",
-                    fmt3(e.val.precision), fmt3(e.val.f1), fmt3(e.val.loss));
+  md += fmt::format("| precision (PPV) | {} | |\n| F1 | {} | {} |\n| loss | {} | |\n",
+                    fmt3(v.precision), fmt3(v.f1), ci_text(ci ? &ci->f1 : nullptr), fmt3(e.val.loss));
   md += fmt::format("\nConfusion matrix: TP {}, FP {}, TN {}, FN {} ({} val images).\n",
-                    e.val.cm.tp, e.val.cm.fp, e.val.cm.tn, e.val.cm.fn, e.val.cm.total());
+                    v.cm.tp, v.cm.fp, v.cm.tn, v.cm.fn, v.cm.total());
   if (!ci) md += fmt::format("\nConfidence intervals unavailable: {}.\n", c.ranked->ci_note);
+  if (c.test) md += test_section(*c.test);
   md += fmt::format("\nTrain metrics at that epoch: loss {}, accuracy {}, AUC {}.\n",
                     fmt3(e.train.loss), fmt3(e.train.accuracy), fmt3(e.train.auc));
   md += "\n## Training parameters\n\n| parameter | value |\n|---|---|\n";
@@ -223,75 +223,16 @@ std::string render_card(const CardInput& c) {
 
 int export_model(const ExportOptions& opt) {
   return with_input_errors([&]() {
-    results::SweepSnapshot snap = load_sweep(opt.dir);
-    results::RankingOptions ro = ranking_options(snap, opt.choice);
-    results::Ranking ranking = results::rank_trials(snap.trials, ro);
-    std::optional<sweeps::SweepSpec> spec = stored_spec(snap.info);
-    if (!spec) {
-      throw InputError(fmt::format("{}: the stored spec is missing or no longer parses, so the "
-                                   "preprocessing of the model is unknown",
-                                   results::store_path(opt.dir)));
-    }
-
-    std::size_t index = 0;
-    if (opt.trial.empty()) {
-      if (!ranking.winner()) {
-        throw InputError(fmt::format(
-            "{}: no trial can be exported yet: none is done or stopped early with an epoch",
-            opt.dir));
-      }
-      index = ranking.winner()->index;
-    } else {
-      index = find_trial(snap, opt.trial, opt.dir);
-    }
-    const results::TrialResult& t = snap.trials[index];
-    const results::RankedTrial* ranked = ranking.find(index);
-    if (!ranked) {
-      std::string reason = "not ranked";
-      for (const auto& u : ranking.unranked) {
-        if (u.index == index) reason = u.reason;
-      }
-      throw InputError(fmt::format("trial {} ({}) cannot be exported: {}", t.name, t.id, reason));
-    }
-
-    const std::string ckpt = find_checkpoint(opt.dir, t, ranked->epoch, ro);
-    sweeps::TrainingParams params;
-    try {
-      params = sweeps::params_from_json(t.params_json);
-    } catch (const std::exception& e) {
-      throw InputError(fmt::format("trial {} ({}): its stored parameters are invalid: {}", t.name,
-                                   t.id, e.what()));
-    }
-    worker::ResNet50Options mo;
-    mo.dense_units = params.dense_units;
-    mo.dropout = params.dropout;
-    mo.unfrozen_fraction = params.unfrozen_fraction;
-    mo.seed = t.seed;
-    worker::ResNet50 model(mo);
-    const int loaded = worker::load_checkpoint_weights(ckpt, *model);
-    if (loaded != ranked->epoch) {
-      throw InputError(fmt::format("{}: holds epoch {}, expected epoch {}", ckpt, loaded,
-                                   ranked->epoch));
-    }
-    model->eval();
-
-    // model.json
-    worker::ModelInfo info;
-    info.tool_version = MAMMOSWEEP_VERSION;
-    info.architecture = {params.dense_units, params.dropout, params.unfrozen_fraction, 2};
+    ChosenModel c = load_chosen_model(opt.dir, opt.choice, opt.trial);
+    const results::SweepSnapshot& snap = c.snap;
+    const results::RankingOptions& ro = c.ranking_options;
+    const results::TrialResult& t = c.trial();
+    const results::RankedTrial* ranked = &c.ranked();
+    const sweeps::SweepSpec* spec = &c.spec;
+    const sweeps::TrainingParams& params = c.params;
+    const std::string& ckpt = c.checkpoint;
     const sweeps::DataSpec& d = spec->data;
-    info.preprocessing.options.image_size = d.image_size;
-    info.preprocessing.options.keep_aspect = d.keep_aspect;
-    info.preprocessing.options.clahe = d.clahe;
-    info.preprocessing.options.window = d.window == "percentile"
-                                            ? worker::PreprocessOptions::Window::percentile
-                                            : worker::PreprocessOptions::Window::minmax;
-    info.preprocessing.mean = d.mean;
-    info.preprocessing.std = d.std;
-    info.class_map = d.class_map.empty() ? std::map<std::string, int>{{"0", 0}, {"1", 1}}
-                                         : d.class_map;
-    info.threshold = ro.bootstrap.threshold;
-
+    worker::ModelInfo& info = c.info;
     const results::EpochRecord& e = t.epochs[ranked->epoch_index];
     ojson leakage;
     const std::string leakage_text = leakage_summary(snap.info.leakage_report_json, d.leakage, &leakage);
@@ -302,21 +243,36 @@ int export_model(const ExportOptions& opt) {
                       {"status", results::to_string(t.status)},
                       {"params", ojson::parse(t.params_json)}};
     extra["selection"] = {{"metric", ro.metric},
-                          {"goal", ro.goal == results::Goal::maximize ? "maximize" : "minimize"},
+                          {"goal", sweeps::to_string(ro.goal)},
                           {"by", ro.by == results::EpochChoice::best ? "best" : "final"},
                           {"epoch", ranked->epoch},
                           {"epochs_trained", t.epochs.size()},
                           {"rank", ranked->rank},
-                          {"ranked_trials", ranking.ranked.size()},
+                          {"ranked_trials", c.ranking.ranked.size()},
                           {"model_of_the_week", ranked->rank == 1},
-                          {"justification", ranking.justification}};
+                          {"justification", c.ranking.justification}};
+    // Validation metrics at the operating threshold, from the selected epoch's predictions
+    // (the training-time ones, at 0.5, when those are unknown).
+    results::SplitMetrics val = e.val;
+    double val_threshold = 0.5;
+    std::optional<results::BootstrapResult> val_ci = ranked->ci;
+    if (c.val_predictions.size() > 0) {
+      val_threshold = info.threshold;
+      val = results::compute_metrics(c.val_predictions, val_threshold, e.val.loss);
+      if (ranked->ci) {
+        results::BootstrapOptions bo = ro.bootstrap;
+        bo.threshold = val_threshold;
+        val_ci = results::bootstrap_ci(c.val_predictions, bo);
+      }
+    }
+    const ojson test = latest_test_evaluation(snap, t.id, ranked->epoch);
     ojson metrics = {{"split", "val"},
                      {"epoch", ranked->epoch},
-                     {"threshold", info.threshold},
-                     {"val", split_json(e.val)},
+                     {"threshold", val_threshold},
+                     {"val", split_json(val)},
                      {"train", split_json(e.train)}};
-    if (ranked->ci) {
-      const auto& ci = *ranked->ci;
+    if (val_ci) {
+      const auto& ci = *val_ci;
       metrics["val_ci"] = {{"confidence", ci.confidence},
                            {"method", ro.bootstrap.stratified ? "stratified percentile bootstrap"
                                                               : "percentile bootstrap"},
@@ -325,15 +281,20 @@ int export_model(const ExportOptions& opt) {
                            {"auc", interval_json(ci.auc)},
                            {"accuracy", interval_json(ci.accuracy)},
                            {"sensitivity", interval_json(ci.sensitivity)},
-                           {"specificity", interval_json(ci.specificity)}};
+                           {"specificity", interval_json(ci.specificity)},
+                           {"f1", interval_json(ci.f1)}};
     } else {
       metrics["val_ci"] = nullptr;
       metrics["val_ci_note"] = ranked->ci_note;
     }
     extra["metrics"] = metrics;
+    extra["test"] = test.is_null() ? ojson(nullptr) : test;
     extra["caution"] =
-        "All metrics are on the validation split that selected this model and epoch; they are "
-        "optimistic and are not a test-set or clinical result.";
+        test.is_null()
+            ? "All metrics are on the validation split that selected this model and epoch; they "
+              "are optimistic and are not a test-set or clinical result."
+            : "metrics are on the validation split that selected this model and epoch (optimistic); "
+              "test holds one evaluation on the held-out test split. Neither is a clinical result.";
     extra["data"] = {{"root", d.root},
                      {"layout", d.layout},
                      {"manifest_hash", snap.info.data_manifest_hash},
@@ -349,17 +310,18 @@ int export_model(const ExportOptions& opt) {
     info.extra_json = extra.dump();
 
     CardInput card{&snap, &t, ranked, &ro, &*spec, &info, leakage_text, opt.dir,
-                   ranking.ranked.size()};
+                   c.ranking.ranked.size(), &val, val_ci ? &*val_ci : nullptr, val_threshold,
+                   test.is_null() ? nullptr : &test};
     const std::map<std::string, std::string> meta{
         {"mammosweep.trial_id", t.id},
         {"mammosweep.trial_name", t.name},
         {"mammosweep.epoch", std::to_string(ranked->epoch)},
         {"mammosweep.tool_version", MAMMOSWEEP_VERSION},
         {"mammosweep.image_size", std::to_string(d.image_size)}};
-    worker::write_model_dir(opt.out, *model, info, render_card(card), meta);
+    worker::write_model_dir(opt.out, *c.model, info, render_card(card), meta);
 
     std::cout << fmt::format("exported trial {} ({}), epoch {}, rank {} of {} by {}: {}\n",
-                             t.name, t.id, ranked->epoch, ranked->rank, ranking.ranked.size(),
+                             t.name, t.id, ranked->epoch, ranked->rank, c.ranking.ranked.size(),
                              results::metric_display_name(ro.metric), fmt3(ranked->metric));
     std::cout << fmt::format("wrote {0}/model.safetensors, {0}/model.json, {0}/MODEL_CARD.md\n",
                              opt.out);

@@ -27,7 +27,7 @@ int plan(const PlanOptions& opt) {
     nlohmann::json j = {{"name", spec.name},
                         {"method", sweeps::to_string(spec.method)},
                         {"seed", spec.seed},
-                        {"metric", {{"name", spec.metric.name}, {"goal", spec.metric.goal}}},
+                        {"metric", {{"name", spec.metric.name}, {"goal", sweeps::to_string(spec.metric.goal)}}},
                         {"trials", nlohmann::json::array()}};
     for (const auto& t : trials) j["trials"].push_back(nlohmann::json::parse(sweeps::to_text(t)));
     std::cout << j.dump(2) << "\n";
@@ -35,7 +35,7 @@ int plan(const PlanOptions& opt) {
   }
   std::cout << fmt::format("{}: method {}, {} trial{}, ranked by {} ({})\n\n", spec.name,
                            sweeps::to_string(spec.method), trials.size(),
-                           trials.size() == 1 ? "" : "s", spec.metric.name, spec.metric.goal);
+                           trials.size() == 1 ? "" : "s", spec.metric.name, sweeps::to_string(spec.metric.goal));
   std::vector<std::string> varying = sweeps::differing_params(trials);
   std::vector<std::string> header{"#", "id", "name"};
   header.insert(header.end(), varying.begin(), varying.end());

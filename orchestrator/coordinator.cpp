@@ -20,11 +20,6 @@ namespace {
 
 std::string fmt_num(double v) { return std::isnan(v) ? "n/a" : fmt::format("{:.3f}", v); }
 
-bool better(double value, double best, bool maximize) {
-  if (std::isnan(value)) return false;
-  return std::isnan(best) || (maximize ? value > best : value < best);
-}
-
 }  // namespace
 
 SweepCoordinator::SweepCoordinator(const sweeps::SweepSpec& spec,
@@ -33,9 +28,8 @@ SweepCoordinator::SweepCoordinator(const sweeps::SweepSpec& spec,
     : spec_(spec), store_(store), options_(options) {
   int max_epochs = 1;
   for (const auto& t : trials) max_epochs = std::max(max_epochs, t.params.epochs);
-  policy_ = make_policy(spec.early_stopping, early_stopping_maximize(spec), max_epochs);
+  policy_ = make_policy(spec.early_stopping, early_stopping_goal(spec), max_epochs);
   const std::string es_metric = early_stopping_metric(spec);
-  const bool maximize = spec.metric.goal != "minimize";
 
   // Replay what the store holds: best-so-far values and the early-stopping history.
   std::map<std::string, results::TrialResult> stored;
@@ -48,23 +42,17 @@ SweepCoordinator::SweepCoordinator(const sweeps::SweepSpec& spec,
     live_[t.id].state = results::to_string(store.state(t.id).status);
     live_[t.id].epoch = store.last_epoch(t.id);
     trials_[t.id] = t;
-    double best = results::kNaN;
-    int best_epoch = 0;
+    results::BestEpoch& best =
+        best_.try_emplace(t.id, spec.metric.name, spec.metric.goal).first->second;
     auto it = stored.find(t.id);
     int last = 0;
     if (it != stored.end()) {
       for (const auto& e : it->second.epochs) {
-        double v = results::epoch_metric(e, spec.metric.name);
-        if (better(v, best, maximize) || (std::isnan(best) && e.epoch == 1)) {  // as epoch()
-          if (!std::isnan(v)) best = v;
-          best_epoch = e.epoch;
-        }
+        best.offer(e);
         policy_->on_epoch(t.id, e.epoch, results::epoch_metric(e, es_metric));
         last = e.epoch;
       }
     }
-    best_[t.id] = best;
-    best_epoch_[t.id] = best_epoch;
     results::TrialState state = store.state(t.id);
     bool finished = state.status == results::TrialStatus::done ||
                     state.status == results::TrialStatus::stopped_early;
@@ -112,17 +100,11 @@ worker::EpochDecision SweepCoordinator::epoch(const std::string& trial_id,
   const int stored = store_.last_epoch(trial_id);
   if (rec.epoch < stored) return worker::EpochDecision::proceed;  // already recorded
   store_.append_epoch(trial_id, rec);  // epoch == stored replaces the row (a recomputation)
-  const bool maximize = spec_.metric.goal != "minimize";
-  double value = results::epoch_metric(rec, spec_.metric.name);
   // A recomputed best epoch (the run died after append_epoch, maybe before its predictions
-  // were stored) stores its predictions again: the replayed best_ already holds its value.
-  const bool recomputed_best = rec.epoch == stored && best_epoch_[trial_id] == rec.epoch;
-  if (better(value, best_[trial_id], maximize) ||
-      (std::isnan(best_[trial_id]) && rec.epoch == 1) || recomputed_best) {
-    if (!std::isnan(value)) best_[trial_id] = value;
-    best_epoch_[trial_id] = rec.epoch;
-    store_.set_best_predictions(trial_id, rec.epoch, val);
-  }
+  // were stored) stores its predictions again: the replayed best_ already holds it.
+  results::BestEpoch& best = best_.at(trial_id);
+  const bool recomputed_best = rec.epoch == stored && best.epoch() == rec.epoch;
+  if (best.offer(rec) || recomputed_best) store_.set_best_predictions(trial_id, rec.epoch, val);
   if (rec.epoch > stored) --epochs_left_;
   seconds_per_epoch_ =
       seconds_per_epoch_ < 0 ? rec.seconds : 0.7 * seconds_per_epoch_ + 0.3 * rec.seconds;

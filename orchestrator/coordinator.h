@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "orchestrator/sweep_runner.h"
+#include "results/best_epoch.h"
 #include "results/records.h"
 #include "results/store.h"
 #include "sweeps/spec.h"
@@ -74,8 +75,8 @@ class SweepCoordinator {
   const RunOptions& options_;
   std::deque<Job> queue_;
   std::map<std::string, int> attempts_this_run_;
-  std::map<std::string, double> best_;  // best metric so far per trial
-  std::map<std::string, int> best_epoch_;  // epoch whose val predictions are (to be) stored
+  /// Best epoch so far per trial (results/best_epoch.h): its val predictions are stored.
+  std::map<std::string, results::BestEpoch> best_;
   std::unique_ptr<SchedulingPolicy> policy_;
   int failures_ = 0;
   int epochs_left_ = 0;

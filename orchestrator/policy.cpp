@@ -13,7 +13,7 @@ const char* to_string(Decision d) { return d == Decision::stop ? "stop" : "proce
 
 SchedulingPolicy::~SchedulingPolicy() = default;
 
-std::unique_ptr<SchedulingPolicy> make_policy(const sweeps::EarlyStopping& es, bool maximize,
+std::unique_ptr<SchedulingPolicy> make_policy(const sweeps::EarlyStopping& es, sweeps::Goal goal,
                                               int max_epochs) {
   if (es.grace_epochs < 0) {
     throw std::invalid_argument(fmt::format(
@@ -30,7 +30,7 @@ std::unique_ptr<SchedulingPolicy> make_policy(const sweeps::EarlyStopping& es, b
           "early_stopping.min_trials expects an integer >= 1, got {}", es.min_trials));
     }
     MedianStoppingOptions o;
-    o.maximize = maximize;
+    o.goal = goal;
     o.grace_epochs = es.grace_epochs;
     o.min_trials = es.min_trials;
     return make_median_policy(o);
@@ -42,7 +42,7 @@ std::unique_ptr<SchedulingPolicy> make_policy(const sweeps::EarlyStopping& es, b
           es.reduction_factor));
     }
     AshaOptions o;
-    o.maximize = maximize;
+    o.goal = goal;
     o.grace_epochs = es.grace_epochs;
     o.reduction_factor = es.reduction_factor;
     o.max_epochs = max_epochs;
@@ -56,10 +56,10 @@ std::string early_stopping_metric(const sweeps::SweepSpec& spec) {
   return spec.early_stopping.metric.empty() ? spec.metric.name : spec.early_stopping.metric;
 }
 
-bool early_stopping_maximize(const sweeps::SweepSpec& spec) {
+sweeps::Goal early_stopping_goal(const sweeps::SweepSpec& spec) {
   std::string metric = early_stopping_metric(spec);
-  if (metric == spec.metric.name) return spec.metric.goal != "minimize";
-  return metric != "val_loss";
+  if (metric == spec.metric.name) return spec.metric.goal;
+  return metric == "val_loss" ? sweeps::Goal::minimize : sweeps::Goal::maximize;
 }
 
 namespace detail {
@@ -73,10 +73,10 @@ void check_epoch(const char* policy, const std::string& trial_id, int last_epoch
   }
 }
 
-double sanitize(double value, bool maximize) {
+double sanitize(double value, sweeps::Goal goal) {
   if (!std::isnan(value)) return value;
   double inf = std::numeric_limits<double>::infinity();
-  return maximize ? -inf : inf;
+  return goal == sweeps::Goal::maximize ? -inf : inf;
 }
 
 }  // namespace detail

@@ -4,7 +4,7 @@
 // policy_median.cpp, policy_asha.cpp), the rules written out in docs/early-stopping.md.
 //
 // Protocol (the coordinator's side):
-//   1. policy = make_policy(spec.early_stopping, early_stopping_maximize(spec), max_epochs)
+//   1. policy = make_policy(spec.early_stopping, early_stopping_goal(spec), max_epochs)
 //   2. On resume, replay every stored epoch of every trial through on_epoch and ignore the
 //      decisions. Each trial's own epochs must be replayed in order (1, 2, ...); trials may
 //      be replayed one after another or interleaved in any way.
@@ -47,19 +47,19 @@ class SchedulingPolicy {
 };
 
 /// Builds the policy named by es.policy.
-///   maximize    whether larger values of the early-stopping metric are better
-///               (see early_stopping_maximize).
+///   goal        whether larger or smaller values of the early-stopping metric are better
+///               (see early_stopping_goal).
 ///   max_epochs  the most epochs any trial trains (ASHA puts no rung at or beyond it).
 /// Throws std::invalid_argument naming the key and the bad value for an unknown policy,
 /// grace_epochs < 0, min_trials < 1, reduction_factor <= 1 (asha) or max_epochs < 1.
-std::unique_ptr<SchedulingPolicy> make_policy(const sweeps::EarlyStopping& es, bool maximize,
+std::unique_ptr<SchedulingPolicy> make_policy(const sweeps::EarlyStopping& es, sweeps::Goal goal,
                                               int max_epochs);
 
 /// The metric the policy watches: early_stopping.metric, or the sweep metric when empty.
 std::string early_stopping_metric(const sweeps::SweepSpec& spec);
-/// Whether larger is better for early_stopping_metric(spec): the sweep's goal when it is the
-/// sweep metric; otherwise false for val_loss and true for every other metric.
-bool early_stopping_maximize(const sweeps::SweepSpec& spec);
+/// The goal of early_stopping_metric(spec): the sweep's goal when it is the sweep metric;
+/// otherwise minimize for val_loss and maximize for every other metric.
+sweeps::Goal early_stopping_goal(const sweeps::SweepSpec& spec);
 
 // --- The policies one by one (make_policy picks among these; tests build them directly) ---
 
@@ -67,7 +67,7 @@ bool early_stopping_maximize(const sweeps::SweepSpec& spec);
 std::unique_ptr<SchedulingPolicy> make_fifo_policy();
 
 struct MedianStoppingOptions {
-  bool maximize = true;
+  sweeps::Goal goal = sweeps::Goal::maximize;
   int grace_epochs = 1;  // no trial is stopped at an epoch t < grace_epochs
   int min_trials = 3;    // other trials that must have reached epoch t before T can stop
 };
@@ -79,7 +79,7 @@ struct MedianStoppingOptions {
 std::unique_ptr<SchedulingPolicy> make_median_policy(const MedianStoppingOptions& options);
 
 struct AshaOptions {
-  bool maximize = true;
+  sweeps::Goal goal = sweeps::Goal::maximize;
   int grace_epochs = 1;         // the first rung (0 is treated as 1)
   double reduction_factor = 3;  // eta > 1: keep the top 1/eta at each rung
   int max_epochs = 1;           // rungs lie strictly below it
@@ -101,9 +101,11 @@ namespace detail {
 /// [1, last_epoch + 1]. Throws std::invalid_argument naming policy, trial and both epochs.
 void check_epoch(const char* policy, const std::string& trial_id, int last_epoch, int epoch);
 /// NaN becomes the worst value: -inf when maximizing, +inf when minimizing.
-double sanitize(double value, bool maximize);
+double sanitize(double value, sweeps::Goal goal);
 /// Whether sanitized a is strictly better than sanitized b.
-inline bool better(double a, double b, bool maximize) { return maximize ? a > b : a < b; }
+inline bool better(double a, double b, sweeps::Goal goal) {
+  return goal == sweeps::Goal::maximize ? a > b : a < b;
+}
 }  // namespace detail
 
 }  // namespace mammosweep::orchestrator

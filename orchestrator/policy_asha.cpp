@@ -52,7 +52,7 @@ class AshaPolicy final : public SchedulingPolicy {
     auto rung = recorded_.find(epoch);
     if (rung == recorded_.end()) return Decision::proceed;
     std::map<std::string, double>& values = rung->second;
-    double mine = detail::sanitize(metric_value, options_.maximize);
+    double mine = detail::sanitize(metric_value, options_.goal);
     values[trial_id] = mine;  // one value per trial per rung: a restart replaces it
 
     // Integer count of the top 1/eta; the tolerance keeps 9 / 3.0 at 3.
@@ -60,7 +60,7 @@ class AshaPolicy final : public SchedulingPolicy {
     keep = std::max<std::size_t>(keep, 1);
     std::size_t better = 0;
     for (const auto& [id, v] : values) {
-      if (detail::better(v, mine, options_.maximize)) ++better;
+      if (detail::better(v, mine, options_.goal)) ++better;
     }
     return better < keep ? Decision::proceed : Decision::stop;
   }

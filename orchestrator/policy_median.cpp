@@ -19,7 +19,7 @@ class MedianStoppingPolicy final : public SchedulingPolicy {
     // A restart from an earlier epoch forgets the epochs after it.
     mine.values.resize(epoch - 1);
     mine.sums.resize(epoch - 1);
-    double value = detail::sanitize(metric_value, options_.maximize);
+    double value = detail::sanitize(metric_value, options_.goal);
     mine.values.push_back(value);
     mine.sums.push_back(epoch == 1 ? value : mine.sums.back() + value);
 
@@ -28,20 +28,20 @@ class MedianStoppingPolicy final : public SchedulingPolicy {
     std::vector<double> averages;  // other trials' means over their epochs 1..t
     for (const auto& [id, other] : trials_) {
       if (id == trial_id || static_cast<int>(other.sums.size()) < epoch) continue;
-      averages.push_back(detail::sanitize(other.sums[epoch - 1] / epoch, options_.maximize));
+      averages.push_back(detail::sanitize(other.sums[epoch - 1] / epoch, options_.goal));
     }
     if (static_cast<int>(averages.size()) < options_.min_trials) return Decision::proceed;
 
     std::sort(averages.begin(), averages.end());
     std::size_t n = averages.size();
     double median = n % 2 == 1 ? averages[n / 2] : (averages[n / 2 - 1] + averages[n / 2]) / 2;
-    median = detail::sanitize(median, options_.maximize);  // -inf + +inf cannot be a median
+    median = detail::sanitize(median, options_.goal);  // -inf + +inf cannot be a median
 
     double best = mine.values.front();
     for (double v : mine.values) {
-      if (detail::better(v, best, options_.maximize)) best = v;
+      if (detail::better(v, best, options_.goal)) best = v;
     }
-    return detail::better(median, best, options_.maximize) ? Decision::stop : Decision::proceed;
+    return detail::better(median, best, options_.goal) ? Decision::stop : Decision::proceed;
   }
 
   std::string name() const override { return "median"; }

@@ -31,9 +31,12 @@ results::SweepSnapshot load_sweep(const std::string& dir) {
 }
 
 std::optional<sweeps::SweepSpec> stored_spec(const results::SweepInfo& info) {
-  if (info.spec_yaml.empty()) return std::nullopt;
+  const bool effective = !info.spec_effective_yaml.empty();
+  const std::string& text = effective ? info.spec_effective_yaml : info.spec_yaml;
+  if (text.empty()) return std::nullopt;
   try {
-    return sweeps::parse_spec(info.spec_yaml, "results.h5:spec_yaml");
+    return sweeps::parse_spec(text, effective ? "results.h5:spec_effective_yaml"
+                                              : "results.h5:spec_yaml");
   } catch (const std::exception&) {
     return std::nullopt;
   }
@@ -64,12 +67,15 @@ results::RankingOptions ranking_options(const results::SweepSnapshot& snapshot,
   } catch (const std::invalid_argument& e) {
     throw InputError(e.what());
   }
-  std::string goal = choice.goal;
-  if (goal.empty() && spec && spec->metric.name == o.metric) goal = spec->metric.goal;
-  if (goal.empty()) goal = ends_with(o.metric, "_loss") ? "minimize" : "maximize";
-  std::optional<results::Goal> g = parse_goal(goal);
-  if (!g) throw InputError(fmt::format("goal '{}': expected max or min", goal));
-  o.goal = *g;
+  if (!choice.goal.empty()) {
+    std::optional<results::Goal> g = parse_goal(choice.goal);
+    if (!g) throw InputError(fmt::format("goal '{}': expected max or min", choice.goal));
+    o.goal = *g;
+  } else if (spec && spec->metric.name == o.metric) {
+    o.goal = spec->metric.goal;
+  } else {
+    o.goal = ends_with(o.metric, "_loss") ? results::Goal::minimize : results::Goal::maximize;
+  }
   if (choice.by == "best") {
     o.by = results::EpochChoice::best;
   } else if (choice.by == "final") {
@@ -83,6 +89,11 @@ results::RankingOptions ranking_options(const results::SweepSnapshot& snapshot,
   }
   o.compute_cis = choice.ci_resamples > 0;
   if (o.compute_cis) o.bootstrap.resamples = choice.ci_resamples;
+  // The spec's selection rule (best or one_se) and the level of the paired tests.
+  if (spec) {
+    o.selection.rule = spec->selection.rule;
+    o.selection.alpha = spec->selection.alpha;
+  }
   return o;
 }
 

@@ -45,7 +45,8 @@ struct RankingChoice {
 
 /// Ranking options for `snapshot`. The metric is choice.metric, else the stored spec's
 /// metric, else "val_auc". The goal is choice.goal, else the spec's goal when the metric is
-/// the spec's metric, else minimize for "*_loss" metrics and maximize for the rest.
+/// the spec's metric, else minimize for "*_loss" metrics and maximize for the rest. The
+/// selection rule and its alpha come from the stored spec's selection: (best, 0.05 without).
 /// Throws InputError for an unknown metric, goal or `by`, or negative ci_resamples.
 results::RankingOptions ranking_options(const results::SweepSnapshot& snapshot,
                                         const RankingChoice& choice);

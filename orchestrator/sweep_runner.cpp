@@ -113,6 +113,16 @@ FaultInjection fault_injection_from_env() {
   return f;
 }
 
+/// `text` as a YAML double-quoted scalar.
+std::string yaml_quoted(const std::string& text) {
+  std::string q = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') q += '\\';
+    q += c;
+  }
+  return q + "\"";
+}
+
 /// Everything every rank derives from the command line alone.
 struct Setup {
   sweeps::SweepSpec spec;
@@ -125,8 +135,10 @@ struct Setup {
 Setup make_setup(const RunOptions& opt, int workers_on_node) {
   Setup s;
   s.fault = fault_injection_from_env();
-  s.spec = sweeps::load_spec(opt.spec_path, opt.overrides);
-  if (!opt.data_root.empty()) s.spec.data.root = opt.data_root;
+  // --data-root is --set data.root=...: the effective spec records the data that trained.
+  std::vector<std::string> overrides = opt.overrides;
+  if (!opt.data_root.empty()) overrides.push_back("data.root=" + yaml_quoted(opt.data_root));
+  s.spec = sweeps::load_spec(opt.spec_path, overrides);
   s.trials = sweeps::expand(s.spec);
   if (!opt.only_trial.empty()) {
     std::vector<sweeps::Trial> match;
@@ -164,7 +176,7 @@ worker::TrainerOptions trainer_options(const Setup& s, const RunOptions& opt,
   to.resume_epoch = resume_epoch;
   to.threads = s.threads;
   to.metric = s.spec.metric.name;
-  to.maximize = s.spec.metric.goal != "minimize";
+  to.goal = s.spec.metric.goal;
   to.progress = opt.progress;
   to.mean = s.spec.data.mean;
   to.std = s.spec.data.std;
@@ -516,6 +528,8 @@ int run_sweep(const RunOptions& opt) {
     results::SweepInfo info;
     info.tool_version = MAMMOSWEEP_VERSION;
     info.spec_yaml = s.spec.source_text;
+    info.spec_overrides = s.spec.overrides;
+    info.spec_effective_yaml = s.spec.effective_text;
     info.spec_hash = fmt::format("{:016x}", worker::fnv1a64(s.spec.source_text.data(),
                                                              s.spec.source_text.size()));
     info.libtorch_version = MAMMOSWEEP_TORCH_VERSION;

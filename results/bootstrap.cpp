@@ -85,11 +85,12 @@ BootstrapResult bootstrap_ci(const Predictions& p, const BootstrapOptions& optio
   std::mt19937_64 rng(options.seed);
   std::vector<std::int64_t> weight(n);
   const auto B = static_cast<std::size_t>(options.resamples);
-  std::vector<double> aucs, accs, sens, specs;
+  std::vector<double> aucs, accs, sens, specs, f1s;
   aucs.reserve(B);
   accs.reserve(B);
   sens.reserve(B);
   specs.reserve(B);
+  f1s.reserve(B);
   for (std::size_t b = 0; b < B; ++b) {
     std::fill(weight.begin(), weight.end(), 0);
     if (options.stratified) {
@@ -129,11 +130,16 @@ BootstrapResult bootstrap_ci(const Predictions& p, const BootstrapOptions& optio
     accs.push_back(static_cast<double>(tp + tn) / static_cast<double>(n));
     sens.push_back(pos_total > 0 ? static_cast<double>(tp) / P : kNaN);
     specs.push_back(neg_total > 0 ? static_cast<double>(tn) / N : kNaN);
+    // F1 = 2 TP / (2 TP + FP + FN), NaN without a true positive (as compute_metrics: the
+    // harmonic mean of precision and recall is 0/0 or undefined then).
+    const std::int64_t f1_den = 2 * tp + (neg_total - tn) + (pos_total - tp);
+    f1s.push_back(tp > 0 ? 2.0 * static_cast<double>(tp) / static_cast<double>(f1_den) : kNaN);
   }
   out.auc = make_interval(full.auc, aucs, options.confidence);
   out.accuracy = make_interval(full.accuracy, accs, options.confidence);
   out.sensitivity = make_interval(full.recall, sens, options.confidence);
   out.specificity = make_interval(full.specificity, specs, options.confidence);
+  out.f1 = make_interval(full.f1, f1s, options.confidence);
   return out;
 }
 

@@ -43,12 +43,12 @@ struct Interval {
 };
 
 struct BootstrapResult {
-  Interval auc, accuracy, sensitivity, specificity;
+  Interval auc, accuracy, sensitivity, specificity, f1;
   int resamples = 0;
   double confidence = 0.95;
 };
 
-/// Bootstrap CIs of AUC, accuracy, sensitivity (recall) and specificity of `p`.
+/// Bootstrap CIs of AUC, accuracy, sensitivity (recall), specificity and F1 of `p`.
 /// Throws std::invalid_argument for invalid predictions (see validate_predictions) or
 /// options (resamples < 1, confidence outside (0, 1)). Empty predictions give all NaN.
 BootstrapResult bootstrap_ci(const Predictions& p, const BootstrapOptions& options = {});

@@ -34,6 +34,25 @@ LeaderboardCell interval_cell(double v, const Interval* iv) {
   return c;
 }
 
+// DeLong's paired comparison with the reference: AUC(trial) - AUC(reference) [CI] and the
+// p-value ("reference" on the reference's own row, n/a when unavailable; p < 0.001 shows
+// as "<0.001" in md and html while csv and json keep the number).
+void paired_cells(const RankedTrial& r, std::vector<LeaderboardCell>& cells) {
+  LeaderboardCell diff, p;
+  if (r.paired) {
+    diff.value = r.paired->difference;
+    diff.lo = r.paired->ci_lo;
+    diff.hi = r.paired->ci_hi;
+    p.value = r.paired->p_value;
+    if (p.value < 0.001) p.text = "<0.001";
+  } else if (r.paired_note == "reference") {
+    diff.text = "reference";
+    p.text = "-";
+  }
+  cells.push_back(diff);
+  cells.push_back(p);
+}
+
 // Parameters whose value differs between the listed trials (a missing key counts as a value).
 std::vector<std::string> differing_params(const std::vector<const TrialResult*>& listed) {
   std::set<std::string> keys;
@@ -79,8 +98,9 @@ std::string display(const LeaderboardColumn& col, const LeaderboardCell& c, int 
     case Kind::integer:
       return std::isnan(c.value) ? std::string("-") : fmt::format("{:.0f}", c.value);
     case Kind::number:
-      return fixed(c.value, digits);
+      return !c.text.empty() ? c.text : fixed(c.value, digits);
     case Kind::interval: {
+      if (!c.text.empty() && std::isnan(c.value)) return c.text;
       std::string s = fixed(c.value, digits);
       if (!std::isnan(c.lo)) s += " [" + fixed(c.lo, digits) + ", " + fixed(c.hi, digits) + "]";
       return s;
@@ -174,7 +194,11 @@ LeaderboardTable build_leaderboard(const std::vector<TrialResult>& trials, const
         {"val_sensitivity", "sensitivity [95% CI]", Kind::interval},
         {"val_specificity", "specificity [95% CI]", Kind::interval},
         {"val_loss", "val loss", Kind::number},
+        {"auc_diff", fmt::format("AUC diff vs ref [{:.4g}% CI]", (1.0 - ranking.alpha) * 100.0),
+         Kind::interval},
+        {"delong_p", "DeLong p", Kind::number},
         {"status", "status", Kind::text},
+        {"paired_note", "paired test", Kind::text, true},
         {"reason", "reason", Kind::text, true}};
     table.columns.insert(table.columns.end(), metric_cols.begin(), metric_cols.end());
     auto add_row = [&](const TrialResult& t, const RankedTrial* r, const std::string& reason) {
@@ -196,10 +220,12 @@ LeaderboardTable build_leaderboard(const std::vector<TrialResult>& trials, const
         row.cells.push_back(interval_cell(e.val.recall, ci ? &ci->sensitivity : nullptr));
         row.cells.push_back(interval_cell(e.val.specificity, ci ? &ci->specificity : nullptr));
         row.cells.push_back(num_cell(e.val.loss));
+        paired_cells(*r, row.cells);
       } else {
-        for (int i = 0; i < 6; ++i) row.cells.push_back(LeaderboardCell{});
+        for (int i = 0; i < 8; ++i) row.cells.push_back(LeaderboardCell{});
       }
       row.cells.push_back(text_cell(to_string(t.status)));
+      row.cells.push_back(text_cell(r != nullptr ? r->paired_note : std::string()));
       row.cells.push_back(text_cell(reason));
       table.rows.push_back(std::move(row));
     };

@@ -7,7 +7,10 @@
 // Views
 //   trials (default): one row per trial: rank, name, id, the parameters whose values differ
 //     between the listed trials, then the selected epoch, val AUC [CI], val accuracy,
-//     sensitivity [CI], specificity [CI], val loss and status. CIs come from Ranking.
+//     sensitivity [CI], specificity [CI], val loss, the paired AUC difference to the
+//     reference trial [CI] and its DeLong p-value, and status. CIs and tests come from
+//     Ranking. The difference is AUC(trial) - AUC(reference); the reference's row says
+//     "reference", an unavailable test "n/a" (csv/json: a `paired_note` column says why).
 //   epochs: one row per (trial, epoch): trial, epoch, train acc, val acc, train loss,
 //     val loss, val AUC and whether the epoch is the one the ranking selected.
 // Rows: ranked trials in rank order (limited to the first `top` when top > 0), then the

@@ -310,6 +310,15 @@ std::string html_report(const std::vector<TrialResult>& trials, const Ranking& r
   HtmlReporter reporter;
   h << "<h2>Leaderboard</h2>\n";
   reporter.report(build_leaderboard(trials, ranking, lo), h);
+  if (ranking.reference && ranking.ranked.size() >= 2) {
+    h << "<p class=\"note\">AUC diff vs ref: the trial's val AUC minus that of "
+      << html_escape(trials.at(*ranking.reference).name)
+      << " (the reference, first by the ranking metric) on the same validation images, with its "
+      << fmt::format("{:.4g}", (1.0 - ranking.alpha) * 100.0)
+      << "% confidence interval and the two-sided p-value of DeLong's paired test. Selection "
+         "rule: "
+      << sweeps::to_string(ranking.rule) << ".</p>\n";
+  }
   h << "<h2>Per-epoch comparison</h2>\n";
   lo.view = LeaderboardView::epochs;
   reporter.report(build_leaderboard(trials, ranking, lo), h);

@@ -9,42 +9,19 @@
 namespace mammosweep::results {
 namespace {
 
-const SplitMetrics* split_of(const EpochRecord& e, const std::string& split) {
-  if (split == "val") return &e.val;
-  if (split == "train") return &e.train;
-  return nullptr;
-}
-
-std::optional<double> field_of(const SplitMetrics& m, const std::string& name) {
-  if (name == "loss") return m.loss;
-  if (name == "accuracy" || name == "acc") return m.accuracy;
-  if (name == "precision") return m.precision;
-  if (name == "recall" || name == "sensitivity") return m.recall;
-  if (name == "specificity") return m.specificity;
-  if (name == "f1") return m.f1;
-  if (name == "auc") return m.auc;
-  return std::nullopt;
-}
-
-// -1 when a is better, +1 when b is better, 0 on a tie. NaN loses against any number.
-int compare(double a, double b, Goal goal) {
-  const bool na = std::isnan(a), nb = std::isnan(b);
-  if (na || nb) return na == nb ? 0 : (na ? 1 : -1);
-  if (a == b) return 0;
-  const bool a_better = goal == Goal::maximize ? a > b : a < b;
-  return a_better ? -1 : 1;
-}
-
-double stability_of(const TrialResult& t, int window) {
+// Population standard deviation of `get(epoch)` over the last `window` epochs; NaN with
+// fewer than 2 epochs.
+template <typename Get>
+double spread_of(const TrialResult& t, int window, Get get) {
   const std::size_t n = t.epochs.size();
   const std::size_t w = std::min<std::size_t>(n, static_cast<std::size_t>(window));
   if (w < 2) return kNaN;
   double mean = 0.0;
-  for (std::size_t i = n - w; i < n; ++i) mean += t.epochs[i].val.loss;
+  for (std::size_t i = n - w; i < n; ++i) mean += get(t.epochs[i]);
   mean /= static_cast<double>(w);
   double var = 0.0;
   for (std::size_t i = n - w; i < n; ++i) {
-    const double d = t.epochs[i].val.loss - mean;
+    const double d = get(t.epochs[i]) - mean;
     var += d * d;
   }
   return std::sqrt(var / static_cast<double>(w));
@@ -84,6 +61,41 @@ std::string unranked_reason(const TrialResult& t) {
   return std::string("no epoch recorded (status ") + to_string(t.status) + ")";
 }
 
+std::string percent(double alpha) { return fmt::format("{:.4g}%", (1.0 - alpha) * 100.0); }
+
+std::string p_text(double p) {
+  return p < 0.001 ? std::string("p < 0.001") : fmt::format("p = {:.3f}", p);
+}
+
+// "X is not significantly better than Y in val AUC: AUC difference 0.034 [95% CI -0.010 to
+// 0.080], DeLong p = 0.130 (paired, on the same 120 validation images)." for d = AUC(X) - AUC(Y).
+std::string paired_sentence(const std::string& x, const std::string& y, const DelongResult& d) {
+  const bool better = d.difference >= 0.0;
+  return fmt::format(
+      " {} is {}significantly {} than {} in val AUC: AUC difference {} [{} CI {} to {}], DeLong "
+      "{} (paired, on the same {} validation images).",
+      x, d.significant() ? "" : "not ", better ? "better" : "worse", y, num(d.difference),
+      percent(d.alpha), num(d.ci_lo), num(d.ci_hi), p_text(d.p_value),
+      d.positives + d.negatives);
+}
+
+// Why one_se preferred `w` over `c`, the next candidate in one_se's order.
+std::string one_se_reason(const RankedTrial& w, const TrialResult& ct, const RankedTrial& c,
+                          const std::string& mname, int window) {
+  if (compare(w.val_loss, c.val_loss, Goal::minimize) != 0) {
+    return fmt::format("the lowest val loss at its selected epoch ({} vs {} for {})",
+                       num(w.val_loss), num(c.val_loss), ct.name);
+  }
+  if (compare(w.metric_stability, c.metric_stability, Goal::minimize) != 0) {
+    return fmt::format("the same val loss as {} ({}) and the steadier {} over the last {} "
+                       "epochs (standard deviation {} vs {})",
+                       ct.name, num(w.val_loss), mname, window, num(w.metric_stability),
+                       num(c.metric_stability));
+  }
+  return fmt::format("the same val loss and steadiness as {} and comes first in the {} order",
+                     ct.name, mname);
+}
+
 std::string justify(const std::vector<TrialResult>& trials, const Ranking& r,
                     const RankingOptions& o) {
   if (r.ranked.empty()) {
@@ -103,11 +115,17 @@ std::string justify(const std::vector<TrialResult>& trials, const Ranking& r,
                    with_ci(we.val.recall, w.ci ? &w.ci->sensitivity : nullptr, conf),
                    with_ci(we.val.specificity, w.ci ? &w.ci->specificity : nullptr, conf));
   if (r.ranked.size() == 1) {
-    s += " It is the only ranked trial.";
-  } else {
+    if (r.requested_rule == SelectionRule::one_se) {
+      s += " Rule one_se needs at least two ranked trials to compare, so rule best applied: it "
+           "is the only ranked trial.";
+    } else {
+      s += " It is the only ranked trial.";
+    }
+  } else if (r.rule == SelectionRule::best) {
     const auto& ru = r.ranked[1];
     const TrialResult& rt = trials[ru.index];
     const Interval* r_iv = ru.ci ? metric_interval(*ru.ci, o.metric) : nullptr;
+    s += fmt::format(" Rule best: the best {} wins.", mname);
     s += fmt::format(" It is ahead of {} ({} {} at epoch {}", rt.name, mname,
                      with_ci(ru.metric, r_iv, conf), ru.epoch);
     if (o.metric != "val_loss") s += fmt::format(", val loss {}", num(ru.val_loss));
@@ -127,6 +145,47 @@ std::string justify(const std::vector<TrialResult>& trials, const Ranking& r,
                          "name.");
       }
     }
+  } else {
+    // one_se: the candidates in one_se's order are the winner, then the other candidates.
+    const RankedTrial* ref = nullptr;
+    const RankedTrial* next = nullptr;  // the candidate one_se would have picked second
+    std::size_t candidates = 0;
+    std::vector<std::string> unavailable;
+    for (const auto& t : r.ranked) {
+      if (r.reference && t.index == *r.reference) ref = &t;
+      if (t.candidate) ++candidates;
+      if (&t != &w && t.candidate) {
+        if (next == nullptr || compare(t.val_loss, next->val_loss, Goal::minimize) < 0 ||
+            (compare(t.val_loss, next->val_loss, Goal::minimize) == 0 &&
+             compare(t.metric_stability, next->metric_stability, Goal::minimize) < 0)) {
+          next = &t;
+        }
+      }
+      if (!t.candidate && !t.paired) unavailable.push_back(trials[t.index].name);
+    }
+    const TrialResult& reft = trials[ref->index];
+    s += fmt::format(" Rule one_se (alpha {:g}): ", r.alpha);
+    if (candidates == 1) {
+      s += fmt::format("{} has the best {} and no other trial's val AUC is within reach (each "
+                       "is significantly worse or could not be compared), so it stays.",
+                       wt.name, mname);
+    } else {
+      if (ref == &w) {
+        s += fmt::format("{} has the best {}, and among the {} trials whose val AUC is not "
+                         "significantly worse than its own it has ",
+                         wt.name, mname, candidates);
+      } else {
+        s += fmt::format("{} has the best {} ({} vs {}), and among the {} trials whose val AUC "
+                         "is not significantly worse than {}'s, {} has ",
+                         reft.name, mname, num(ref->metric), num(w.metric), candidates,
+                         reft.name, wt.name);
+      }
+      s += one_se_reason(w, trials[next->index], *next, mname, o.stability_window) + ".";
+    }
+    if (!unavailable.empty()) {
+      s += fmt::format(" Not considered because the paired test is unavailable: {}.",
+                       join_names(unavailable));
+    }
   }
   const std::size_t failed = r.unranked.size();
   s += fmt::format(" {} trial{} ranked", r.ranked.size(), r.ranked.size() == 1 ? " was" : "s were");
@@ -136,16 +195,19 @@ std::string justify(const std::vector<TrialResult>& trials, const Ranking& r,
   }
   s += ".";
   if (r.ranked.size() >= 2) {
-    const std::string runner = trials[r.ranked[1].index].name;
-    if (r.top_two_ci_overlap.has_value()) {
-      if (*r.top_two_ci_overlap) {
-        s += fmt::format(" The winner is not significantly better than {}: their {:.0f}% "
-                         "confidence intervals overlap.",
-                         runner, conf * 100.0);
-      } else {
-        s += fmt::format(" The {:.0f}% confidence intervals of the winner and {} do not overlap.",
-                         conf * 100.0, runner);
+    // The winner against rank 2: under one_se the reference is rank 2 whenever it lost.
+    const RankedTrial& other = r.ranked[1];
+    const std::string& on = trials[other.index].name;
+    const bool winner_is_reference = r.reference && w.index == *r.reference;
+    const std::optional<DelongResult>& d = winner_is_reference ? other.paired : w.paired;
+    if (d) {
+      s += paired_sentence(wt.name, on, winner_is_reference ? reversed(*d) : *d);
+      if (o.metric != "val_auc") {
+        s += fmt::format(" The paired test compares val AUC, not the ranking metric {}.", mname);
       }
+    } else {
+      s += fmt::format(" No paired test of {} against {}: {}.", wt.name, on,
+                       winner_is_reference ? other.paired_note : w.paired_note);
     }
   }
   std::vector<std::string> missing;
@@ -156,28 +218,71 @@ std::string justify(const std::vector<TrialResult>& trials, const Ranking& r,
   if (!missing.empty()) {
     s += fmt::format(" Confidence intervals are unavailable for {} ({}).", join_names(missing),
                      r.ranked[0].ci ? r.ranked[1].ci_note : r.ranked[0].ci_note);
-  } else if (r.ranked.size() >= 2 && !r.top_two_ci_overlap.has_value()) {
-    s += fmt::format(" No confidence interval is computed for {}, so significance is not "
-                     "assessed.",
-                     mname);
   }
   return s;
 }
 
-}  // namespace
+// The predictions of `t` at the selected epoch `epoch`, or nullptr with the reason in `why`.
+const Predictions* selected_predictions(const TrialResult& t, int epoch, std::string& why) {
+  if (t.best_val_predictions.size() == 0) {
+    why = "no validation predictions were stored";
+    return nullptr;
+  }
+  if (t.best_epoch.has_value() && *t.best_epoch != epoch) {
+    why = fmt::format("stored predictions are from epoch {}, not the selected epoch {}",
+                      *t.best_epoch, epoch);
+    return nullptr;
+  }
+  return &t.best_val_predictions;
+}
 
-double epoch_metric(const EpochRecord& e, const std::string& metric) {
-  const auto us = metric.find('_');
-  if (us != std::string::npos) {
-    const SplitMetrics* split = split_of(e, metric.substr(0, us));
-    if (split != nullptr) {
-      if (auto v = field_of(*split, metric.substr(us + 1))) return *v;
+// Sets `paired`/`paired_note` of every ranked trial against ranked[0] (the reference).
+void paired_tests(const std::vector<TrialResult>& trials, Ranking& r, double alpha) {
+  if (r.ranked.empty()) return;
+  RankedTrial& ref = r.ranked[0];
+  const TrialResult& rt = trials[ref.index];
+  ref.paired_note = "reference";
+  std::string ref_why;
+  const Predictions* ref_p = selected_predictions(rt, ref.epoch, ref_why);
+  for (std::size_t i = 1; i < r.ranked.size(); ++i) {
+    RankedTrial& x = r.ranked[i];
+    const TrialResult& xt = trials[x.index];
+    std::string why;
+    const Predictions* p = selected_predictions(xt, x.epoch, why);
+    if (ref_p == nullptr) {
+      x.paired_note = fmt::format("{}: {}", rt.name, ref_why);
+    } else if (p == nullptr) {
+      x.paired_note = fmt::format("{}: {}", xt.name, why);
+    } else if (std::string problem = delong_unavailable_reason(*p, *ref_p); !problem.empty()) {
+      x.paired_note = fmt::format("{} and {}: {}", xt.name, rt.name, problem);
+    } else {
+      x.paired = delong_test(*p, *ref_p, alpha);
     }
   }
-  throw std::invalid_argument("unknown metric '" + metric +
-                              "' (expected train_ or val_ followed by loss, accuracy, precision, "
-                              "recall, sensitivity, specificity, f1 or auc)");
 }
+
+// one_se: marks the candidates and moves the chosen one to the front (the rest keep their
+// order). Needs at least two ranked trials.
+void apply_one_se(Ranking& r) {
+  r.ranked[0].candidate = true;
+  for (std::size_t i = 1; i < r.ranked.size(); ++i) {
+    auto& x = r.ranked[i];
+    x.candidate = x.paired && !(x.paired->significant() && x.paired->difference < 0.0);
+  }
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < r.ranked.size(); ++i) {
+    const auto& x = r.ranked[i];
+    const auto& b = r.ranked[best];
+    if (!x.candidate) continue;
+    int c = compare(x.val_loss, b.val_loss, Goal::minimize);
+    if (c == 0) c = compare(x.metric_stability, b.metric_stability, Goal::minimize);
+    if (c < 0) best = i;  // a full tie keeps the earlier metric position
+  }
+  std::rotate(r.ranked.begin(), r.ranked.begin() + static_cast<std::ptrdiff_t>(best),
+              r.ranked.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+}
+
+}  // namespace
 
 std::string metric_display_name(const std::string& metric) {
   const auto us = metric.find('_');
@@ -210,9 +315,16 @@ Ranking rank_trials(const std::vector<TrialResult>& trials, const RankingOptions
     throw std::invalid_argument("rank_trials: stability_window is " +
                                 std::to_string(o.stability_window) + ", expected >= 2");
   }
+  if (!(o.selection.alpha > 0.0 && o.selection.alpha < 0.5)) {
+    throw std::invalid_argument(fmt::format("rank_trials: selection alpha is {}, expected "
+                                            "0 < alpha < 0.5",
+                                            o.selection.alpha));
+  }
   epoch_metric(EpochRecord{}, o.metric);  // validates the name even with no trial
   Ranking r;
   r.metric = o.metric;
+  r.requested_rule = o.selection.rule;
+  r.alpha = o.selection.alpha;
   for (std::size_t i = 0; i < trials.size(); ++i) {
     const TrialResult& t = trials[i];
     const bool finished = t.status == TrialStatus::done || t.status == TrialStatus::stopped_early;
@@ -223,30 +335,23 @@ Ranking rank_trials(const std::vector<TrialResult>& trials, const RankingOptions
     RankedTrial rt;
     rt.index = i;
     rt.epoch_index = t.epochs.size() - 1;
-    if (o.by == EpochChoice::best) {
-      rt.epoch_index = 0;
-      for (std::size_t e = 1; e < t.epochs.size(); ++e) {
-        const EpochRecord& cur = t.epochs[e];
-        const EpochRecord& best = t.epochs[rt.epoch_index];
-        int c = compare(epoch_metric(cur, o.metric), epoch_metric(best, o.metric), o.goal);
-        if (c == 0) c = compare(cur.val.loss, best.val.loss, Goal::minimize);
-        if (c < 0) rt.epoch_index = e;  // ties keep the earlier epoch
-      }
-    }
+    if (o.by == EpochChoice::best) rt.epoch_index = best_epoch_index(t.epochs, o.metric, o.goal);
     const EpochRecord& sel = t.epochs[rt.epoch_index];
     rt.epoch = sel.epoch;
     rt.metric = epoch_metric(sel, o.metric);
     rt.val_loss = sel.val.loss;
-    rt.stability = stability_of(t, o.stability_window);
+    rt.stability = spread_of(t, o.stability_window, [](const EpochRecord& e) { return e.val.loss; });
+    rt.metric_stability = spread_of(t, o.stability_window, [&](const EpochRecord& e) {
+      return epoch_metric(e, o.metric);
+    });
+    std::string why;
+    const Predictions* p = selected_predictions(t, rt.epoch, why);
     if (!o.compute_cis) {
       rt.ci_note = "bootstrap disabled";
-    } else if (t.best_val_predictions.size() == 0) {
-      rt.ci_note = "no validation predictions were stored";
-    } else if (t.best_epoch.has_value() && *t.best_epoch != rt.epoch) {
-      rt.ci_note = fmt::format("stored predictions are from epoch {}, not the selected epoch {}",
-                               *t.best_epoch, rt.epoch);
+    } else if (p == nullptr) {
+      rt.ci_note = why;
     } else {
-      rt.ci = bootstrap_ci(t.best_val_predictions, o.bootstrap);
+      rt.ci = bootstrap_ci(*p, o.bootstrap);
     }
     r.ranked.push_back(std::move(rt));
   }
@@ -260,14 +365,13 @@ Ranking rank_trials(const std::vector<TrialResult>& trials, const RankingOptions
     if (ta.name != tb.name) return ta.name < tb.name;
     return ta.id < tb.id;
   });
-  for (std::size_t i = 0; i < r.ranked.size(); ++i) r.ranked[i].rank = static_cast<int>(i + 1);
-  if (r.ranked.size() >= 2 && r.ranked[0].ci && r.ranked[1].ci) {
-    const Interval* a = metric_interval(*r.ranked[0].ci, o.metric);
-    const Interval* b = metric_interval(*r.ranked[1].ci, o.metric);
-    if (a != nullptr && b != nullptr && a->has_ci() && b->has_ci()) {
-      r.top_two_ci_overlap = a->overlaps(*b);
-    }
+  if (!r.ranked.empty()) r.reference = r.ranked[0].index;
+  paired_tests(trials, r, o.selection.alpha);
+  if (o.selection.rule == SelectionRule::one_se && r.ranked.size() >= 2) {
+    r.rule = SelectionRule::one_se;
+    apply_one_se(r);
   }
+  for (std::size_t i = 0; i < r.ranked.size(); ++i) r.ranked[i].rank = static_cast<int>(i + 1);
   r.justification = justify(trials, r, o);
   return r;
 }

@@ -33,6 +33,8 @@ constexpr std::size_t kJobIdBytes = 64;
 constexpr hsize_t kEpochChunk = 32;
 constexpr hsize_t kPredictionChunk = 4096;
 constexpr hsize_t kJobChunk = 16;
+constexpr hsize_t kEvaluationChunk = 4;
+constexpr const char* kEvaluations = "evaluations";
 
 // ---- row layouts -------------------------------------------------------------------------
 
@@ -410,6 +412,12 @@ Handle create_extendible(hid_t loc, const std::string& name, hid_t type, hsize_t
       "creating dataset " + name);
 }
 
+// One fixed-size string row per `mammosweep evaluate` run (a JSON object).
+Handle create_evaluations(hid_t file) {
+  Handle type = hdf5::fixed_string_type(kMaxEvaluationBytes);
+  return create_extendible(file, kEvaluations, type.get(), kEvaluationChunk);
+}
+
 Handle create_scalar(hid_t loc, const std::string& name, hid_t file_type_id, hid_t mem_type,
                      const void* value) {
   Handle space(H5Screate(H5S_SCALAR), "creating scalar dataspace");
@@ -465,6 +473,8 @@ void write_root(hid_t file, const SweepInfo& info) {
   hdf5::write_attr(file, "format_version", kFormatVersion);
   hdf5::write_attr(file, "tool_version", info.tool_version);
   hdf5::write_attr(file, "spec_yaml", info.spec_yaml);
+  hdf5::write_attr(file, "spec_overrides", info.spec_overrides);
+  hdf5::write_attr(file, "spec_effective_yaml", info.spec_effective_yaml);
   hdf5::write_attr(file, "spec_hash", info.spec_hash);
   hdf5::write_attr(file, "created", info.created.empty() ? now_utc() : info.created);
   hdf5::write_attr(file, "libtorch_version", info.libtorch_version);
@@ -477,6 +487,7 @@ void write_root(hid_t file, const SweepInfo& info) {
 
   Handle jtype = hdf5::fixed_string_type(kJobIdBytes);
   Handle jobs = create_extendible(file, "slurm_job_ids", jtype.get(), kJobChunk);
+  create_evaluations(file);
   hsize_t n = info.slurm_job_ids.size();
   if (n > 0) {
     check(H5Dset_extent(jobs.get(), &n), "sizing slurm_job_ids");
@@ -559,6 +570,8 @@ struct SweepStore::Impl {
   Handle state_mem = state_type(false);
   Handle job_mem = hdf5::fixed_string_type(kJobIdBytes);
   Handle jobs;
+  Handle evaluation_mem = hdf5::fixed_string_type(kMaxEvaluationBytes);
+  Handle evaluations;
   std::vector<std::string> order;
   std::map<std::string, Trial> trials;
 
@@ -576,6 +589,7 @@ struct SweepStore::Impl {
     file = Handle(H5Fopen(path.c_str(), H5F_ACC_RDWR | H5F_ACC_SWMR_WRITE, fapl.get()),
                   "opening " + path + " for SWMR writing");
     jobs = Handle(H5Dopen2(file.get(), "slurm_job_ids", H5P_DEFAULT), "opening slurm_job_ids");
+    evaluations = Handle(H5Dopen2(file.get(), kEvaluations, H5P_DEFAULT), "opening evaluations");
     Handle tgroup(H5Gopen2(file.get(), "trials", H5P_DEFAULT), "opening /trials in " + path);
     bool trimmed = false;
     for (const auto& id : hdf5::child_names(tgroup.get())) {
@@ -659,9 +673,11 @@ SweepStore SweepStore::open_for_append(const std::string& path,
 
   // Which trials does the file already have? (SWMR-read works on a crashed file.)
   std::map<std::string, ExistingTrial> existing;
+  bool has_evaluations = false;  // files written before `evaluate` existed lack the dataset
   {
     Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT),
                 "opening " + path + " to list its trials");
+    has_evaluations = hdf5::link_exists(file.get(), kEvaluations);
     Handle tgroup(H5Gopen2(file.get(), "trials", H5P_DEFAULT), "opening /trials in " + path);
     for (const auto& id : hdf5::child_names(tgroup.get())) {
       Handle g(H5Gopen2(tgroup.get(), id.c_str(), H5P_DEFAULT), "opening /trials/" + id);
@@ -689,7 +705,7 @@ SweepStore SweepStore::open_for_append(const std::string& path,
     }
   }
 
-  if (!to_add.empty()) {
+  if (!to_add.empty() || !has_evaluations) {
     // New objects cannot be created in SWMR mode: add them to a copy, publish the copy.
     const std::string tmp = tmp_path(path);
     copy_file(path, tmp);
@@ -698,6 +714,7 @@ SweepStore SweepStore::open_for_append(const std::string& path,
       Handle file(H5Fopen(tmp.c_str(), H5F_ACC_RDWR, fapl.get()),
                   "opening " + tmp + " to add trials");
       for (const TrialInit* t : to_add) add_trial(file.get(), *t);
+      if (!has_evaluations) create_evaluations(file.get());
       file.close();
     }
     publish(tmp, path);
@@ -790,10 +807,26 @@ void SweepStore::add_job_id(const std::string& job_id) {
   impl_->flush();
 }
 
+void SweepStore::add_evaluation(const std::string& json) {
+  if (json.size() > kMaxEvaluationBytes) {
+    throw std::invalid_argument(fmt::format("evaluation record of {} bytes exceeds {} bytes",
+                                            json.size(), kMaxEvaluationBytes));
+  }
+  hsize_t n = extent(impl_->evaluations.get());
+  hsize_t grown = n + 1;
+  check(H5Dset_extent(impl_->evaluations.get(), &grown), "extending evaluations");
+  std::vector<char> buf(kMaxEvaluationBytes);
+  hdf5::copy_fixed(json, buf.data(), buf.size());
+  write_rows(impl_->evaluations.get(), impl_->evaluation_mem.get(), n, 1, buf.data(),
+             "evaluations");
+  impl_->flush();
+}
+
 void SweepStore::close() {
   if (!impl_) return;
   impl_->trials.clear();
   impl_->jobs = Handle();
+  impl_->evaluations = Handle();
   impl_->file.close();
   impl_->lock.release();
   impl_.reset();
@@ -814,6 +847,10 @@ SweepSnapshot read_once(const std::string& path) {
   SweepInfo& info = snap.info;
   info.tool_version = hdf5::read_attr_string(f, "tool_version");
   info.spec_yaml = hdf5::read_attr_string(f, "spec_yaml");
+  if (hdf5::attr_exists(f, "spec_effective_yaml")) {  // absent in older files (store.h)
+    info.spec_overrides = hdf5::read_attr_strings(f, "spec_overrides");
+    info.spec_effective_yaml = hdf5::read_attr_string(f, "spec_effective_yaml");
+  }
   info.spec_hash = hdf5::read_attr_string(f, "spec_hash");
   info.created = hdf5::read_attr_string(f, "created");
   info.libtorch_version = hdf5::read_attr_string(f, "libtorch_version");
@@ -833,6 +870,18 @@ SweepSnapshot read_once(const std::string& path) {
             "reading slurm_job_ids");
     for (hsize_t i = 0; i < n; ++i)
       info.slurm_job_ids.push_back(hdf5::from_fixed(buf.data() + i * kJobIdBytes, kJobIdBytes));
+  }
+  if (hdf5::link_exists(f, kEvaluations)) {
+    Handle ds(H5Dopen2(f, kEvaluations, H5P_DEFAULT), "opening evaluations");
+    Handle type = hdf5::fixed_string_type(kMaxEvaluationBytes);
+    hsize_t n = extent(ds.get());
+    std::vector<char> buf(n * kMaxEvaluationBytes);
+    if (n > 0)
+      check(H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()),
+            "reading evaluations");
+    for (hsize_t i = 0; i < n; ++i)
+      snap.evaluations.push_back(
+          hdf5::from_fixed(buf.data() + i * kMaxEvaluationBytes, kMaxEvaluationBytes));
   }
 
   Handle epoch_mem = epoch_type(false), state_mem = state_type(false);

@@ -29,7 +29,11 @@ namespace mammosweep::results {
 /// Provenance of a sweep, written once as root attributes when the store is created.
 struct SweepInfo {
   std::string tool_version;
-  std::string spec_yaml;  // the spec file's text, verbatim
+  std::string spec_yaml;  // the spec file's text, verbatim, then "# --set KEY=VALUE" lines
+  std::vector<std::string> spec_overrides;  // the --set overrides, in order
+  /// The spec as it ran (every override applied). Empty in files written before it was
+  /// stored: then spec_yaml is the spec.
+  std::string spec_effective_yaml;
   std::string spec_hash;
   std::string created;  // ISO 8601 UTC; create() fills in "now" when empty
   std::string libtorch_version, cuda_version, nccl_version, mpi_version;
@@ -114,6 +118,10 @@ class SweepStore {
   /// Appends a Slurm job id to /slurm_job_ids (jobs of a resumed sweep accumulate).
   void add_job_id(const std::string& job_id);
 
+  /// Appends one row to /evaluations: a JSON object describing one test-split evaluation
+  /// (`mammosweep evaluate`). At most kMaxEvaluationBytes bytes (std::invalid_argument).
+  void add_evaluation(const std::string& json);
+
   /// Closes the file cleanly (clears the "open for writing" mark) and releases the lock.
   void close();
 
@@ -127,7 +135,11 @@ class SweepStore {
 struct SweepSnapshot {
   SweepInfo info;
   std::vector<TrialResult> trials;  // creation order
+  std::vector<std::string> evaluations;  // /evaluations rows (JSON), oldest first
 };
+
+/// Size of one /evaluations row (fixed-size strings can be appended in SWMR mode).
+inline constexpr std::size_t kMaxEvaluationBytes = 4096;
 
 struct ReadOptions {
   /// Transient open/read failures (the writer replacing the file, a SWMR read racing a

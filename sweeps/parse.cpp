@@ -12,6 +12,8 @@
 #include <set>
 #include <sstream>
 
+#include "sweeps/trial.h"
+
 namespace mammosweep::sweeps {
 
 std::string Diagnostic::to_string() const {
@@ -501,6 +503,77 @@ void parse_variants(Ctx& ctx, const YAML::Node& n, SweepSpec& spec) {
   }
 }
 
+// selection.threshold: a number in [0, 1], youden, sensitivity@X or specificity@X (0 < X < 1).
+void parse_threshold(Ctx& ctx, const YAML::Node& n, ThresholdRule& t) {
+  static const char* const expected =
+      "a number in [0, 1], youden, sensitivity@X or specificity@X with 0 < X < 1";
+  static const std::regex number_re("[-+]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?");
+  if (!n.IsScalar()) {
+    ctx.error(n, fmt::format("selection.threshold expects {}, got {}", expected, describe(n)));
+    return;
+  }
+  const std::string v = n.Scalar();
+  if (std::regex_match(v, number_re)) {
+    const double d = std::strtod(v.c_str(), nullptr);
+    if (!(d >= 0.0 && d <= 1.0)) {
+      ctx.error(n, fmt::format("selection.threshold expects {}, got {}", expected, describe(n)));
+      return;
+    }
+    t.kind = ThresholdRule::Kind::fixed;
+    t.value = d;
+    return;
+  }
+  if (v == "youden") {
+    t.kind = ThresholdRule::Kind::youden;
+    return;
+  }
+  const std::size_t at = v.find('@');
+  const std::string name = v.substr(0, at);
+  if (at != std::string::npos && (name == "sensitivity" || name == "specificity")) {
+    const std::string x = v.substr(at + 1);
+    const double d = std::regex_match(x, number_re) ? std::strtod(x.c_str(), nullptr) : -1.0;
+    if (!(d > 0.0 && d < 1.0)) {
+      ctx.error(n, fmt::format("selection.threshold {}@X expects a target rate X with 0 < X < 1, "
+                               "got '{}'",
+                               name, x));
+      return;
+    }
+    t.kind = name == "sensitivity" ? ThresholdRule::Kind::sensitivity
+                                   : ThresholdRule::Kind::specificity;
+    t.value = d;
+    return;
+  }
+  std::string msg = fmt::format("selection.threshold expects {}, got {}", expected, describe(n));
+  if (std::string s = did_you_mean(name, {"youden", "sensitivity", "specificity"}); !s.empty()) {
+    msg += fmt::format(" (did you mean '{}'?)",
+                       s + (at == std::string::npos ? std::string() : v.substr(at)));
+  }
+  ctx.error(n, msg);
+}
+
+// selection: {rule: best | one_se, alpha: (0, 0.5), threshold: see parse_threshold}.
+void parse_selection(Ctx& ctx, const YAML::Node& n, SelectionSpec& s) {
+  if (!expect_map(ctx, n, "selection")) return;
+  Reader r{ctx, n, "selection"};
+  if (YAML::Node rule = r.get("rule")) {
+    const std::string v = rule.IsScalar() ? rule.Scalar() : std::string();
+    if (v == "best") {
+      s.rule = SelectionSpec::Rule::best;
+    } else if (v == "one_se") {
+      s.rule = SelectionSpec::Rule::one_se;
+    } else {
+      std::string msg = "selection.rule expects best or one_se, got " + describe(rule);
+      if (std::string dm = did_you_mean(v, {"best", "one_se"}); !dm.empty() && rule.IsScalar()) {
+        msg += fmt::format(" (did you mean '{}'?)", dm);
+      }
+      ctx.error(rule, msg);
+    }
+  }
+  r.real("alpha", s.alpha, 0, 0.5, true, true);
+  if (YAML::Node t = r.get("threshold")) parse_threshold(ctx, t, s.threshold);
+  r.finish();
+}
+
 std::uint64_t grid_size(const SweepSpec& spec) {
   std::uint64_t size = 1;
   for (const auto& [name, dom] : spec.parameters) {
@@ -517,6 +590,7 @@ SweepSpec parse_spec(const std::string& text, const std::string& file) {
   SweepSpec spec;
   spec.source_path = file;
   spec.source_text = text;
+  spec.effective_text = text;
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -554,10 +628,13 @@ SweepSpec parse_spec(const std::string& text, const std::string& file) {
     r.string("name", spec.metric.name,
              {"val_auc", "val_accuracy", "val_loss", "val_f1", "val_precision", "val_recall",
               "val_specificity"});
-    if (spec.metric.name == "val_loss") spec.metric.goal = "minimize";
-    r.string("goal", spec.metric.goal, {"maximize", "minimize"});
+    std::string goal = spec.metric.name == "val_loss" ? "minimize" : "maximize";
+    r.string("goal", goal, {"maximize", "minimize"});
+    spec.metric.goal = goal == "minimize" ? Goal::minimize : Goal::maximize;
     r.finish();
   }
+  YAML::Node selection = top.get("selection");
+  if (selection) parse_selection(ctx, selection, spec.selection);
   if (YAML::Node d = top.get("data")) parse_data(ctx, d, spec.data);
   if (YAML::Node t = top.get("training")) parse_training(ctx, t, spec.training);
   YAML::Node params = top.get("parameters");
@@ -652,6 +729,24 @@ SweepSpec parse_spec(const std::string& text, const std::string& file) {
                                   size, kGridCap, size));
     }
   }
+  // one_se compares trials with the best one: refuse a spec that can only give one trial.
+  // Checked last, on an otherwise valid spec, because it expands the trials.
+  if (spec.selection.rule == SelectionSpec::Rule::one_se && ctx.diagnostics().empty()) {
+    std::size_t trials = 2;
+    try {
+      trials = expand(spec).size();
+    } catch (const std::exception&) {
+      // expansion problems are not this rule's to report
+    }
+    if (trials < 2) {
+      const YAML::Node& sel = selection;
+      ctx.error(sel["rule"], fmt::format("selection.rule one_se picks among the trials that are "
+                                         "not significantly worse than the best one, but this "
+                                         "spec expands to {} trial; use rule: best, or add "
+                                         "trials",
+                                         trials));
+    }
+  }
   if (!ctx.diagnostics().empty()) throw SpecError(ctx.diagnostics());
   return spec;
 }
@@ -721,6 +816,8 @@ SweepSpec load_spec(const std::string& path, const std::vector<std::string>& ove
   merged.source_path = path;
   merged.source_text = spec.source_text;
   for (const auto& o : overrides) merged.source_text += "\n# --set " + o;
+  merged.overrides = overrides;
+  merged.effective_text = std::string(out.c_str()) + "\n";
   return merged;
 }
 

@@ -1,5 +1,7 @@
 #include "sweeps/spec.h"
 
+#include <sstream>
+
 namespace mammosweep::sweeps {
 
 const char* to_string(Method m) {
@@ -7,6 +9,24 @@ const char* to_string(Method m) {
     case Method::grid: return "grid";
     case Method::random: return "random";
     case Method::variants: return "variants";
+  }
+  return "?";
+}
+
+const char* to_string(Goal g) { return g == Goal::minimize ? "minimize" : "maximize"; }
+
+const char* to_string(SelectionSpec::Rule r) {
+  return r == SelectionSpec::Rule::one_se ? "one_se" : "best";
+}
+
+std::string to_string(const ThresholdRule& t) {
+  std::ostringstream v;
+  v << t.value;
+  switch (t.kind) {
+    case ThresholdRule::Kind::fixed: return v.str();
+    case ThresholdRule::Kind::youden: return "youden";
+    case ThresholdRule::Kind::sensitivity: return "sensitivity@" + v.str();
+    case ThresholdRule::Kind::specificity: return "specificity@" + v.str();
   }
   return "?";
 }

@@ -46,10 +46,33 @@ struct Variant {
   std::map<std::string, Value> overrides;  // parameter name -> value
 };
 
+/// Whether a larger or a smaller value of a metric is better.
+enum class Goal { maximize, minimize };
+const char* to_string(Goal g);  // "maximize" | "minimize"
+
 struct MetricSpec {
   std::string name = "val_auc";  // what ranks trials and picks the model of the week
-  std::string goal = "maximize"; // maximize | minimize
+  Goal goal = Goal::maximize;    // default minimize for val_loss
 };
+
+/// How the operating threshold (score >= threshold predicts malignant) is chosen, always on
+/// the validation split and then applied unchanged to test.
+struct ThresholdRule {
+  enum class Kind { fixed, youden, sensitivity, specificity };
+  Kind kind = Kind::fixed;
+  double value = 0.5;  // fixed: the threshold; sensitivity/specificity: the target rate
+};
+/// "0.5", "youden", "sensitivity@0.90", "specificity@0.95".
+std::string to_string(const ThresholdRule& t);
+
+/// Which ranked trial becomes the model of the week (docs/leaderboard.md).
+struct SelectionSpec {
+  enum class Rule { best, one_se };
+  Rule rule = Rule::best;
+  double alpha = 0.05;  // significance level of the paired test used by one_se
+  ThresholdRule threshold;
+};
+const char* to_string(SelectionSpec::Rule r);  // "best" | "one_se"
 
 struct Resources {
   int replicas = 1;  // ranks per trial (data-parallel group size)
@@ -82,6 +105,7 @@ struct SweepSpec {
   Method method = Method::variants;
   std::optional<int> max_trials;
   MetricSpec metric;
+  SelectionSpec selection;
   DataSpec data;
   TrainingParams training;                 // defaults every trial inherits
   std::vector<std::pair<std::string, Domain>> parameters;  // in file order
@@ -92,7 +116,14 @@ struct SweepSpec {
   SlurmDefaults slurm;
 
   std::string source_path;  // the file it came from ("<string>" when parsed from text)
-  std::string source_text;  // its exact text (stored with results)
+  /// Its exact text, then one "# --set KEY=VALUE" line per override (stored with results;
+  /// resume compares it).
+  std::string source_text;
+  std::vector<std::string> overrides;  // the "--set" overrides, in order
+  /// The spec as it runs: the file with every override applied, as YAML. Equal to the
+  /// file's text when there is no override. Everything read back after the run (resume,
+  /// status, leaderboard, export, evaluate) parses this one.
+  std::string effective_text;
 };
 
 /// Largest grid that expands without an explicit max_trials allowing it.

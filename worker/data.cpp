@@ -36,9 +36,13 @@ PreprocessOptions preprocess_options(const sweeps::DataSpec& d) {
 
 }  // namespace
 
+std::vector<ImageRecord> list_dataset(const sweeps::DataSpec& spec) {
+  return list_images(source_options(spec));
+}
+
 PreparedData prepare_data(const sweeps::DataSpec& spec, const PrepareOptions& options) {
   PreparedData data;
-  data.records = list_images(source_options(spec));
+  data.records = list_dataset(spec);
 
   if (options.check_leakage && spec.leakage != "ignore") {
     LeakageOptions lo;

@@ -27,6 +27,10 @@ struct PrepareOptions {
   bool check_leakage = true;  // run the guard (the spec's data.leakage decides what follows)
 };
 
+/// The spec's images with their labels and splits ("train" | "val" | "test"), in the
+/// order training uses (list_images on the spec's data section). Throws DatasetError.
+std::vector<ImageRecord> list_dataset(const sweeps::DataSpec& spec);
+
 /// Lists, checks and caches `spec`'s images. Throws LeakageError under `leakage: error`
 /// when an image appears in two splits, DatasetError for a bad layout, CacheError (naming
 /// the file) for a bad image under `on_bad_image: error`. Warnings go to stderr.

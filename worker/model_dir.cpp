@@ -253,12 +253,31 @@ struct Predictor::Impl {
   ResNet50 model{nullptr};
 };
 
-Predictor::Predictor(const std::string& dir, const PredictorOptions& options)
-    : impl_(std::make_unique<Impl>()) {
+namespace {
+
+void check_predictor_options(const PredictorOptions& options) {
   if (options.threads < 1 || options.batch_size < 1) {
     throw std::invalid_argument(fmt::format("Predictor: threads {} and batch_size {} must be >= 1",
                                             options.threads, options.batch_size));
   }
+}
+
+}  // namespace
+
+Predictor::Predictor(ModelInfo info, std::shared_ptr<ResNet50Impl> model,
+                     const PredictorOptions& options)
+    : impl_(std::make_unique<Impl>()) {
+  check_predictor_options(options);
+  if (!model) throw std::invalid_argument("Predictor: no model");
+  impl_->options = options;
+  impl_->info = std::move(info);
+  impl_->model = ResNet50(std::move(model));
+  impl_->model->eval();
+}
+
+Predictor::Predictor(const std::string& dir, const PredictorOptions& options)
+    : impl_(std::make_unique<Impl>()) {
+  check_predictor_options(options);
   impl_->dir = dir;
   impl_->options = options;
   impl_->info = read_model_info(dir);

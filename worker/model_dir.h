@@ -118,6 +118,11 @@ class Predictor {
   /// ModelDirError for a missing file, an invalid model.json, or weights that do not match
   /// its architecture (missing head keys, wrong head size, ...).
   explicit Predictor(const std::string& dir, const PredictorOptions& options = {});
+  /// Scores with a model in memory and the model.json content that describes it (what
+  /// `export` would write): `evaluate` scores exactly the exported model this way. dir() is
+  /// empty. The model is put in eval mode.
+  Predictor(ModelInfo info, std::shared_ptr<ResNet50Impl> model,
+            const PredictorOptions& options = {});
   ~Predictor();
   Predictor(Predictor&&) noexcept;
   Predictor& operator=(Predictor&&) noexcept;

@@ -80,6 +80,7 @@ struct CheckpointMeta {
   int epoch = 0;
   int best_epoch = 0;
   double best_metric = results::kNaN;
+  double best_val_loss = results::kNaN;  // the best-epoch rule's tie-break (best_epoch.h)
 };
 
 std::string checkpoint_path(const std::string& dir, int epoch) {
@@ -99,6 +100,7 @@ std::string serialize_checkpoint(ResNet50Impl& model, torch::optim::Optimizer& o
   archive.write("epoch", c10::IValue(static_cast<std::int64_t>(meta.epoch)));
   archive.write("best_epoch", c10::IValue(static_cast<std::int64_t>(meta.best_epoch)));
   archive.write("best_metric", c10::IValue(meta.best_metric));
+  archive.write("best_val_loss", c10::IValue(meta.best_val_loss));
   std::ostringstream payload;
   archive.save_to(payload);
   return payload.str();
@@ -194,6 +196,8 @@ CheckpointMeta load_checkpoint(const std::string& payload, ResNet50Impl& model,
   meta.best_epoch = static_cast<int>(v.toInt());
   archive.read("best_metric", v);
   meta.best_metric = v.toDouble();
+  // Absent in checkpoints written before the tie-break was stored: NaN (any loss wins a tie).
+  if (archive.try_read("best_val_loss", v)) meta.best_val_loss = v.toDouble();
   return meta;
 }
 
@@ -582,6 +586,8 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
     }
     run.sync(/*poll_stop=*/false);
   }
+  results::BestEpoch best(options.metric, options.goal);
+  best.restore(meta.best_epoch, meta.best_metric, meta.best_val_loss);
   outcome.best_epoch = meta.best_epoch;
   outcome.best_metric = meta.best_metric;
   outcome.epochs_completed = meta.epoch;
@@ -607,22 +613,16 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
     rec.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     rec.images_per_second = ips;
 
-    double value = results::epoch_metric(rec, options.metric);
-    bool better = std::isnan(outcome.best_metric) ||
-                  (options.maximize ? value > outcome.best_metric : value < outcome.best_metric);
-    if (better && !std::isnan(value)) {
-      outcome.best_metric = value;
-      outcome.best_epoch = epoch;
-    } else if (outcome.best_epoch == 0) {
-      outcome.best_epoch = epoch;
-    }
+    best.offer(rec);
+    outcome.best_epoch = best.epoch();
+    outcome.best_metric = best.metric();
     EpochDecision decision = EpochDecision::proceed;
     if (options.on_epoch) run.local([&] { decision = options.on_epoch(rec, val_predictions); });
     decision = run.agree(decision);
 
     // Checkpoint after reporting (see trainer.h); keep this epoch, the previous one, and
     // the best one.
-    meta = {epoch, outcome.best_epoch, outcome.best_metric};
+    meta = {epoch, best.epoch(), best.metric(), best.val_loss()};
     if (!run.group || run.group->rank() == 0) {
       run.local([&] {
         auto body = std::make_shared<std::string>(

@@ -24,6 +24,7 @@
 
 #include <torch/types.h>
 
+#include "results/best_epoch.h"
 #include "results/records.h"
 #include "sweeps/spec.h"
 #include "sweeps/trial.h"
@@ -96,7 +97,7 @@ struct TrainerOptions {
   int cuda_device = 0;
   int prefetch_threads = 1;
   std::string metric = "val_auc";  // picks the best epoch (and checkpoint)
-  bool maximize = true;
+  results::Goal goal = results::Goal::maximize;
   bool progress = false;       // an in-epoch progress bar on stderr
   GradientGroup* group = nullptr;  // data-parallel group; nullptr: one rank
   std::vector<double> mean{0.485, 0.456, 0.406}, std{0.229, 0.224, 0.225};

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# `export` + `predict` round trip: a tiny real sweep on synthetic data, the winner exported,
-# every val image scored by `predict --csv`, and each probability compared with the val score
-# the store holds for the winner's best epoch (read independently with h5dump).
+# `export` + `predict` round trip: a tiny real sweep on synthetic data, run with overrides
+# (--set data.image_size, --set training.epochs, --data-root) that the spec file contradicts,
+# the winner exported, every val image scored by `predict --csv`, and each probability
+# compared with the val score the store holds for the winner's best epoch (read
+# independently with h5dump): the exported model is the model that trained.
+# Then `evaluate`: the test split scored once, checked against metrics computed here from
+# `predict` on the test images, recorded in results.h5, and carried into the model card.
 # Also: the exported folder's files and fields, --by final, and the documented errors
 # (unknown trial, pruned checkpoint, corrupt image, missing model folder).
 set -uo pipefail
@@ -30,15 +34,16 @@ name: export-test
 seed: 3
 method: variants
 metric: {name: val_auc, goal: maximize}
+selection: {rule: best, threshold: youden}   # chosen on the stored val predictions
 data:
-  root: $T/data
+  root: $T/nowhere     # replaced by --data-root
   layout: folders
-  image_size: 48
+  image_size: 224      # replaced by --set data.image_size=48
   class_map: {"0": 0, "1": 1}
   splits: {train: train, val: valid, test: test}
   leakage: warn
 training:
-  epochs: 2
+  epochs: 5            # replaced by --set training.epochs=2
   batch_size: 8
   dense_units: 16
   dropout: 0.2
@@ -52,7 +57,8 @@ variants:
   - name: slow
     lr: 1.0e-4
 EOF
-check "run" 0 "$bin" run "$T/spec.yaml" --out "$T/out" --cache-dir "$T/cache" --threads 2 --no-progress
+check "run" 0 "$bin" run "$T/spec.yaml" --out "$T/out" --cache-dir "$T/cache" --threads 2 --no-progress \
+  --set data.image_size=48 --set training.epochs=2 --data-root "$T/data"
 [ -f "$T/out/results.h5" ] || { echo "FAIL: the sweep wrote no results.h5"; exit 1; }
 
 # --- export the model of the week ---------------------------------------------------------
@@ -63,7 +69,7 @@ for f in model.safetensors model.json MODEL_CARD.md; do
 done
 check "leaderboard json" 0 "$bin" leaderboard "$T/out" --format json
 cp "$T/stdout" "$T/leaderboard.json"
-py "$T/model/model.json" "$T/leaderboard.json" <<'PY'
+py "$T/model/model.json" "$T/leaderboard.json" "$T" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1])); lb = json.load(open(sys.argv[2]))
 assert m["format"] == "mammosweep-model" and m["format_version"] == 1
@@ -75,9 +81,11 @@ assert (a["dense_units"], a["dropout"], a["unfrozen_fraction"], a["num_classes"]
 p = m["preprocessing"]
 assert (p["image_size"], p["keep_aspect"], p["clahe"], p["window"]) == (48, False, False, "minmax"), p
 assert p["mean"] == [0.485, 0.456, 0.406] and p["std"] == [0.229, 0.224, 0.225], p
-assert m["class_map"] == {"0": 0, "1": 1} and m["threshold"] == 0.5
+assert m["class_map"] == {"0": 0, "1": 1} and 0.0 <= m["threshold"] <= 1.0
 assert m["trial"]["params"]["lr"] in (1e-3, 1e-4) and m["trial"]["params"]["epochs"] == 2
 assert m["data"]["manifest_hash"] and m["data"]["leakage"]["ran"] is True
+assert m["data"]["root"] == sys.argv[3] + "/data", m["data"]["root"]   # --data-root
+assert m["test"] is None, m["test"]                                    # not evaluated yet
 v = m["metrics"]["val"]; cm = v["confusion_matrix"]
 assert cm["tp"] + cm["fp"] + cm["tn"] + cm["fn"] == 12, cm   # 60 images, 20% per class in valid
 ci = m["metrics"]["val_ci"]
@@ -89,6 +97,17 @@ expect_in "$T/model/MODEL_CARD.md" "Caution"
 expect_in "$T/model/MODEL_CARD.md" "validation"
 expect_in "$T/model/MODEL_CARD.md" "leakage guard: 60 images checked"
 expect_in "$T/model/MODEL_CARD.md" "95% CI"
+
+# The store keeps the file's text with the overrides, and the effective spec they made.
+cp "$T/out/results.h5" "$T/spec-copy.h5" && h5clear -s "$T/spec-copy.h5" >/dev/null 2>&1
+h5dump -A -a /spec_effective_yaml "$T/spec-copy.h5" >"$T/effective.txt"
+expect_in "$T/effective.txt" "image_size: 48"
+expect_in "$T/effective.txt" "epochs: 2"
+expect_in "$T/effective.txt" "$T/data"
+h5dump -A -a /spec_overrides "$T/spec-copy.h5" >"$T/overrides.txt"
+expect_in "$T/overrides.txt" "data.image_size=48"
+check "status" 0 "$bin" status "$T/out"
+expect_in "$T/stdout" "2/2"
 
 # --- predict every val image and compare with the stored best-epoch val scores ----------------
 find "$T/data/valid" -type f | LC_ALL=C sort >"$T/val.txt"   # the loader's order: sorted paths
@@ -120,8 +139,20 @@ assert len(rows) == len(scores) == len(labels) == 12, (len(rows), len(scores), l
 assert [int(l) for l in labels] == [int(p.split("/")[-2]) for p in paths], labels
 worst = max(abs(float(r["probability"]) - s) for r, s in zip(rows, scores))
 assert worst <= 1e-4, f"predict differs from the stored val scores by {worst}"
-for r in rows:
-    assert r["prediction"] == ("1" if float(r["probability"]) >= 0.5 else "0"), r
+# Youden's J on the stored val predictions, written out here: candidates are the distinct
+# scores, J = sensitivity + specificity - 1 with score >= t predicting malignant, ties -> lowest t.
+pos = sum(1 for l in labels if l == 1); neg = len(labels) - pos
+def J(t):
+    tp = sum(1 for l, s in zip(labels, scores) if l == 1 and s >= t)
+    tn = sum(1 for l, s in zip(labels, scores) if l == 0 and s < t)
+    return tp / pos + tn / neg - 1
+cands = sorted(set(scores))
+best = max(J(t) for t in cands)
+youden = min(t for t in cands if J(t) == best)
+assert abs(m["threshold"] - youden) < 1e-6, (m["threshold"], youden)
+for r in rows:  # (a score printed to 6 decimals cannot be compared at the threshold itself)
+    if abs(float(r["probability"]) - m["threshold"]) > 1e-5:
+        assert r["prediction"] == ("1" if float(r["probability"]) >= m["threshold"] else "0"), r
 print(f"round trip: {len(rows)} images, max |predict - stored| = {worst:.2e}")
 PY
 
@@ -137,6 +168,68 @@ m = json.load(open(sys.argv[1]))
 assert m["trial"]["name"] == "slow" and m["selection"]["epoch"] == 2, m["selection"]
 assert m["selection"]["by"] == "final"
 PY
+
+# --- evaluate: the test split once, with the threshold chosen on validation ---------------
+find "$T/data/test" -type f | LC_ALL=C sort >"$T/test.txt"
+mapfile -t test_images <"$T/test.txt"
+check "predict test csv" 0 "$bin" predict --model "$T/model" --csv --threads 2 "${test_images[@]}"
+cp "$T/stdout" "$T/test_pred.csv"
+check "evaluate" 0 "$bin" evaluate "$T/out" --format json --threads 2
+cp "$T/stdout" "$T/eval1.json"
+py "$T/eval1.json" "$T/test_pred.csv" "$T/model/model.json" <<'PY'
+import csv, json, sys
+r = json.load(open(sys.argv[1])); m = json.load(open(sys.argv[3]))
+rows = list(csv.DictReader(open(sys.argv[2])))
+y = [int(row["path"].split("/")[-2]) for row in rows]
+p = [float(row["probability"]) for row in rows]
+assert r["split"] == "test" and r["trial"]["id"] == m["trial"]["id"], r["trial"]
+assert r["trial"]["epoch"] == m["selection"]["epoch"] and r["trial"]["model_of_the_week"]
+assert r["threshold"] == {"rule": "youden", "value": m["threshold"], "chosen_on": "val"}, r["threshold"]
+assert r["images"]["total"] == len(rows) > 0 and r["images"]["malignant"] == sum(y), r["images"]
+assert r["earlier_test_evaluations"] == 0
+t = r["threshold"]["value"]
+tp = sum(1 for a, b in zip(y, p) if a == 1 and b >= t); fn = sum(y) - tp
+tn = sum(1 for a, b in zip(y, p) if a == 0 and b < t); fp = len(y) - sum(y) - tn
+assert r["confusion_matrix"] == {"tp": tp, "fp": fp, "tn": tn, "fn": fn}, r["confusion_matrix"]
+pos = [b for a, b in zip(y, p) if a == 1]; neg = [b for a, b in zip(y, p) if a == 0]
+auc = sum((a > b) + 0.5 * (a == b) for a in pos for b in neg) / (len(pos) * len(neg))
+want = {"auc": auc, "sensitivity": tp / (tp + fn), "specificity": tn / (tn + fp),
+        "accuracy": (tp + tn) / len(y), "f1": 2 * tp / (2 * tp + fp + fn) if tp > 0 else None}
+for k, v in want.items():
+    got = r["metrics"][k]
+    if v is None: assert got["point"] is None, (k, got); continue
+    # predict prints 6 decimals: AUC from rounded scores can differ only on near-ties
+    assert abs(got["point"] - v) < 1e-9 or (k == "auc" and abs(got["point"] - v) < 0.05), (k, got, v)
+    assert got["lo"] is None or got["lo"] <= got["point"] <= got["hi"], (k, got)
+print("evaluate matches predict on", len(rows), "test images: AUC", round(auc, 3))
+PY
+cp "$T/out/results.h5" "$T/eval-copy.h5" && h5clear -s "$T/eval-copy.h5" >/dev/null 2>&1
+h5dump -d /evaluations "$T/eval-copy.h5" >"$T/evaluations.txt" \
+  || { echo "FAIL: h5dump /evaluations"; fails=$((fails+1)); }
+expect_in "$T/evaluations.txt" '"split":"test"'
+check "evaluate again" 0 "$bin" evaluate "$T/out" --threads 2
+expect_in "$T/stdout" "note: the test split was evaluated before"
+expect_in "$T/stdout" "evaluation 2 of the test split"
+check "export after evaluate" 0 "$bin" export "$T/out" --out "$T/model2"
+py "$T/model2/model.json" "$T/eval1.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1])); first = json.load(open(sys.argv[2]))
+assert m["test"]["earlier_test_evaluations"] == 1, m["test"]   # the latest evaluation
+assert m["test"]["metrics"] == first["metrics"], "the same model scored twice differs"
+PY
+expect_in "$T/model2/MODEL_CARD.md" "## Test split (held out"
+expect_in "$T/model2/MODEL_CARD.md" "evaluation 2 of the sweep's test split"
+check "evaluate --trial slow" 0 "$bin" evaluate "$T/out" --trial slow --format json
+mv "$T/data/test" "$T/test-aside"
+check "evaluate with the test folder gone" 2 "$bin" evaluate "$T/out"
+expect_in "$T/stderr" "missing split folder 'test'"
+# A sweep whose data has no test split at all (splits.test: ""): one short trial.
+check "train without a test split" 0 "$bin" train "$T/spec.yaml" --trial fast --out "$T/notest" \
+  --cache-dir "$T/cache" --threads 2 --no-progress --set data.image_size=48 \
+  --set training.epochs=1 --data-root "$T/data" --set 'data.splits={train: train, val: valid, test: ""}' 
+check "evaluate without a test split" 2 "$bin" evaluate "$T/notest"
+expect_in "$T/stderr" "has no test split (data.test_split '' holds no image)"
+mv "$T/test-aside" "$T/data/test"
 
 # --- errors -------------------------------------------------------------------------------
 check "unknown trial" 2 "$bin" export "$T/out" --out "$T/x" --trial nope

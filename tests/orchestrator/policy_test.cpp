@@ -56,35 +56,35 @@ std::string decisions(const std::vector<Decision>& ds) {  // "PPS..." for readab
 
 TEST(MakePolicy, BuildsEachNamedPolicy) {
   sweeps::EarlyStopping es;
-  EXPECT_EQ(make_policy(es, true, 10)->name(), "fifo");  // the default
+  EXPECT_EQ(make_policy(es, sweeps::Goal::maximize, 10)->name(), "fifo");  // the default
   es.policy = "median";
-  EXPECT_EQ(make_policy(es, true, 10)->name(), "median");
+  EXPECT_EQ(make_policy(es, sweeps::Goal::maximize, 10)->name(), "median");
   es.policy = "asha";
-  EXPECT_EQ(make_policy(es, false, 10)->name(), "asha");
+  EXPECT_EQ(make_policy(es, sweeps::Goal::minimize, 10)->name(), "asha");
 }
 
 TEST(MakePolicy, RejectsBadSettingsNamingKeyAndValue) {
   sweeps::EarlyStopping es;
   es.policy = "hyperband";
-  EXPECT_THAT([&] { make_policy(es, true, 10); },
+  EXPECT_THAT([&] { make_policy(es, sweeps::Goal::maximize, 10); },
               testing::ThrowsMessage<std::invalid_argument>(
                   testing::AllOf(testing::HasSubstr("early_stopping.policy"),
                                  testing::HasSubstr("'hyperband'"))));
   es.policy = "asha";
   es.reduction_factor = 1;
-  EXPECT_THAT([&] { make_policy(es, true, 10); },
+  EXPECT_THAT([&] { make_policy(es, sweeps::Goal::maximize, 10); },
               testing::ThrowsMessage<std::invalid_argument>(
                   testing::HasSubstr("early_stopping.reduction_factor")));
   es.reduction_factor = 3;
-  EXPECT_THROW(make_policy(es, true, 0), std::invalid_argument);
+  EXPECT_THROW(make_policy(es, sweeps::Goal::maximize, 0), std::invalid_argument);
   es.policy = "median";
   es.min_trials = 0;
-  EXPECT_THAT([&] { make_policy(es, true, 10); },
+  EXPECT_THAT([&] { make_policy(es, sweeps::Goal::maximize, 10); },
               testing::ThrowsMessage<std::invalid_argument>(
                   testing::HasSubstr("early_stopping.min_trials")));
   es.min_trials = 3;
   es.grace_epochs = -1;
-  EXPECT_THAT([&] { make_policy(es, true, 10); },
+  EXPECT_THAT([&] { make_policy(es, sweeps::Goal::maximize, 10); },
               testing::ThrowsMessage<std::invalid_argument>(
                   testing::HasSubstr("early_stopping.grace_epochs")));
 }
@@ -100,7 +100,7 @@ TEST(MakePolicy, FactoryPassesGoalAndSettingsThrough) {
   es.policy = "asha";
   es.grace_epochs = 2;
   es.reduction_factor = 2;
-  auto policy = make_policy(es, /*maximize=*/false, /*max_epochs=*/10);
+  auto policy = make_policy(es, sweeps::Goal::minimize, /*max_epochs=*/10);
   auto got = feed(*policy, concat({trial("a", {0, 5}), trial("b", {9, 7}), trial("c", {0, 6}),
                                    trial("d", {0, 5.5})}));
   EXPECT_EQ(decisions(got), "PPPSPSPP");
@@ -108,19 +108,19 @@ TEST(MakePolicy, FactoryPassesGoalAndSettingsThrough) {
 
 TEST(EarlyStoppingMetric, DefaultsToSweepMetricAndItsGoal) {
   sweeps::SweepSpec spec;
-  spec.metric = {"val_auc", "maximize"};
+  spec.metric = {"val_auc", sweeps::Goal::maximize};
   EXPECT_EQ(early_stopping_metric(spec), "val_auc");
-  EXPECT_TRUE(early_stopping_maximize(spec));
-  spec.metric = {"val_loss", "minimize"};
-  EXPECT_FALSE(early_stopping_maximize(spec));
+  EXPECT_EQ(early_stopping_goal(spec), sweeps::Goal::maximize);
+  spec.metric = {"val_loss", sweeps::Goal::minimize};
+  EXPECT_EQ(early_stopping_goal(spec), sweeps::Goal::minimize);
   // A separate early-stopping metric has its own natural goal.
-  spec.metric = {"val_auc", "maximize"};
+  spec.metric = {"val_auc", sweeps::Goal::maximize};
   spec.early_stopping.metric = "val_loss";
   EXPECT_EQ(early_stopping_metric(spec), "val_loss");
-  EXPECT_FALSE(early_stopping_maximize(spec));
-  spec.metric = {"val_loss", "minimize"};
+  EXPECT_EQ(early_stopping_goal(spec), sweeps::Goal::minimize);
+  spec.metric = {"val_loss", sweeps::Goal::minimize};
   spec.early_stopping.metric = "val_f1";
-  EXPECT_TRUE(early_stopping_maximize(spec));
+  EXPECT_EQ(early_stopping_goal(spec), sweeps::Goal::maximize);
 }
 
 TEST(Decision, ToString) {
@@ -135,7 +135,7 @@ class EveryPolicy : public testing::TestWithParam<std::string> {
   std::unique_ptr<SchedulingPolicy> make() {
     sweeps::EarlyStopping es;
     es.policy = GetParam();
-    return make_policy(es, true, 27);
+    return make_policy(es, sweeps::Goal::maximize, 27);
   }
 };
 
@@ -177,7 +177,7 @@ TEST(Fifo, NeverStops) {
 
 MedianStoppingOptions median_options(bool maximize, int grace, int min_trials) {
   MedianStoppingOptions o;
-  o.maximize = maximize;
+  o.goal = maximize ? sweeps::Goal::maximize : sweeps::Goal::minimize;
   o.grace_epochs = grace;
   o.min_trials = min_trials;
   return o;
@@ -271,7 +271,7 @@ TEST(Median, NaNIsWorst) {
 
 AshaOptions asha_options(bool maximize, int grace, double eta, int max_epochs) {
   AshaOptions o;
-  o.maximize = maximize;
+  o.goal = maximize ? sweeps::Goal::maximize : sweeps::Goal::minimize;
   o.grace_epochs = grace;
   o.reduction_factor = eta;
   o.max_epochs = max_epochs;
@@ -404,7 +404,7 @@ TEST(Replay, SameSequenceSameDecisions) {
     sweeps::EarlyStopping es;
     es.policy = name;
     es.min_trials = 2;
-    auto first = make_policy(es, true, 9), second = make_policy(es, true, 9);
+    auto first = make_policy(es, sweeps::Goal::maximize, 9), second = make_policy(es, sweeps::Goal::maximize, 9);
     EXPECT_EQ(decisions(feed(*first, live_stream())), decisions(feed(*second, live_stream())))
         << name;
   }
@@ -413,7 +413,7 @@ TEST(Replay, SameSequenceSameDecisions) {
 TEST(Replay, ReplayOrderDoesNotChangeLaterDecisionsAsha) {
   sweeps::EarlyStopping es;
   es.policy = "asha";
-  auto live = make_policy(es, true, 9), resumed = make_policy(es, true, 9);
+  auto live = make_policy(es, sweeps::Goal::maximize, 9), resumed = make_policy(es, sweeps::Goal::maximize, 9);
   feed(*live, live_stream());
   feed(*resumed, replay_stream());
   // Rung 1 holds a 5, b 7, c 6, d 8, e 2 (n5). f with 6.5 is the sixth: keep 2, better 2

@@ -102,6 +102,19 @@ assert [(r["rank"], r["name"]) for r in d["rows"]] == [(1, "Model 2"), (2, "Mode
 lo, hi = d["rows"][0]["val_auc_ci"]
 assert 0 <= lo <= 0.92 <= hi <= 1, (lo, hi)
 assert d["justification"].startswith("Model 2 is the model of the week")
+# DeLong's paired test of Model 1 against the reference Model 2 (same 10 images), by hand:
+#   V10 M1 (1,1,1,1,0), M2 (1,1,1,1,0.6); V01 M1 (.8,.8,.8,.8,.8), M2 (.8,.8,1,1,1)
+#   S10: .2, .032, cov .08; S01: 0, .012, cov 0 -> Var = (.2+.032-.16)/5 + .012/5 = .0168
+#   difference 0.80 - 0.92 = -0.12, se = sqrt(.0168), p = erfc(0.12/se/sqrt 2) = 0.3545
+import math
+se = math.sqrt(0.0168)
+assert d["rows"][0]["paired_note"] == "reference" and d["rows"][0]["auc_diff"] is None
+r = d["rows"][1]
+assert r["paired_note"] == "" and abs(r["auc_diff"] + 0.12) < 1e-6, r
+assert abs(r["auc_diff_ci"][0] - (-0.12 - 1.959964 * se)) < 1e-5, r
+assert abs(r["auc_diff_ci"][1] - (-0.12 + 1.959964 * se)) < 1e-5, r
+assert abs(r["delong_p"] - math.erfc(0.12 / se / math.sqrt(2))) < 1e-5, r
+assert "Model 2 is not significantly better than Model 1 in val AUC" in d["justification"], d["justification"]
 PY
 check "leaderboard --epochs csv" 0 "$bin" leaderboard "$sweep" --epochs --format csv
 py "$tmp/out" <<'PY'

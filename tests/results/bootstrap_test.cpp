@@ -57,7 +57,9 @@ TEST(Bootstrap, IntervalsContainPointEstimates) {
   EXPECT_DOUBLE_EQ(ci.accuracy.point, m.accuracy);
   EXPECT_DOUBLE_EQ(ci.sensitivity.point, m.recall);
   EXPECT_DOUBLE_EQ(ci.specificity.point, m.specificity);
+  EXPECT_DOUBLE_EQ(ci.f1.point, m.f1);
   expect_contains(ci.auc, "auc");
+  expect_contains(ci.f1, "f1");
   expect_contains(ci.accuracy, "accuracy");
   expect_contains(ci.sensitivity, "sensitivity");
   expect_contains(ci.specificity, "specificity");
@@ -100,7 +102,9 @@ TEST(Bootstrap, PerfectClassifierGivesOne) {
 // Positives 0.9 and 0.1, one negative 0.4. A stratified resample draws two positives:
 // both 0.9 (p 1/4) -> AUC 1, one of each (p 1/2) -> 0.5, both 0.1 (p 1/4) -> 0.
 // So the 2.5% and 97.5% quantiles of 1000 resamples are 0 and 1; the point estimate is 0.5.
-// The negative (0.4 < 0.5) is always drawn and always predicted 0.
+// The negative (0.4 < 0.5) is always drawn and always predicted 0. F1 = 2TP / (2TP+FP+FN):
+// both 0.9 -> 1, one of each -> 2/3, both 0.1 -> no true positive, undefined (dropped); the
+// point estimate is 2/3, so the interval is [2/3, 1].
 TEST(Bootstrap, TinyCaseByHand) {
   Predictions p;
   p.labels = {1, 1, 0};
@@ -111,6 +115,9 @@ TEST(Bootstrap, TinyCaseByHand) {
   EXPECT_DOUBLE_EQ(ci.auc.hi, 1.0);
   EXPECT_DOUBLE_EQ(ci.specificity.lo, 1.0);
   EXPECT_DOUBLE_EQ(ci.specificity.hi, 1.0);
+  EXPECT_DOUBLE_EQ(ci.f1.point, 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(ci.f1.lo, 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(ci.f1.hi, 1.0);
 }
 
 TEST(Bootstrap, SeedDeterminesResult) {

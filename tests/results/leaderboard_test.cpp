@@ -45,6 +45,8 @@ class LeaderboardGolden : public ::testing::Test {
 
 // trials.md, trials.csv and epochs_top2.md were written by hand from the fixture's comments
 // (sweep_fixture.h): order Model 2 (AUC 1.0) > Model 3 (0.7) > Model 1 (0.5); Model 4 failed.
+// Paired columns: Model 2 is the reference; Model 3 stored no predictions and Model 1's are on
+// 3 images, not Model 2's 8, so both tests are unavailable (n/a, with the reason in csv/json).
 TEST_F(LeaderboardGolden, TrialsMarkdown) { expect_golden(render_leaderboard(trials, ranking, "md"), "trials.md"); }
 TEST_F(LeaderboardGolden, TrialsCsv) { expect_golden(render_leaderboard(trials, ranking, "csv"), "trials.csv"); }
 TEST_F(LeaderboardGolden, TrialsJson) { expect_golden(render_leaderboard(trials, ranking, "json"), "trials.json"); }
@@ -97,6 +99,63 @@ TEST(Leaderboard, SameParamsEverywhereAreHidden) {
   for (auto& t : trials) t.params = {{"lr", "0.1"}, {"optimizer", "sgd"}};
   const auto table = build_leaderboard(trials, rank_trials(trials));
   for (const auto& c : table.columns) EXPECT_NE(c.kind, ColumnKind::param) << c.key;
+}
+
+// Two trials on the same 4 images (labels 1, 1, 0, 0). Worked by hand:
+//   A scores 0.9 0.8 0.2 0.1: perfect, V10 = V01 = (1, 1), AUC 1, no variance.
+//   B scores 0.9 0.3 0.4 0.1: V10 = (2/2, 1/2), V01 = (1/2, 2/2), AUC 0.75.
+//   Var(B - A) = var(1, 1/2)/2 + var(1/2, 1)/2 = 0.125/2 + 0.125/2 = 0.125 (sample variances),
+//   se = 0.353553, difference -0.25, z = -0.707107, p = erfc(0.5) = 0.479500,
+//   95% CI -0.25 -/+ 1.959964 * 0.353553 = [-0.942952, 0.442952].
+TEST(Leaderboard, PairedColumns) {
+  std::vector<TrialResult> trials(2);
+  const std::vector<float> scores[2] = {{0.9f, 0.8f, 0.2f, 0.1f}, {0.9f, 0.3f, 0.4f, 0.1f}};
+  const double auc[2] = {1.0, 0.75};
+  for (int i = 0; i < 2; ++i) {
+    trials[i].id = i == 0 ? "a" : "b";
+    trials[i].name = i == 0 ? "A" : "B";
+    trials[i].status = TrialStatus::done;
+    trials[i].epochs = {testing::epoch(1, 0.5, 0.5, 0.5, 0.5, auc[i])};
+    trials[i].best_val_predictions.labels = {1, 1, 0, 0};
+    trials[i].best_val_predictions.scores = scores[i];
+  }
+  RankingOptions ro;
+  ro.compute_cis = false;
+  const Ranking ranking = rank_trials(trials, ro);
+  const auto md = render_leaderboard(trials, ranking, "md");
+  EXPECT_NE(md.find("| AUC diff vs ref [95% CI] | DeLong p |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 0.500 | reference | - | done |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 0.500 | -0.250 [-0.943, 0.443] | 0.480 | done |"), std::string::npos)
+      << md;
+  const auto doc = nlohmann::json::parse(render_leaderboard(trials, ranking, "json"));
+  EXPECT_TRUE(doc["rows"][0]["auc_diff"].is_null());
+  EXPECT_EQ(doc["rows"][0]["paired_note"], "reference");
+  EXPECT_NEAR(doc["rows"][1]["auc_diff"].get<double>(), -0.25, 1e-6);
+  EXPECT_NEAR(doc["rows"][1]["auc_diff_ci"][0].get<double>(), -0.942952, 1e-6);
+  EXPECT_NEAR(doc["rows"][1]["auc_diff_ci"][1].get<double>(), 0.442952, 1e-6);
+  EXPECT_NEAR(doc["rows"][1]["delong_p"].get<double>(), 0.479500, 1e-6);
+  EXPECT_EQ(doc["rows"][1]["paired_note"], "");
+  const auto csv = render_leaderboard(trials, ranking, "csv");
+  EXPECT_NE(csv.find(",auc_diff,auc_diff_ci_lo,auc_diff_ci_hi,delong_p,status,paired_note,"),
+            std::string::npos)
+      << csv;
+  EXPECT_NE(csv.find(",-0.25,-0.942952,0.442952,0.4795,done,,"), std::string::npos) << csv;
+
+  // A 90% interval with alpha 0.1 changes the title: -0.25 -/+ 1.644854 * 0.353553.
+  ro.selection.alpha = 0.1;
+  const auto md90 = render_leaderboard(trials, rank_trials(trials, ro), "md");
+  EXPECT_NE(md90.find("| AUC diff vs ref [90% CI] |"), std::string::npos) << md90;
+  EXPECT_NE(md90.find("-0.250 [-0.832, 0.332]"), std::string::npos) << md90;
+
+  // p < 0.001 prints as "<0.001" in md (the number stays in csv/json): B ranks every
+  // positive below every negative, so each structural component is constant: se 0, p 0.
+  trials[1].best_val_predictions.scores = {0.1f, 0.2f, 0.8f, 0.9f};
+  trials[1].epochs[0].val.auc = 0.0;
+  const Ranking far = rank_trials(trials, RankingOptions{});
+  const auto md_far = render_leaderboard(trials, far, "md");
+  EXPECT_NE(md_far.find("| -1.000 [-1.000, -1.000] | <0.001 |"), std::string::npos) << md_far;
+  EXPECT_EQ(nlohmann::json::parse(render_leaderboard(trials, far, "json"))["rows"][1]["delong_p"],
+            0.0);
 }
 
 TEST(Leaderboard, UnknownFormatThrows) {

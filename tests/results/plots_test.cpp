@@ -190,6 +190,13 @@ TEST(Plots, HtmlReportIsSelfContainedAndWellFormed) {
   EXPECT_NE(html.find("Model 2 is the model of the week"), std::string::npos);
   EXPECT_NE(html.find("<table class=\"leaderboard\">"), std::string::npos);
   EXPECT_NE(html.find("failed: CUDA out of memory"), std::string::npos);
+  // The paired comparison with the reference (Model 2): columns, their explanation, the rule.
+  EXPECT_NE(html.find("<th>AUC diff vs ref [95% CI]</th><th>DeLong p</th>"), std::string::npos);
+  EXPECT_NE(html.find("<td class=\"num\">reference</td>"), std::string::npos);
+  EXPECT_NE(html.find("AUC diff vs ref: the trial's val AUC minus that of Model 2 (the "
+                      "reference"),
+            std::string::npos);
+  EXPECT_NE(html.find("Selection rule: best.</p>"), std::string::npos);
   // Nothing to fetch: no scripts, stylesheets, images or links to other documents.
   EXPECT_EQ(html.find("<script"), std::string::npos);
   EXPECT_EQ(html.find("<link"), std::string::npos);

@@ -90,6 +90,7 @@ TEST(Ranking, HigherAucFirst) {
   EXPECT_TRUE(contains(r.justification, "Confidence intervals are unavailable for Model 2 and "
                                         "Model 1 (bootstrap disabled)."))
       << r.justification;
+  EXPECT_TRUE(contains(r.justification, " Rule best: the best val AUC wins.")) << r.justification;
 }
 
 TEST(Ranking, AucTieGoesToLowerValLoss) {
@@ -214,48 +215,248 @@ TEST(Ranking, MetricNames) {
   EXPECT_EQ(metric_display_name("val_recall"), "val sensitivity");
 }
 
-// Winner: 200 perfectly separated predictions -> AUC CI [1, 1].
-// Runner-up: every 4th prediction gets the other class's score -> AUC 0.75 at most, its CI
-// stays far below 1, so the intervals cannot overlap.
-TEST(Ranking, ConfidenceIntervalsDecideTheSignificanceSentence) {
+Predictions with_scores(std::vector<std::int8_t> labels, std::vector<float> scores) {
+  Predictions p;
+  p.labels = std::move(labels);
+  p.scores = std::move(scores);
+  return p;
+}
+
+// 200 images (labels alternate 0, 1). "perfect" separates them; "noisy" gives every 4th
+// image (a negative) the positive score 0.9. Worked by hand (DeLong's structural components):
+//   noisy: every positive (0.9) ties 50 negatives and beats 50: V10 = (50 + 25)/100 = 0.75 for
+//   all; 50 negatives at 0.9 tie every positive (V01 = 0.5), 50 at 0.1 (V01 = 1): AUC 0.75.
+//   perfect: V10 = V01 = 1. Only V01 of noisy varies: sample variance 100 * 0.25^2 / 99, so
+//   Var(noisy - perfect) = 6.25 / 99 / 100, se = 0.0251259, difference -0.25,
+//   z = -9.95 (p < 0.001), 95% CI -0.25 -/+ 1.959964 * 0.0251259 = [-0.299, -0.201].
+TEST(Ranking, DelongDecidesTheSignificanceSentence) {
   auto a = trial("perfect", {1.0}, {0.1});
   a.best_epoch = 1;
   a.best_val_predictions = predictions(200, 0.9f, 0.1f, 0);
   auto b = trial("noisy", {0.75}, {0.5});
   b.best_val_predictions = predictions(200, 0.9f, 0.1f, 4);
   auto r = rank_trials({a, b});
-  ASSERT_TRUE(r.ranked[0].ci.has_value());
-  EXPECT_DOUBLE_EQ(r.ranked[0].ci->auc.lo, 1.0);
-  ASSERT_TRUE(r.top_two_ci_overlap.has_value());
-  EXPECT_FALSE(*r.top_two_ci_overlap);
+  ASSERT_EQ(r.reference, std::optional<std::size_t>(0));
+  EXPECT_EQ(r.ranked[0].paired_note, "reference");
+  EXPECT_FALSE(r.ranked[0].paired.has_value());
+  ASSERT_TRUE(r.ranked[1].paired.has_value());
+  const DelongResult& d = *r.ranked[1].paired;
+  const double se = std::sqrt(6.25 / 99.0 / 100.0);
+  EXPECT_NEAR(d.difference, -0.25, 1e-12);
+  EXPECT_NEAR(d.se, se, 1e-12);
+  EXPECT_NEAR(d.ci_lo, -0.25 - 1.959963984540054 * se, 1e-9);
+  EXPECT_NEAR(d.ci_hi, -0.25 + 1.959963984540054 * se, 1e-9);
+  EXPECT_NEAR(d.p_value, std::erfc(0.25 / se / std::sqrt(2.0)), 1e-15);
   EXPECT_TRUE(contains(r.justification, "val AUC 1.000 [95% CI 1.000-1.000] at epoch 1 of 1"))
       << r.justification;
-  EXPECT_TRUE(contains(r.justification, "do not overlap")) << r.justification;
-  EXPECT_FALSE(contains(r.justification, "not significantly better")) << r.justification;
-
-  // Two equally noisy classifiers: the intervals overlap.
-  auto c = trial("noisy too", {0.74}, {0.5});
-  c.best_val_predictions = predictions(200, 0.9f, 0.1f, 4);
-  r = rank_trials({b, c});
-  ASSERT_TRUE(r.top_two_ci_overlap.has_value());
-  EXPECT_TRUE(*r.top_two_ci_overlap);
-  EXPECT_TRUE(contains(r.justification, "The winner is not significantly better than noisy "
-                                        "too: their 95% confidence intervals overlap."))
+  EXPECT_TRUE(contains(r.justification,
+                       " perfect is significantly better than noisy in val AUC: AUC difference "
+                       "0.250 [95% CI 0.201 to 0.299], DeLong p < 0.001 (paired, on the same 200 "
+                       "validation images)."))
       << r.justification;
+  EXPECT_FALSE(contains(r.justification, "overlap")) << r.justification;
 
-  // Predictions of another epoch are not used.
-  auto d = a;
-  d.best_epoch = 7;
-  r = rank_trials({d, b});
+  // Predictions of another epoch are not used, for the CI nor for the paired test.
+  auto e = a;
+  e.best_epoch = 7;
+  r = rank_trials({e, b});
   EXPECT_FALSE(r.ranked[0].ci.has_value());
   EXPECT_EQ(r.ranked[0].ci_note, "stored predictions are from epoch 7, not the selected epoch 1");
-  EXPECT_FALSE(r.top_two_ci_overlap.has_value());
+  EXPECT_FALSE(r.ranked[1].paired.has_value());
+  EXPECT_EQ(r.ranked[1].paired_note,
+            "perfect: stored predictions are from epoch 7, not the selected epoch 1");
+  EXPECT_TRUE(contains(r.justification, " No paired test of perfect against noisy: perfect: "
+                                        "stored predictions are from epoch 7"))
+      << r.justification;
+
+  // Predictions on other images cannot be paired.
+  auto f = trial("small", {0.8}, {0.4});
+  f.best_val_predictions = predictions(6, 0.9f, 0.1f, 4);
+  r = rank_trials({a, f});
+  EXPECT_EQ(r.ranked[1].paired_note,
+            "small and perfect: the predictions are not on the same images (6 vs 200 images)");
 
   // No predictions at all.
   r = rank_trials({trial("x", {0.9}, {0.3}), trial("y", {0.8}, {0.3})});
   EXPECT_TRUE(contains(r.justification, "Confidence intervals are unavailable for x and y (no "
                                         "validation predictions were stored)."))
       << r.justification;
+  EXPECT_TRUE(contains(r.justification, " No paired test of x against y: x: no validation "
+                                        "predictions were stored."))
+      << r.justification;
+}
+
+// The 6-image example worked by hand in delong_test.cpp: AUC 17/18 vs 13/18, difference 2/9,
+// se sqrt(5)/9, p = 0.371093, 95% CI [-0.264735, 0.709179]: not significant.
+const std::vector<std::int8_t> kLabels = {1, 0, 1, 0, 1, 0};
+const std::vector<float> kA = {0.8f, 0.3f, 0.6f, 0.6f, 0.9f, 0.1f};
+const std::vector<float> kB = {0.7f, 0.7f, 0.4f, 0.2f, 0.9f, 0.5f};
+
+TEST(Ranking, NotSignificantlyBetterSentence) {
+  auto a = trial("A", {17.0 / 18.0}, {0.4});
+  a.best_val_predictions = with_scores(kLabels, kA);
+  auto b = trial("B", {13.0 / 18.0}, {0.3});
+  b.best_val_predictions = with_scores(kLabels, kB);
+  RankingOptions o;
+  o.compute_cis = false;
+  const auto r = rank_trials({b, a}, o);
+  EXPECT_EQ(order({b, a}, r), (std::vector<std::string>{"A", "B"}));
+  EXPECT_TRUE(contains(r.justification, "Rule best: the best val AUC wins.")) << r.justification;
+  EXPECT_TRUE(contains(r.justification,
+                       " A is not significantly better than B in val AUC: AUC difference 0.222 "
+                       "[95% CI -0.265 to 0.709], DeLong p = 0.371 (paired, on the same 6 "
+                       "validation images)."))
+      << r.justification;
+
+  // Ranked by val loss, B wins; the test is still about AUC, and says so.
+  o.metric = "val_loss";
+  o.goal = Goal::minimize;
+  const auto by_loss = rank_trials({b, a}, o);
+  EXPECT_EQ(order({b, a}, by_loss), (std::vector<std::string>{"B", "A"}));
+  EXPECT_TRUE(contains(by_loss.justification,
+                       " B is not significantly worse than A in val AUC: AUC difference -0.222 "
+                       "[95% CI -0.709 to 0.265], DeLong p = 0.371"))
+      << by_loss.justification;
+  EXPECT_TRUE(contains(by_loss.justification,
+                       "The paired test compares val AUC, not the ranking metric val loss."))
+      << by_loss.justification;
+
+  // A 99% interval with alpha = 0.01: the same p, a wider interval 2/9 -/+ 2.575829 sqrt(5)/9.
+  o = RankingOptions{};
+  o.compute_cis = false;
+  o.selection.alpha = 0.01;
+  const auto r99 = rank_trials({b, a}, o);
+  EXPECT_TRUE(contains(r99.justification, "[99% CI -0.418 to 0.862], DeLong p = 0.371"))
+      << r99.justification;
+}
+
+// Three trials on the same 200 images (labels alternate 0, 1):
+//   perfect  AUC 1,     val loss 0.30 (separates the classes)
+//   close    AUC 0.995, val loss 0.20: one negative ties the positives' score. By hand:
+//            V10 = 99.5/100 for every positive (constant), V01 = 0.5 for that negative and 1
+//            for the 99 others: mean 0.995, sum of squared deviations 0.495^2 + 99 * 0.005^2
+//            = 0.2475, sample variance 0.0025, so Var(close - perfect) = 0.0025/100,
+//            se = 0.005, z = -0.005/0.005 = -1, p = erfc(1/sqrt 2) = 0.317: not significant.
+//            95% CI -0.005 -/+ 1.959964 * 0.005 = [-0.0148, 0.0048].
+//   noisy    AUC 0.75,  val loss 0.10: significantly worse (p < 0.001, see above).
+std::vector<TrialResult> one_se_trials() {
+  auto perfect = trial("perfect", {1.0}, {0.30});
+  perfect.best_val_predictions = predictions(200, 0.9f, 0.1f, 0);
+  auto close = trial("close", {0.995}, {0.20});
+  close.best_val_predictions = predictions(200, 0.9f, 0.1f, 0);
+  close.best_val_predictions.scores[0] = 0.9f;  // image 0 is a negative
+  auto noisy = trial("noisy", {0.75}, {0.10});
+  noisy.best_val_predictions = predictions(200, 0.9f, 0.1f, 4);
+  return {noisy, perfect, close};
+}
+
+TEST(Ranking, OneSePicksTheLowerLossAmongTheNotSignificantlyWorse) {
+  const auto t = one_se_trials();
+  RankingOptions o;
+  o.compute_cis = false;
+  const auto best = rank_trials(t, o);
+  EXPECT_EQ(order(t, best), (std::vector<std::string>{"perfect", "close", "noisy"}));
+  EXPECT_EQ(best.rule, SelectionRule::best);
+  EXPECT_FALSE(best.ranked[1].candidate);  // only one_se marks candidates
+
+  o.selection.rule = SelectionRule::one_se;
+  const auto r = rank_trials(t, o);
+  EXPECT_EQ(r.rule, SelectionRule::one_se);
+  // The chosen trial first, then the others in metric order.
+  EXPECT_EQ(order(t, r), (std::vector<std::string>{"close", "perfect", "noisy"}));
+  EXPECT_EQ(r.ranked[0].rank, 1);
+  EXPECT_EQ(r.ranked[2].rank, 3);
+  EXPECT_EQ(r.winner()->index, 2u);
+  ASSERT_EQ(r.reference, std::optional<std::size_t>(1));  // perfect stays the reference
+  EXPECT_TRUE(r.ranked[0].candidate);
+  EXPECT_TRUE(r.ranked[1].candidate);
+  EXPECT_FALSE(r.ranked[2].candidate);
+  ASSERT_TRUE(r.ranked[0].paired.has_value());
+  EXPECT_NEAR(r.ranked[0].paired->se, 0.005, 1e-12);
+  EXPECT_NEAR(r.ranked[0].paired->z, -1.0, 1e-9);
+  EXPECT_NEAR(r.ranked[0].paired->p_value, std::erfc(1.0 / std::sqrt(2.0)), 1e-12);
+  ASSERT_TRUE(r.ranked[2].paired.has_value());
+  EXPECT_LT(r.ranked[2].paired->p_value, 0.001);
+  EXPECT_TRUE(contains(r.justification, "close is the model of the week: val AUC 0.995"))
+      << r.justification;
+  EXPECT_TRUE(contains(r.justification,
+                       " Rule one_se (alpha 0.05): perfect has the best val AUC (1.000 vs "
+                       "0.995), and among the 2 trials whose val AUC is not significantly worse "
+                       "than perfect's, close has the lowest val loss at its selected epoch "
+                       "(0.200 vs 0.300 for perfect)."))
+      << r.justification;
+  EXPECT_TRUE(contains(r.justification,
+                       " close is not significantly worse than perfect in val AUC: AUC "
+                       "difference -0.005 [95% CI -0.015 to 0.005], DeLong p = 0.317"))
+      << r.justification;
+
+  // With alpha 0.4 (> p = 0.317) close is significantly worse too: perfect stays.
+  o.selection.alpha = 0.4;
+  const auto strict = rank_trials(t, o);
+  EXPECT_EQ(order(t, strict), (std::vector<std::string>{"perfect", "close", "noisy"}));
+  EXPECT_TRUE(contains(strict.justification,
+                       " Rule one_se (alpha 0.4): perfect has the best val AUC and no other "
+                       "trial's val AUC is within reach"))
+      << strict.justification;
+}
+
+// close and perfect reach the same val loss (0.30) at their best epoch (epoch 2). The metric
+// over the last epochs: perfect 0.9, 1.0 (population std 0.05), close 0.985, 0.995 (0.005).
+TEST(Ranking, OneSeTieOnLossGoesToTheSteadierMetric) {
+  auto t = one_se_trials();
+  t[1] = trial("perfect", {0.9, 1.0}, {0.5, 0.30});
+  t[1].best_val_predictions = one_se_trials()[1].best_val_predictions;
+  t[2] = trial("close", {0.985, 0.995}, {0.4, 0.30});
+  t[2].best_val_predictions = one_se_trials()[2].best_val_predictions;
+  RankingOptions o;
+  o.compute_cis = false;
+  o.selection.rule = SelectionRule::one_se;
+  const auto r = rank_trials(t, o);
+  EXPECT_EQ(order(t, r), (std::vector<std::string>{"close", "perfect", "noisy"}));
+  EXPECT_NEAR(r.ranked[0].metric_stability, 0.005, 1e-12);
+  EXPECT_NEAR(r.ranked[1].metric_stability, 0.05, 1e-12);
+  EXPECT_TRUE(contains(r.justification,
+                       "close has the same val loss as perfect (0.300) and the steadier val AUC "
+                       "over the last 3 epochs (standard deviation 0.005 vs 0.050)."))
+      << r.justification;
+}
+
+TEST(Ranking, OneSeLeavesOutTrialsWithoutAPairedTest) {
+  auto t = one_se_trials();
+  t[2].best_val_predictions = {};  // close: no predictions, so no test
+  RankingOptions o;
+  o.compute_cis = false;
+  o.selection.rule = SelectionRule::one_se;
+  const auto r = rank_trials(t, o);
+  EXPECT_EQ(order(t, r), (std::vector<std::string>{"perfect", "close", "noisy"}));
+  EXPECT_FALSE(r.ranked[1].candidate);
+  EXPECT_TRUE(contains(r.justification,
+                       " Not considered because the paired test is unavailable: close."))
+      << r.justification;
+}
+
+TEST(Ranking, OneSeWithOneTrialFallsBackToBest) {
+  RankingOptions o;
+  o.compute_cis = false;
+  o.selection.rule = SelectionRule::one_se;
+  const auto r = rank_trials({trial("only", {0.8}, {0.4}),
+                              trial("broken", {0.9}, {0.1}, TrialStatus::failed)},
+                             o);
+  EXPECT_EQ(r.requested_rule, SelectionRule::one_se);
+  EXPECT_EQ(r.rule, SelectionRule::best);
+  EXPECT_EQ(r.winner()->index, 0u);
+  EXPECT_TRUE(contains(r.justification, "Rule one_se needs at least two ranked trials to "
+                                        "compare, so rule best applied: it is the only ranked "
+                                        "trial."))
+      << r.justification;
+}
+
+TEST(Ranking, SelectionAlphaMustBeBelowOneHalf) {
+  RankingOptions o;
+  o.selection.alpha = 0.5;
+  EXPECT_THROW(rank_trials({}, o), std::invalid_argument);
+  o.selection.alpha = 0.0;
+  EXPECT_THROW(rank_trials({}, o), std::invalid_argument);
 }
 
 }  // namespace

@@ -181,6 +181,79 @@ TEST(Parse, DidYouMean) {
 namespace mammosweep::sweeps {
 namespace {
 
+// selection: rule, alpha and threshold, with the defaults when the section is absent.
+TEST(Selection, ParsesEveryForm) {
+  const std::string two = "variants: [{name: a, lr: 0.001}, {name: b, lr: 0.01}]\n";
+  SweepSpec s = parse_spec("name: s\n" + two);
+  EXPECT_EQ(s.selection.rule, SelectionSpec::Rule::best);
+  EXPECT_DOUBLE_EQ(s.selection.alpha, 0.05);
+  EXPECT_EQ(s.selection.threshold.kind, ThresholdRule::Kind::fixed);
+  EXPECT_DOUBLE_EQ(s.selection.threshold.value, 0.5);
+
+  s = parse_spec("name: s\nselection:\n  rule: one_se\n  alpha: 0.1\n  threshold: youden\n" + two);
+  EXPECT_EQ(s.selection.rule, SelectionSpec::Rule::one_se);
+  EXPECT_DOUBLE_EQ(s.selection.alpha, 0.1);
+  EXPECT_EQ(s.selection.threshold.kind, ThresholdRule::Kind::youden);
+  EXPECT_STREQ(to_string(s.selection.rule), "one_se");
+
+  s = parse_spec("name: s\nselection: {threshold: sensitivity@0.9}\n" + two);
+  EXPECT_EQ(s.selection.threshold.kind, ThresholdRule::Kind::sensitivity);
+  EXPECT_DOUBLE_EQ(s.selection.threshold.value, 0.9);
+  EXPECT_EQ(to_string(s.selection.threshold), "sensitivity@0.9");
+  s = parse_spec("name: s\nselection: {threshold: specificity@0.95}\n" + two);
+  EXPECT_EQ(s.selection.threshold.kind, ThresholdRule::Kind::specificity);
+  EXPECT_DOUBLE_EQ(s.selection.threshold.value, 0.95);
+  s = parse_spec("name: s\nselection: {threshold: 0.35}\n" + two);
+  EXPECT_EQ(s.selection.threshold.kind, ThresholdRule::Kind::fixed);
+  EXPECT_DOUBLE_EQ(s.selection.threshold.value, 0.35);
+  s = parse_spec("name: s\nselection: {threshold: 1}\n" + two);
+  EXPECT_DOUBLE_EQ(s.selection.threshold.value, 1.0);
+}
+
+TEST(Selection, BadValuesNamePositionAndSuggest) {
+  const std::string v = "variants: [{name: a, lr: 0.001}, {name: b, lr: 0.01}]\n";
+  expect_one_error("name: s\nselection:\n  rule: one-se\n" + v, 3, 9,
+                   "selection.rule expects best or one_se, got 'one-se' (did you mean 'one_se'?)");
+  expect_one_error("name: s\nselection:\n  rule: [best]\n" + v, 3, 9,
+                   "selection.rule expects best or one_se, got a list");
+  expect_one_error("name: s\nselection:\n  alpha: 0.5\n" + v, 3, 10,
+                   "selection.alpha expects a number in (0, 0.5), got '0.5'");
+  expect_one_error("name: s\nselection:\n  alpha: 0\n" + v, 3, 10, "selection.alpha expects");
+  expect_one_error("name: s\nselection:\n  alpah: 0.01\n" + v, 3, 3,
+                   "unknown key 'alpah' in selection (did you mean 'alpha'?)");
+  expect_one_error("name: s\nselection:\n  threshold: 1.5\n" + v, 3, 14,
+                   "selection.threshold expects a number in [0, 1], youden, sensitivity@X or "
+                   "specificity@X with 0 < X < 1, got '1.5'");
+  expect_one_error("name: s\nselection:\n  threshold: sensitivty@0.9\n" + v, 3, 14,
+                   "(did you mean 'sensitivity@0.9'?)");
+  expect_one_error("name: s\nselection:\n  threshold: yuoden\n" + v, 3, 14,
+                   "(did you mean 'youden'?)");
+  expect_one_error("name: s\nselection:\n  threshold: specificity@1\n" + v, 3, 14,
+                   "selection.threshold specificity@X expects a target rate X with 0 < X < 1, "
+                   "got '1'");
+  expect_one_error("name: s\nselection:\n  threshold: sensitivity@high\n" + v, 3, 14,
+                   "got 'high'");
+  expect_one_error("name: s\nselection: one_se\n" + v, 2, 12, "selection must be a mapping");
+}
+
+// one_se needs at least two trials to compare: a spec that expands to one is refused.
+TEST(Selection, OneSeNeedsTwoTrials) {
+  expect_one_error("name: s\nselection:\n  rule: one_se\nvariants: [{name: a}]\n", 3, 9,
+                   "selection.rule one_se picks among the trials that are not significantly "
+                   "worse than the best one, but this spec expands to 1 trial");
+  // Two variants with identical parameters merge into one trial.
+  expect_one_error("name: s\nselection: {rule: one_se}\n"
+                   "variants: [{name: a, lr: 0.01}, {name: b, lr: 0.01}]\n",
+                   2, 19, "expands to 1 trial");
+  // A grid of one value is one trial; of two values, two.
+  expect_one_error("name: s\nmethod: grid\nselection: {rule: one_se}\n"
+                   "parameters:\n  lr: {values: [0.01]}\n",
+                   3, 19, "expands to 1 trial");
+  EXPECT_NO_THROW(parse_spec("name: s\nmethod: grid\nselection: {rule: one_se}\n"
+                             "parameters:\n  lr: {values: [0.01, 0.001]}\n"));
+  EXPECT_NO_THROW(parse_spec("name: s\nselection: {rule: best}\nvariants: [{name: a}]\n"));
+}
+
 TEST(Overrides, ApplyAndValidate) {
   const std::string path = std::string(MAMMOSWEEP_SOURCE_DIR) + "/sweeps/week7.yaml";
   SweepSpec s = load_spec(path, {"data.image_size=64", "training.epochs=2",

@@ -1,0 +1,169 @@
+// `mammosweep evaluate DIR`: score the model of the week (or --trial) once on the test split.
+//
+// The model is the one `export` writes (orchestrator/chosen_model.h): the selected epoch's
+// weights, the trial's own preprocessing from the effective spec, and the operating
+// threshold chosen on VALIDATION by `selection.threshold`, applied unchanged to test.
+// Reports AUC, sensitivity, specificity, accuracy and F1 with stratified bootstrap 95% CIs,
+// and the confusion matrix. Every run is recorded in results.h5 (/evaluations) with what was
+// scored, when and with which threshold; earlier evaluations of the test split are listed
+// first, so peeking at test is visible. docs/evaluation.md has the long form.
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "orchestrator/chosen_model.h"
+#include "orchestrator/cli.h"
+#include "results/bootstrap.h"
+#include "results/metrics.h"
+#include "results/store.h"
+
+namespace mammosweep::orchestrator {
+
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+struct EvaluateOptions {
+  std::string dir;
+  std::string trial;
+  RankingChoice choice;
+  int threads = 1;
+  std::string format = "text";
+};
+
+ojson number(double v) { return std::isfinite(v) ? ojson(v) : ojson(nullptr); }
+
+ojson interval(const results::Interval& i) {
+  return {{"point", number(i.point)}, {"lo", number(i.lo)}, {"hi", number(i.hi)}};
+}
+
+std::string fmt3(double v) { return std::isfinite(v) ? fmt::format("{:.3f}", v) : "n/a"; }
+
+std::string row(const char* name, const results::Interval& i) {
+  return fmt::format("| {} | {} | {} – {} |\n", name, fmt3(i.point), fmt3(i.lo), fmt3(i.hi));
+}
+
+/// The earlier /evaluations rows that scored the test split.
+std::vector<ojson> earlier_test_evaluations(const results::SweepSnapshot& snap) {
+  std::vector<ojson> out;
+  for (const auto& text : snap.evaluations) {
+    ojson j = ojson::parse(text, nullptr, false);
+    if (j.is_object() && j.value("split", "") == "test") out.push_back(std::move(j));
+  }
+  return out;
+}
+
+int evaluate(const EvaluateOptions& opt) {
+  at::set_num_threads(opt.threads);
+  return with_input_errors([&]() {
+    ChosenModel c = load_chosen_model(opt.dir, opt.choice, opt.trial, opt.threads);
+    const results::TrialResult& t = c.trial();
+    const results::RankedTrial& ranked = c.ranked();
+    const std::vector<ojson> earlier = earlier_test_evaluations(c.snap);
+
+    worker::Predictor predictor(c.info, c.model, worker::PredictorOptions{opt.threads, 16});
+    const results::Predictions test = score_split(predictor, c.spec.data, "test");
+    if (test.size() == 0) {
+      throw InputError(fmt::format(
+          "{}: the sweep's data ({}) has no test split (data.test_split '{}' holds no image); "
+          "evaluate needs held-out images that neither trained nor selected the model",
+          opt.dir, c.spec.data.root, c.spec.data.test_split));
+    }
+    const double threshold = c.info.threshold;
+    const results::SplitMetrics m = results::compute_metrics(test, threshold);
+    results::BootstrapOptions bo = c.ranking_options.bootstrap;
+    bo.threshold = threshold;
+    const results::BootstrapResult ci = results::bootstrap_ci(test, bo);
+
+    ojson record;
+    record["time"] = now_iso();
+    record["split"] = "test";
+    record["trial"] = {{"id", t.id}, {"name", t.name}, {"epoch", ranked.epoch},
+                       {"rank", ranked.rank}, {"model_of_the_week", ranked.rank == 1}};
+    record["threshold"] = {{"rule", sweeps::to_string(c.spec.selection.threshold)},
+                           {"value", threshold},
+                           {"chosen_on", "val"}};
+    record["images"] = {{"total", test.size()},
+                        {"malignant", m.cm.tp + m.cm.fn},
+                        {"benign", m.cm.tn + m.cm.fp}};
+    record["metrics"] = {{"auc", interval(ci.auc)},
+                         {"sensitivity", interval(ci.sensitivity)},
+                         {"specificity", interval(ci.specificity)},
+                         {"accuracy", interval(ci.accuracy)},
+                         {"f1", interval(ci.f1)}};
+    record["confusion_matrix"] = {{"tp", m.cm.tp}, {"fp", m.cm.fp}, {"tn", m.cm.tn},
+                                  {"fn", m.cm.fn}};
+    record["bootstrap"] = {{"resamples", ci.resamples}, {"confidence", ci.confidence}};
+    record["earlier_test_evaluations"] = earlier.size();
+    record["tool_version"] = MAMMOSWEEP_VERSION;
+
+    {
+      std::optional<results::SweepStore> store;
+      try {
+        store.emplace(results::SweepStore::open_for_append(results::store_path(opt.dir)));
+      } catch (const std::exception& e) {
+        throw InputError(fmt::format("{}: cannot record the evaluation (is a sweep still "
+                                     "running there?): {}",
+                                     results::store_path(opt.dir), e.what()));
+      }
+      store->add_evaluation(record.dump());
+      store->close();
+    }
+
+    if (opt.format == "json") {
+      std::cout << record.dump(2) << "\n";
+      return static_cast<int>(kExitOk);
+    }
+    std::string out;
+    for (const auto& e : earlier) {
+      out += fmt::format("note: the test split was evaluated before: {} for trial {} ({}), "
+                         "epoch {}\n",
+                         e.value("time", "?"), e["trial"].value("name", "?"),
+                         e["trial"].value("id", "?"), e["trial"].value("epoch", 0));
+    }
+    out += fmt::format("# Test-split evaluation: {} ({}), epoch {}{}\n\n", t.name, t.id,
+                       ranked.epoch, ranked.rank == 1 ? ", the model of the week" : "");
+    out += fmt::format("{} test images ({} malignant, {} benign); threshold {:.4f} chosen on "
+                       "validation by `{}`, applied unchanged.\n\n",
+                       test.size(), m.cm.tp + m.cm.fn, m.cm.tn + m.cm.fp, threshold,
+                       sweeps::to_string(c.spec.selection.threshold));
+    out += fmt::format("| metric | value | {:.0f}% CI (bootstrap, {} resamples) |\n|---|---|---|\n",
+                       ci.confidence * 100.0, ci.resamples);
+    out += row("AUC", ci.auc) + row("sensitivity", ci.sensitivity) +
+           row("specificity", ci.specificity) + row("accuracy", ci.accuracy) + row("F1", ci.f1);
+    out += fmt::format("\nConfusion matrix: TP {}, FP {}, TN {}, FN {}.\n", m.cm.tp, m.cm.fp,
+                       m.cm.tn, m.cm.fn);
+    out += fmt::format("Recorded in {} (evaluation {} of the test split).\n",
+                       results::store_path(opt.dir), earlier.size() + 1);
+    std::cout << out << std::flush;
+    return static_cast<int>(kExitOk);
+  });
+}
+
+}  // namespace
+
+Command add_evaluate_command(CLI::App& app) {
+  auto opt = std::make_shared<EvaluateOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "evaluate", "Score the model of the week (or --trial) once on the held-out test split");
+  cmd->add_option("DIR", opt->dir, "Sweep output folder (holds results.h5 and trials/)")
+      ->required();
+  cmd->add_option("--trial", opt->trial, "Evaluate this trial (id or name) instead of the winner");
+  cmd->add_option("--ci-resamples", opt->choice.ci_resamples,
+                  "Bootstrap resamples for the 95% confidence intervals")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--threads", opt->threads, "Threads for decoding and the forward pass")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cmd->add_option("--format", opt->format, "text (a Markdown table) or json (the stored record)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  return [opt, cmd]() { return cmd->parsed() ? evaluate(*opt) : -1; };
+}
+
+}  // namespace mammosweep::orchestrator
