@@ -18,14 +18,13 @@
 #include "orchestrator/chosen_model.h"
 #include "orchestrator/cli.h"
 #include "results/bootstrap.h"
+#include "results/evaluation.h"
 #include "results/metrics.h"
 #include "results/store.h"
 
 namespace mammosweep::orchestrator {
 
 namespace {
-
-using ojson = nlohmann::ordered_json;
 
 struct EvaluateOptions {
   std::string dir;
@@ -35,26 +34,10 @@ struct EvaluateOptions {
   std::string format = "text";
 };
 
-ojson number(double v) { return std::isfinite(v) ? ojson(v) : ojson(nullptr); }
-
-ojson interval(const results::Interval& i) {
-  return {{"point", number(i.point)}, {"lo", number(i.lo)}, {"hi", number(i.hi)}};
-}
-
 std::string fmt3(double v) { return std::isfinite(v) ? fmt::format("{:.3f}", v) : "n/a"; }
 
 std::string row(const char* name, const results::Interval& i) {
   return fmt::format("| {} | {} | {} – {} |\n", name, fmt3(i.point), fmt3(i.lo), fmt3(i.hi));
-}
-
-/// The earlier /evaluations rows that scored the test split.
-std::vector<ojson> earlier_test_evaluations(const results::SweepSnapshot& snap) {
-  std::vector<ojson> out;
-  for (const auto& text : snap.evaluations) {
-    ojson j = ojson::parse(text, nullptr, false);
-    if (j.is_object() && j.value("split", "") == "test") out.push_back(std::move(j));
-  }
-  return out;
 }
 
 int evaluate(const EvaluateOptions& opt) {
@@ -63,7 +46,10 @@ int evaluate(const EvaluateOptions& opt) {
     ChosenModel c = load_chosen_model(opt.dir, opt.choice, opt.trial, opt.threads);
     const results::TrialResult& t = c.trial();
     const results::RankedTrial& ranked = c.ranked();
-    const std::vector<ojson> earlier = earlier_test_evaluations(c.snap);
+    std::vector<results::TestEvaluation> earlier;
+    for (auto& e : test_evaluations(c.snap, opt.dir)) {
+      if (e.split == "test") earlier.push_back(std::move(e));
+    }
 
     worker::Predictor predictor(c.info, c.model, worker::PredictorOptions{opt.threads, 16});
     const results::Predictions test = score_split(predictor, c.spec.data, "test");
@@ -73,33 +59,23 @@ int evaluate(const EvaluateOptions& opt) {
           "evaluate needs held-out images that neither trained nor selected the model",
           opt.dir, c.spec.data.root, c.spec.data.test_split));
     }
-    const double threshold = c.info.threshold;
-    const results::SplitMetrics m = results::compute_metrics(test, threshold);
+    results::TestEvaluation ev;
+    ev.time = now_iso();
+    ev.trial_id = t.id;
+    ev.trial_name = t.name;
+    ev.epoch = ranked.epoch;
+    ev.rank = ranked.rank;
+    ev.threshold_rule = sweeps::to_string(c.spec.selection.threshold);
+    ev.threshold = c.info.threshold;
+    ev.images = test.size();
+    ev.cm = results::confusion_matrix(test, ev.threshold);
+    ev.malignant = static_cast<std::size_t>(ev.cm.tp + ev.cm.fn);
     results::BootstrapOptions bo = c.ranking_options.bootstrap;
-    bo.threshold = threshold;
-    const results::BootstrapResult ci = results::bootstrap_ci(test, bo);
-
-    ojson record;
-    record["time"] = now_iso();
-    record["split"] = "test";
-    record["trial"] = {{"id", t.id}, {"name", t.name}, {"epoch", ranked.epoch},
-                       {"rank", ranked.rank}, {"model_of_the_week", ranked.rank == 1}};
-    record["threshold"] = {{"rule", sweeps::to_string(c.spec.selection.threshold)},
-                           {"value", threshold},
-                           {"chosen_on", "val"}};
-    record["images"] = {{"total", test.size()},
-                        {"malignant", m.cm.tp + m.cm.fn},
-                        {"benign", m.cm.tn + m.cm.fp}};
-    record["metrics"] = {{"auc", interval(ci.auc)},
-                         {"sensitivity", interval(ci.sensitivity)},
-                         {"specificity", interval(ci.specificity)},
-                         {"accuracy", interval(ci.accuracy)},
-                         {"f1", interval(ci.f1)}};
-    record["confusion_matrix"] = {{"tp", m.cm.tp}, {"fp", m.cm.fp}, {"tn", m.cm.tn},
-                                  {"fn", m.cm.fn}};
-    record["bootstrap"] = {{"resamples", ci.resamples}, {"confidence", ci.confidence}};
-    record["earlier_test_evaluations"] = earlier.size();
-    record["tool_version"] = MAMMOSWEEP_VERSION;
+    bo.threshold = ev.threshold;
+    ev.ci = results::bootstrap_ci(test, bo);
+    ev.earlier = earlier.size();
+    ev.tool_version = MAMMOSWEEP_VERSION;
+    const std::string record = results::to_json(ev);
 
     {
       std::optional<results::SweepStore> store;
@@ -110,35 +86,34 @@ int evaluate(const EvaluateOptions& opt) {
                                      "running there?): {}",
                                      results::store_path(opt.dir), e.what()));
       }
-      store->add_evaluation(record.dump());
+      store->add_evaluation(record);
       store->close();
     }
 
     if (opt.format == "json") {
-      std::cout << record.dump(2) << "\n";
+      std::cout << nlohmann::json::parse(record).dump(2) << "\n";
       return static_cast<int>(kExitOk);
     }
     std::string out;
     for (const auto& e : earlier) {
       out += fmt::format("note: the test split was evaluated before: {} for trial {} ({}), "
-                         "epoch {}\n",
-                         e.value("time", "?"), e["trial"].value("name", "?"),
-                         e["trial"].value("id", "?"), e["trial"].value("epoch", 0));
+                         "epoch {}\n", e.time, e.trial_name, e.trial_id, e.epoch);
     }
+    const results::BootstrapResult& ci = ev.ci;
     out += fmt::format("# Test-split evaluation: {} ({}), epoch {}{}\n\n", t.name, t.id,
                        ranked.epoch, ranked.rank == 1 ? ", the model of the week" : "");
     out += fmt::format("{} test images ({} malignant, {} benign); threshold {:.4f} chosen on "
                        "validation by `{}`, applied unchanged.\n\n",
-                       test.size(), m.cm.tp + m.cm.fn, m.cm.tn + m.cm.fp, threshold,
-                       sweeps::to_string(c.spec.selection.threshold));
+                       ev.images, ev.malignant, ev.images - ev.malignant, ev.threshold,
+                       ev.threshold_rule);
     out += fmt::format("| metric | value | {:.0f}% CI (bootstrap, {} resamples) |\n|---|---|---|\n",
                        ci.confidence * 100.0, ci.resamples);
     out += row("AUC", ci.auc) + row("sensitivity", ci.sensitivity) +
            row("specificity", ci.specificity) + row("accuracy", ci.accuracy) + row("F1", ci.f1);
-    out += fmt::format("\nConfusion matrix: TP {}, FP {}, TN {}, FN {}.\n", m.cm.tp, m.cm.fp,
-                       m.cm.tn, m.cm.fn);
+    out += fmt::format("\nConfusion matrix: TP {}, FP {}, TN {}, FN {}.\n", ev.cm.tp, ev.cm.fp,
+                       ev.cm.tn, ev.cm.fn);
     out += fmt::format("Recorded in {} (evaluation {} of the test split).\n",
-                       results::store_path(opt.dir), earlier.size() + 1);
+                       results::store_path(opt.dir), ev.earlier + 1);
     std::cout << out << std::flush;
     return static_cast<int>(kExitOk);
   });

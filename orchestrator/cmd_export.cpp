@@ -20,6 +20,7 @@
 #include "orchestrator/chosen_model.h"
 #include "orchestrator/cli.h"
 #include "orchestrator/sweep_results.h"
+#include "results/evaluation.h"
 #include "results/metrics.h"
 #include "results/ranking.h"
 #include "sweeps/trial.h"
@@ -99,43 +100,28 @@ struct CardInput {
   std::string leakage_text;
   std::string dir;
   std::size_t ranked_count = 0;
+  const results::Ranking* ranking;
   const results::SplitMetrics* val;      // at val_threshold
   const results::BootstrapResult* val_ci;  // nullptr: see ranked->ci_note
   double val_threshold = 0.5;
-  const ojson* test = nullptr;  // the latest test evaluation of this trial and epoch
+  const results::TestEvaluation* test = nullptr;  // latest test evaluation of this epoch
 };
 
-/// The latest /evaluations record of the test split for `trial` at `epoch`, or null.
-ojson latest_test_evaluation(const results::SweepSnapshot& snap, const std::string& trial,
-                             int epoch) {
-  ojson found;
-  for (const auto& text : snap.evaluations) {
-    ojson j = ojson::parse(text, nullptr, false);
-    if (!j.is_object() || j.value("split", "") != "test" || !j.contains("trial")) continue;
-    if (j["trial"].value("id", "") == trial && j["trial"].value("epoch", 0) == epoch) found = j;
-  }
-  return found;
-}
-
-std::string test_section(const ojson& r) {
+std::string test_section(const results::TestEvaluation& r) {
   std::string md = fmt::format(
       "\n## Test split (held out; evaluated {})\n\n{} test images ({} malignant); threshold "
       "{:.4f} chosen on validation by `{}`. Evaluated with `mammosweep evaluate`; this was "
       "evaluation {} of the sweep's test split.\n\n",
-      r.value("time", "?"), r["images"].value("total", 0), r["images"].value("malignant", 0),
-      r["threshold"].value("value", 0.0), r["threshold"].value("rule", "?"),
-      r.value("earlier_test_evaluations", 0) + 1);
+      r.time, r.images, r.malignant, r.threshold, r.threshold_rule, r.earlier + 1);
   md += "| metric | value | 95% CI (bootstrap) |\n|---|---|---|\n";
-  for (const char* k : {"auc", "sensitivity", "specificity", "accuracy", "f1"}) {
-    const ojson& m = r["metrics"][k];
-    auto v = [&](const char* f) {
-      return m[f].is_number() ? fmt3(m[f].get<double>()) : std::string("n/a");
-    };
-    md += fmt::format("| {} | {} | {} – {} |\n", k, v("point"), v("lo"), v("hi"));
+  const std::pair<const char*, const results::Interval*> rows[] = {
+      {"AUC", &r.ci.auc},           {"sensitivity", &r.ci.sensitivity},
+      {"specificity", &r.ci.specificity}, {"accuracy", &r.ci.accuracy}, {"F1", &r.ci.f1}};
+  for (const auto& [name, iv] : rows) {
+    md += fmt::format("| {} | {} | {} |\n", name, fmt3(iv->point), ci_text(iv));
   }
-  const ojson& cm = r["confusion_matrix"];
-  md += fmt::format("\nConfusion matrix: TP {}, FP {}, TN {}, FN {}.\n", cm.value("tp", 0),
-                    cm.value("fp", 0), cm.value("tn", 0), cm.value("fn", 0));
+  md += fmt::format("\nConfusion matrix: TP {}, FP {}, TN {}, FN {}.\n", r.cm.tp, r.cm.fp, r.cm.tn,
+                    r.cm.fn);
   return md;
 }
 
@@ -166,6 +152,8 @@ std::string render_card(const CardInput& c) {
                     c.ranked_count, metric,
                     c.ro->goal == results::Goal::maximize ? "higher is better" : "lower is better",
                     c.ro->by == results::EpochChoice::best ? "each trial's best" : "each trial's final");
+  md += fmt::format("- selection rule: {} (alpha {}); see the justification in `model.json`\n",
+                    sweeps::to_string(c.ranking->rule), c.ranking->alpha);
   md += fmt::format("- selected epoch: {} of {} trained (status {})\n", c.ranked->epoch,
                     t.epochs.size(), results::to_string(t.status));
   const results::SplitMetrics& v = *c.val;
@@ -250,6 +238,8 @@ int export_model(const ExportOptions& opt) {
                           {"rank", ranked->rank},
                           {"ranked_trials", c.ranking.ranked.size()},
                           {"model_of_the_week", ranked->rank == 1},
+                          {"rule", sweeps::to_string(c.ranking.rule)},
+                          {"alpha", c.ranking.alpha},
                           {"justification", c.ranking.justification}};
     // Validation metrics at the operating threshold, from the selected epoch's predictions
     // (the training-time ones, at 0.5, when those are unknown).
@@ -265,7 +255,8 @@ int export_model(const ExportOptions& opt) {
         val_ci = results::bootstrap_ci(c.val_predictions, bo);
       }
     }
-    const ojson test = latest_test_evaluation(snap, t.id, ranked->epoch);
+    const std::optional<results::TestEvaluation> test =
+        results::latest_evaluation(test_evaluations(snap, opt.dir), t.id, ranked->epoch);
     ojson metrics = {{"split", "val"},
                      {"epoch", ranked->epoch},
                      {"threshold", val_threshold},
@@ -288,9 +279,9 @@ int export_model(const ExportOptions& opt) {
       metrics["val_ci_note"] = ranked->ci_note;
     }
     extra["metrics"] = metrics;
-    extra["test"] = test.is_null() ? ojson(nullptr) : test;
+    extra["test"] = test ? ojson::parse(results::to_json(*test)) : ojson(nullptr);
     extra["caution"] =
-        test.is_null()
+        !test
             ? "All metrics are on the validation split that selected this model and epoch; they "
               "are optimistic and are not a test-set or clinical result."
             : "metrics are on the validation split that selected this model and epoch (optimistic); "
@@ -310,8 +301,8 @@ int export_model(const ExportOptions& opt) {
     info.extra_json = extra.dump();
 
     CardInput card{&snap, &t, ranked, &ro, &*spec, &info, leakage_text, opt.dir,
-                   c.ranking.ranked.size(), &val, val_ci ? &*val_ci : nullptr, val_threshold,
-                   test.is_null() ? nullptr : &test};
+                   c.ranking.ranked.size(), &c.ranking, &val, val_ci ? &*val_ci : nullptr, val_threshold,
+                   test ? &*test : nullptr};
     const std::map<std::string, std::string> meta{
         {"mammosweep.trial_id", t.id},
         {"mammosweep.trial_name", t.name},

@@ -33,10 +33,19 @@ std::string render(const results::SweepSnapshot& snap, const results::Ranking& r
   results::LeaderboardOptions lo;
   lo.top = opt.top;
   lo.view = opt.epochs ? results::LeaderboardView::epochs : results::LeaderboardView::trials;
+  lo.tests = test_evaluations(snap, opt.dir);
   std::string table = results::render_leaderboard(snap.trials, ranking, opt.format, lo);
   const results::RankedTrial* w = ranking.winner();
+  const std::string test_note =
+      lo.tests.empty() || opt.epochs
+          ? std::string()
+          : fmt::format("Test columns: the held-out test split scored by `mammosweep evaluate`, "
+                        "for the evaluated trial only, at the threshold chosen on validation; "
+                        "the test split was scored {} time(s) in all.\n",
+                        lo.tests.size());
   if (opt.format == "md" || opt.format == "markdown") {
-    return table + "\n## Model of the week\n\n" + ranking.justification + "\n";
+    return table + (test_note.empty() ? "" : "\n" + test_note) + "\n## Model of the week\n\n" +
+           ranking.justification + "\n";
   }
   if (opt.format == "html") {
     return table + "<h2>Model of the week</h2>\n<p class=\"winner\">" +
@@ -48,6 +57,7 @@ std::string render(const results::SweepSnapshot& snap, const results::Ranking& r
                                      {"name", snap.trials[w->index].name}}
                     : nlohmann::json(nullptr);
     j["justification"] = ranking.justification;
+    j["test_evaluations"] = lo.tests.size();
     return j.dump(2) + "\n";
   }
   return table;

@@ -57,6 +57,7 @@ int plot(const PlotOptions& opt) {
     results::ReportOptions ro;
     if (auto spec = stored_spec(snap.info)) ro.title = "mammosweep sweep report: " + spec->name;
     ro.top = opt.top;
+    ro.tests = test_evaluations(snap, opt.dir);
     write_file(out / "report.html", results::html_report(snap.trials, ranking, ro));
     return kExitOk;
   });

@@ -42,6 +42,15 @@ std::optional<sweeps::SweepSpec> stored_spec(const results::SweepInfo& info) {
   }
 }
 
+std::vector<results::TestEvaluation> test_evaluations(const results::SweepSnapshot& snapshot,
+                                                      const std::string& dir) {
+  try {
+    return results::parse_evaluations(snapshot.evaluations, results::store_path(dir));
+  } catch (const std::runtime_error& e) {
+    throw InputError(e.what());
+  }
+}
+
 namespace {
 
 std::optional<results::Goal> parse_goal(const std::string& g) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "orchestrator/cli.h"
+#include "results/evaluation.h"
 #include "results/ranking.h"
 #include "results/store.h"
 #include "sweeps/spec.h"
@@ -34,6 +35,11 @@ results::SweepSnapshot load_sweep(const std::string& dir);
 /// The spec stored in the file (info.spec_yaml), or std::nullopt when it is empty or no
 /// longer parses (a file written by an older version); the results stay usable either way.
 std::optional<sweeps::SweepSpec> stored_spec(const results::SweepInfo& info);
+
+/// The test-split evaluations stored in DIR/results.h5 (SweepSnapshot::evaluations), oldest
+/// first. Throws InputError naming the file and the row when one is malformed.
+std::vector<results::TestEvaluation> test_evaluations(const results::SweepSnapshot& snapshot,
+                                                      const std::string& dir);
 
 /// What the user asked for on the command line; empty strings mean "not given".
 struct RankingChoice {

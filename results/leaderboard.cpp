@@ -196,11 +196,19 @@ LeaderboardTable build_leaderboard(const std::vector<TrialResult>& trials, const
         {"val_loss", "val loss", Kind::number},
         {"auc_diff", fmt::format("AUC diff vs ref [{:.4g}% CI]", (1.0 - ranking.alpha) * 100.0),
          Kind::interval},
-        {"delong_p", "DeLong p", Kind::number},
+        {"delong_p", "DeLong p", Kind::number}};
+    std::vector<LeaderboardColumn> tail_cols = {
         {"status", "status", Kind::text},
         {"paired_note", "paired test", Kind::text, true},
         {"reason", "reason", Kind::text, true}};
     table.columns.insert(table.columns.end(), metric_cols.begin(), metric_cols.end());
+    const bool tested = !options.tests.empty();
+    if (tested) {
+      table.columns.push_back({"test_auc", "test AUC [95% CI]", Kind::interval});
+      table.columns.push_back({"test_sensitivity", "test sensitivity [95% CI]", Kind::interval});
+      table.columns.push_back({"test_specificity", "test specificity [95% CI]", Kind::interval});
+    }
+    table.columns.insert(table.columns.end(), tail_cols.begin(), tail_cols.end());
     auto add_row = [&](const TrialResult& t, const RankedTrial* r, const std::string& reason) {
       LeaderboardRow row;
       row.ranked = r != nullptr;
@@ -223,6 +231,16 @@ LeaderboardTable build_leaderboard(const std::vector<TrialResult>& trials, const
         paired_cells(*r, row.cells);
       } else {
         for (int i = 0; i < 8; ++i) row.cells.push_back(LeaderboardCell{});
+      }
+      if (tested) {
+        std::optional<TestEvaluation> test;
+        if (r != nullptr) test = latest_evaluation(options.tests, t.id, r->epoch);
+        const BootstrapResult* tci = test ? &test->ci : nullptr;
+        row.cells.push_back(tci ? interval_cell(tci->auc.point, &tci->auc) : LeaderboardCell{});
+        row.cells.push_back(tci ? interval_cell(tci->sensitivity.point, &tci->sensitivity)
+                                : LeaderboardCell{});
+        row.cells.push_back(tci ? interval_cell(tci->specificity.point, &tci->specificity)
+                                : LeaderboardCell{});
       }
       row.cells.push_back(text_cell(to_string(t.status)));
       row.cells.push_back(text_cell(r != nullptr ? r->paired_note : std::string()));

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "results/evaluation.h"
 #include "results/ranking.h"
 #include "results/records.h"
 
@@ -38,6 +39,10 @@ struct LeaderboardOptions {
   LeaderboardView view = LeaderboardView::trials;
   int top = 0;     // 0 = every ranked trial; K > 0 = the best K (unranked ones still listed)
   int digits = 3;  // decimals of numbers in md and html
+  /// Test-split evaluations (SweepSnapshot::evaluations, parsed). When there are any, the
+  /// trials view adds test AUC, sensitivity and specificity [CI] columns, filled only for
+  /// the trials evaluated at their selected epoch (the latest evaluation).
+  std::vector<TestEvaluation> tests;
 };
 
 enum class ColumnKind { text, integer, number, interval, param };

@@ -307,9 +307,16 @@ std::string html_report(const std::vector<TrialResult>& trials, const Ranking& r
     << "</p>\n";
   LeaderboardOptions lo;
   lo.top = options.top;
+  lo.tests = options.tests;
   HtmlReporter reporter;
   h << "<h2>Leaderboard</h2>\n";
   reporter.report(build_leaderboard(trials, ranking, lo), h);
+  if (!options.tests.empty()) {
+    h << "<p class=\"note\">Test columns: the held-out test split, scored by "
+         "<code>mammosweep evaluate</code> for the evaluated trial(s) only, at the threshold "
+         "chosen on validation. The test split was scored "
+      << options.tests.size() << " time(s) in all.</p>\n";
+  }
   if (ranking.reference && ranking.ranked.size() >= 2) {
     h << "<p class=\"note\">AUC diff vs ref: the trial's val AUC minus that of "
       << html_escape(trials.at(*ranking.reference).name)

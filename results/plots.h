@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "results/leaderboard.h"
+#include "results/evaluation.h"
 #include "results/ranking.h"
 #include "results/records.h"
 
@@ -61,6 +62,7 @@ std::optional<std::string> roc_chart_svg(const TrialResult& trial);
 struct ReportOptions {
   std::string title = "mammosweep sweep report";
   int top = 0;  // leaderboard rows, 0 = all
+  std::vector<TestEvaluation> tests;  // test-split evaluations: columns for evaluated trials
 };
 
 /// A complete HTML page: title, the model-of-the-week justification, the leaderboard, the

@@ -34,7 +34,7 @@ name: export-test
 seed: 3
 method: variants
 metric: {name: val_auc, goal: maximize}
-selection: {rule: best, threshold: youden}   # chosen on the stored val predictions
+selection: {rule: one_se, alpha: 0.05, threshold: youden}
 data:
   root: $T/nowhere     # replaced by --data-root
   layout: folders
@@ -75,6 +75,15 @@ m = json.load(open(sys.argv[1])); lb = json.load(open(sys.argv[2]))
 assert m["format"] == "mammosweep-model" and m["format_version"] == 1
 assert m["trial"]["id"] == lb["winner"]["id"], (m["trial"]["id"], lb["winner"])
 assert m["selection"]["rank"] == 1 and m["selection"]["by"] == "best", m["selection"]
+# one_se, checked from the leaderboard's own columns: the candidates are the reference (best
+# val AUC) and every trial whose paired DeLong test does not say "significantly lower AUC";
+# among them the lowest val loss wins (the fixture's two trials never tie on it).
+rows = [r for r in lb["rows"] if r["rank"] is not None]
+cands = [r for r in rows if r["paired_note"] == "reference" or
+         (r["delong_p"] is not None and not (r["delong_p"] < 0.05 and r["auc_diff"] < 0))]
+want = min(cands, key=lambda r: r["val_loss"])
+assert lb["winner"]["id"] == want["id"] == rows[0]["id"], (lb["winner"], want["id"], rows)
+assert "one_se" in lb["justification"], lb["justification"]
 assert m["selection"]["metric"] == "val_auc"
 a = m["architecture"]
 assert (a["dense_units"], a["dropout"], a["unfrozen_fraction"], a["num_classes"]) == (16, 0.2, 0.2, 2), a
@@ -210,6 +219,23 @@ expect_in "$T/evaluations.txt" '"split":"test"'
 check "evaluate again" 0 "$bin" evaluate "$T/out" --threads 2
 expect_in "$T/stdout" "note: the test split was evaluated before"
 expect_in "$T/stdout" "evaluation 2 of the test split"
+check "leaderboard json after evaluate" 0 "$bin" leaderboard "$T/out" --format json
+cp "$T/stdout" "$T/lb2.json"
+py "$T/lb2.json" "$T/eval1.json" <<'PY'
+import json, sys
+lb = json.load(open(sys.argv[1])); ev = json.load(open(sys.argv[2]))
+assert lb["test_evaluations"] == 2, lb["test_evaluations"]
+for r in lb["rows"]:
+    if r["id"] == ev["trial"]["id"]:
+        assert abs(r["test_auc"] - ev["metrics"]["auc"]["point"]) < 1e-12, (r["test_auc"], ev["metrics"])
+    else:  # test numbers for the evaluated model only
+        assert r["test_auc"] is None and r["test_sensitivity"] is None, r
+PY
+check "leaderboard md after evaluate" 0 "$bin" leaderboard "$T/out"
+expect_in "$T/stdout" "test AUC [95% CI]"
+expect_in "$T/stdout" "the test split was scored 2 time(s) in all"
+check "plot after evaluate" 0 "$bin" plot "$T/out" --out "$T/plots"
+expect_in "$T/plots/report.html" "test AUC [95% CI]"
 check "export after evaluate" 0 "$bin" export "$T/out" --out "$T/model2"
 py "$T/model2/model.json" "$T/eval1.json" <<'PY'
 import json, sys
