@@ -67,11 +67,7 @@ std::string find_checkpoint(const std::string& dir, const results::TrialResult& 
 
 worker::ModelPreprocessing preprocessing_of(const sweeps::DataSpec& d) {
   worker::ModelPreprocessing pre;
-  pre.options.image_size = d.image_size;
-  pre.options.keep_aspect = d.keep_aspect;
-  pre.options.clahe = d.clahe;
-  pre.options.window = d.window == "percentile" ? worker::PreprocessOptions::Window::percentile
-                                                : worker::PreprocessOptions::Window::minmax;
+  pre.options = worker::preprocess_options(d);
   pre.mean = d.mean;
   pre.std = d.std;
   return pre;
@@ -143,12 +139,7 @@ ChosenModel load_chosen_model(const std::string& dir, const RankingChoice& choic
     throw InputError(fmt::format("trial {} ({}): its stored parameters are invalid: {}", t.name,
                                  t.id, e.what()));
   }
-  worker::ResNet50Options mo;
-  mo.dense_units = c.params.dense_units;
-  mo.dropout = c.params.dropout;
-  mo.unfrozen_fraction = c.params.unfrozen_fraction;
-  mo.seed = t.seed;
-  worker::ResNet50 model(mo);
+  worker::ResNet50 model(worker::model_options(c.params, t.seed));
   const int loaded = worker::load_checkpoint_weights(c.checkpoint, *model);
   if (loaded != ranked->epoch) {
     throw InputError(fmt::format("{}: holds epoch {}, expected epoch {}", c.checkpoint, loaded,

@@ -24,6 +24,8 @@ SourceOptions source_options(const sweeps::DataSpec& d) {
   return s;
 }
 
+}  // namespace
+
 PreprocessOptions preprocess_options(const sweeps::DataSpec& d) {
   PreprocessOptions p;
   p.image_size = d.image_size;
@@ -33,8 +35,6 @@ PreprocessOptions preprocess_options(const sweeps::DataSpec& d) {
                                       : PreprocessOptions::Window::minmax;
   return p;
 }
-
-}  // namespace
 
 std::vector<ImageRecord> list_dataset(const sweeps::DataSpec& spec) {
   return list_images(source_options(spec));

@@ -27,6 +27,9 @@ struct PrepareOptions {
   bool check_leakage = true;  // run the guard (the spec's data.leakage decides what follows)
 };
 
+/// How the spec's images become pixels (training, the cache, export and evaluate).
+PreprocessOptions preprocess_options(const sweeps::DataSpec& spec);
+
 /// The spec's images with their labels and splits ("train" | "val" | "test"), in the
 /// order training uses (list_images on the spec's data section). Throws DatasetError.
 std::vector<ImageRecord> list_dataset(const sweeps::DataSpec& spec);

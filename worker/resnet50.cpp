@@ -19,6 +19,15 @@
 #include <stdexcept>
 
 namespace mammosweep::worker {
+
+ResNet50Options model_options(const sweeps::TrainingParams& params, std::uint64_t seed) {
+  ResNet50Options o;
+  o.dense_units = params.dense_units;
+  o.dropout = params.dropout;
+  o.unfrozen_fraction = params.unfrozen_fraction;
+  o.seed = seed;
+  return o;
+}
 namespace {
 
 constexpr std::int64_t kExpansion = 4;

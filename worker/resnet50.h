@@ -42,6 +42,8 @@
 #include <string>
 #include <vector>
 
+#include "sweeps/params.h"
+
 namespace mammosweep::worker {
 
 struct ResNet50Options {
@@ -56,6 +58,10 @@ struct ResNet50Options {
   /// Seed of the deterministic initialisation (backbone and head).
   std::uint64_t seed = 0;
 };
+
+/// The model a trial trains: its head from `params` (dense_units, dropout,
+/// unfrozen_fraction), initialised from `seed` (the trial's seed).
+ResNet50Options model_options(const sweeps::TrainingParams& params, std::uint64_t seed);
 
 /// One torchvision bottleneck block. Registered names: conv1, bn1, conv2, bn2, conv3, bn3 and,
 /// when `downsample` is true, downsample (a Sequential of "0" conv and "1" BN).

@@ -517,12 +517,8 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
   if (options.use_cuda && torch::cuda::is_available()) {
     device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(options.cuda_device));
   }
-  ResNet50Options mo;
-  mo.dense_units = p.dense_units;
-  mo.dropout = p.dropout;
-  mo.unfrozen_fraction = p.unfrozen_fraction;
-  mo.seed = trial.seed;
-  Run run{trial, data, options, device, ResNet50(mo), nullptr, {}, options.group, nullptr};
+  Run run{trial,   data, options, device, ResNet50(model_options(p, trial.seed)), nullptr, {},
+          options.group, nullptr};
   // Setup failures (a bad weights file, too little data for a batch per rank, ...) are
   // shared before the first collective, so a group fails together instead of hanging.
   run.local([&] {
