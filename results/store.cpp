@@ -836,6 +836,21 @@ void SweepStore::close() {
 
 namespace {
 
+// Every row of a 1-D dataset of fixed-size strings of `bytes` bytes.
+std::vector<std::string> read_string_rows(hid_t file, const char* name, std::size_t bytes) {
+  Handle ds(H5Dopen2(file, name, H5P_DEFAULT), std::string("opening ") + name);
+  Handle type = hdf5::fixed_string_type(bytes);
+  const hsize_t n = extent(ds.get());
+  std::vector<char> buf(n * bytes);
+  if (n > 0) {
+    check(H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()),
+          std::string("reading ") + name);
+  }
+  std::vector<std::string> rows;
+  for (hsize_t i = 0; i < n; ++i) rows.push_back(hdf5::from_fixed(buf.data() + i * bytes, bytes));
+  return rows;
+}
+
 SweepSnapshot read_once(const std::string& path) {
   Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT),
               "opening " + path + " for SWMR reading");
@@ -860,28 +875,9 @@ SweepSnapshot read_once(const std::string& path) {
   info.hostnames = hdf5::read_attr_strings(f, "hostnames");
   info.data_manifest_hash = hdf5::read_attr_string(f, "data_manifest_hash");
   info.leakage_report_json = hdf5::read_attr_string(f, "leakage_report_json");
-  {
-    Handle jobs(H5Dopen2(f, "slurm_job_ids", H5P_DEFAULT), "opening slurm_job_ids");
-    Handle jtype = hdf5::fixed_string_type(kJobIdBytes);
-    hsize_t n = extent(jobs.get());
-    std::vector<char> buf(n * kJobIdBytes);
-    if (n > 0)
-      check(H5Dread(jobs.get(), jtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()),
-            "reading slurm_job_ids");
-    for (hsize_t i = 0; i < n; ++i)
-      info.slurm_job_ids.push_back(hdf5::from_fixed(buf.data() + i * kJobIdBytes, kJobIdBytes));
-  }
+  info.slurm_job_ids = read_string_rows(f, "slurm_job_ids", kJobIdBytes);
   if (hdf5::link_exists(f, kEvaluations)) {
-    Handle ds(H5Dopen2(f, kEvaluations, H5P_DEFAULT), "opening evaluations");
-    Handle type = hdf5::fixed_string_type(kMaxEvaluationBytes);
-    hsize_t n = extent(ds.get());
-    std::vector<char> buf(n * kMaxEvaluationBytes);
-    if (n > 0)
-      check(H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()),
-            "reading evaluations");
-    for (hsize_t i = 0; i < n; ++i)
-      snap.evaluations.push_back(
-          hdf5::from_fixed(buf.data() + i * kMaxEvaluationBytes, kMaxEvaluationBytes));
+    snap.evaluations = read_string_rows(f, kEvaluations, kMaxEvaluationBytes);
   }
 
   Handle epoch_mem = epoch_type(false), state_mem = state_type(false);

@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <hdf5.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -59,6 +60,8 @@ SweepInfo sample_info() {
   info.data_manifest_hash = "sha256:feedbeef";
   info.leakage_report_json = R"({"overlap":0,"checked":["patient_id"]})";
   info.slurm_job_ids = {"4242"};
+  info.spec_overrides = {"data.image_size=64", "data.root=\"/d\""};
+  info.spec_effective_yaml = "name: demo\ndata: {image_size: 64, root: /d}\n";
   return info;
 }
 
@@ -198,6 +201,8 @@ TEST(SweepStore, RoundTripsEveryField) {
   EXPECT_EQ(got.data_manifest_hash, want.data_manifest_hash);
   EXPECT_EQ(got.leakage_report_json, want.leakage_report_json);
   EXPECT_EQ(got.slurm_job_ids, want.slurm_job_ids);
+  EXPECT_EQ(got.spec_overrides, want.spec_overrides);
+  EXPECT_EQ(got.spec_effective_yaml, want.spec_effective_yaml);
 
   ASSERT_EQ(snap.trials.size(), 2u);
   const TrialResult& t0 = snap.trials[0];
@@ -237,6 +242,33 @@ TEST(SweepStore, RoundTripsEveryField) {
   EXPECT_TRUE(t1.epochs.empty());
   EXPECT_FALSE(t1.best_epoch.has_value());
   EXPECT_TRUE(t1.best_val_predictions.labels.empty());
+}
+
+// Evaluation rows append in SWMR mode; a file written before /evaluations existed gets the
+// dataset when it is next opened for writing, and keeps everything else.
+TEST(SweepStore, EvaluationsAppendAndOlderFilesGainTheDataset) {
+  TempDir dir;
+  const std::string path = dir.file("results.h5");
+  SweepStore::create(path, sample_info(), sample_trials()).close();
+  {  // make it an older file: no /evaluations
+    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    ASSERT_GE(H5Ldelete(f, "evaluations", H5P_DEFAULT), 0);
+    H5Fclose(f);
+  }
+  EXPECT_TRUE(read_store(path).evaluations.empty());
+  {
+    SweepStore store = SweepStore::open_for_append(path);
+    store.add_evaluation(R"({"n":1})");
+    store.add_evaluation(R"({"n":2})");
+    EXPECT_THROW(store.add_evaluation(std::string(kMaxEvaluationBytes + 1, 'x')),
+                 std::invalid_argument);
+    store.close();
+  }
+  const SweepSnapshot snap = read_store(path);
+  EXPECT_EQ(snap.evaluations, (std::vector<std::string>{R"({"n":1})", R"({"n":2})"}));
+  EXPECT_EQ(snap.trials.size(), sample_trials().size());
+  EXPECT_EQ(snap.info.slurm_job_ids, sample_info().slurm_job_ids);
 }
 
 TEST(SweepStore, LongFailureReasonIsCutAtUtf8Boundary) {
