@@ -1,5 +1,7 @@
 #include "worker/leakage.h"
 
+#include "worker/leakage_augmented.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -136,12 +138,13 @@ double correlation(const std::vector<float>& a, const std::vector<float>& b) {
 struct Fingerprint {
   std::uint64_t file_hash = 0, file_size = 0, pixel_hash = 0, phash = 0;
   std::vector<float> thumb;  // normalised
+  LocalFeatures local;       // for augmented copies
 };
 
 int split_rank(const std::string& s) { return s == "train" ? 0 : s == "val" ? 1 : s == "test" ? 2 : 3; }
 
 int kind_rank(const std::string& k) {
-  return k == "exact" ? 0 : k == "near" ? 1 : k == "roboflow_stem" ? 2 : 3;
+  return k == "exact" ? 0 : k == "near" ? 1 : k == "augmented" ? 2 : k == "roboflow_stem" ? 3 : 4;
 }
 
 // Appends a finding with the earlier split first.
@@ -197,8 +200,9 @@ LeakageReport check_leakage(const std::vector<ImageRecord>& records, const Leaka
   const std::size_t n = records.size();
   auto& out = report.findings;
 
-  if (options.exact || options.near) {
+  if (options.exact || options.near || options.augmented) {
     std::vector<Fingerprint> fp(n);
+    report.shapes.resize(n);
     std::atomic<std::size_t> next{0};
     std::exception_ptr first_error;
     std::mutex error_mutex;
@@ -210,6 +214,8 @@ LeakageReport check_leakage(const std::vector<ImageRecord>& records, const Leaka
           f.file_size = bytes.size();
           f.file_hash = hash_bytes(bytes.data(), bytes.size(), 1);
           const Image img = decode_image_memory(bytes.data(), bytes.size(), records[i].path);
+          report.shapes[i] = {img.width, img.height, img.channels, img.bit_depth};
+          if (options.augmented) f.local = local_features(img);
           const std::uint64_t shape[4] = {std::uint64_t(img.width), std::uint64_t(img.height),
                                           std::uint64_t(img.channels), std::uint64_t(img.bit_depth)};
           f.pixel_hash = hash_bytes(reinterpret_cast<const std::uint8_t*>(img.pixels.data()),
@@ -235,8 +241,8 @@ LeakageReport check_leakage(const std::vector<ImageRecord>& records, const Leaka
     for (auto& t : pool) t.join();
     if (first_error) std::rethrow_exception(first_error);
 
-    // Pairs already reported as exact are not repeated as near.
-    std::set<std::pair<std::size_t, std::size_t>> exact_pairs;
+    // Pairs already reported as exact are not repeated as near, nor either as augmented.
+    std::set<std::pair<std::size_t, std::size_t>> exact_pairs, near_pairs;
     if (options.exact) {
       std::map<std::pair<std::uint64_t, std::uint64_t>, std::vector<std::size_t>> by_file, by_pixels;
       for (std::size_t i = 0; i < n; ++i) {
@@ -266,7 +272,25 @@ LeakageReport check_leakage(const std::vector<ImageRecord>& records, const Leaka
           char detail[64];
           std::snprintf(detail, sizeof(detail), "thumbnail correlation %.3f", r);
           add_finding(out, "near", records[i], records[j], d, detail);
+          near_pairs.insert({i, j});
         }
+    }
+    if (options.augmented) {
+      std::vector<LocalFeatures> features(n);
+      std::vector<int> group(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        features[i] = std::move(fp[i].local);
+        group[i] = split_rank(records[i].split);
+      }
+      AugmentedOptions ao;
+      ao.min_inliers = options.augmented_min_inliers;
+      ao.min_correlation = options.augmented_min_correlation;
+      ao.threads = int(threads);
+      for (const auto& m : find_augmented_copies(features, group, ao)) {
+        const std::pair<std::size_t, std::size_t> pair{std::min(m.a, m.b), std::max(m.a, m.b)};
+        if (exact_pairs.count(pair) || near_pairs.count(pair)) continue;
+        add_finding(out, "augmented", records[m.a], records[m.b], 0, m.transform);
+      }
     }
   }
 
@@ -323,6 +347,7 @@ std::string LeakageReport::to_json() const {
   j["images"] = images;
   j["counts"] = {{"exact", count("exact")},
                  {"near", count("near")},
+                 {"augmented", count("augmented")},
                  {"roboflow_stem", count("roboflow_stem")},
                  {"patient", count("patient")}};
   j["findings"] = nlohmann::json::array();
@@ -341,7 +366,8 @@ std::string LeakageReport::summary(std::size_t max_pairs) const {
   std::ostringstream s;
   s << "leakage check over " << images << " images: " << findings.size()
     << " cross-split finding(s) (exact " << count("exact") << ", near " << count("near")
-    << ", roboflow_stem " << count("roboflow_stem") << ", patient " << count("patient") << ")";
+    << ", augmented " << count("augmented") << ", roboflow_stem " << count("roboflow_stem")
+    << ", patient " << count("patient") << ")";
   for (std::size_t i = 0; i < findings.size() && i < max_pairs; ++i)
     s << "\n  " << format_finding(findings[i]);
   if (findings.size() > max_pairs) s << "\n  ... and " << findings.size() - max_pairs << " more";
