@@ -17,22 +17,8 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-check() {  # check NAME EXPECTED_RC COMMAND...   (stdout -> $tmp/out, stderr -> $tmp/err)
-  local name="$1" want="$2"; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  if [ "$rc" -ne "$want" ]; then
-    fail "$name: exit $rc, expected $want"; cat "$tmp/out" "$tmp/err"
-  else echo "ok   $name"; fi
-}
-expect_in() {  # expect_in FILE TEXT
-  grep -qF -- "$2" "$1" || { fail "'$2' not in $1:"; cat "$1"; }
-}
-wait_for() {  # wait_for TIMEOUT_S COMMAND...: retry every 0.2 s
-  local deadline=$(( $(date +%s) + $1 )); shift
-  until "$@" 2>/dev/null; do (( $(date +%s) >= deadline )) && return 1; sleep 0.2; done
-}
+# shellcheck source=../shell_helpers.sh
+source "$here/../shell_helpers.sh"
 job_field() {  # job_field ID KEY: one field of `scontrol -o show job` (independent of query_job)
   scontrol -o show job "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
 }

@@ -23,13 +23,8 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-wait_for() {  # wait_for TIMEOUT_S COMMAND...: retry every 0.2 s
-  local deadline=$(( $(date +%s) + $1 )); shift
-  until "$@" 2>/dev/null; do (( $(date +%s) >= deadline )) && return 1; sleep 0.2; done
-}
 job_field() { scontrol -o show job "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 field_is() { [ "$(job_field "$1" "$2")" = "$3" ]; }  # field_is ID KEY VALUE
-expect_in() { grep -qF -- "$2" "$1" || { fail "'$2' not in $1:"; cat "$1"; }; }
 # no_ranks_left OUT: no process has OUT on its command line any more.
 no_ranks_left() { ! pgrep -f -- "--out $1( |$)" >/dev/null; }
 # json_job FIELD [INDEX]: a field of `status --format json`'s slurm_jobs[INDEX] (stdin).

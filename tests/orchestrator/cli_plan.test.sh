@@ -3,17 +3,8 @@
 set -uo pipefail
 bin="${MAMMOSWEEP:?}"; src="${MAMMOSWEEP_SOURCE_DIR:?}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
-fails=0
-check() {  # check NAME EXPECTED_RC COMMAND...
-  local name="$1" want="$2"; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  if [ "$rc" -ne "$want" ]; then
-    echo "FAIL $name: exit $rc, expected $want"; cat "$tmp/out" "$tmp/err"; fails=$((fails+1))
-  else echo "ok   $name"; fi
-}
-expect_in() {  # expect_in FILE TEXT
-  grep -qF -- "$2" "$1" || { echo "FAIL: '$2' not in $1:"; cat "$1"; fails=$((fails+1)); }
-}
+# shellcheck source=../shell_helpers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../shell_helpers.sh"
 
 check "plan week7" 0 "$bin" plan "$src/sweeps/week7.yaml"
 for row in "Model 1 | adam      | 0.0001 | 0.5" "Model 2 | adam      | 5e-05  | 0.6" \
@@ -45,5 +36,4 @@ check "invalid spec" 2 "$bin" plan "$tmp/bad.yaml"
 expect_in "$tmp/err" "$tmp/bad.yaml:3:12: error: 'dropout' expects a number in [0, 1)"
 expect_in "$tmp/err" "$tmp/bad.yaml:4:7: error: 'lr' expects a number > 0"
 [ -s "$tmp/out" ] && { echo "FAIL: an invalid spec printed a plan"; fails=$((fails+1)); }
-echo "$fails failure(s)"
-exit $((fails > 0))
+finish

@@ -11,19 +11,10 @@
 set -uo pipefail
 bin="${MAMMOSWEEP:?}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-T="$(mktemp -d)"; trap 'rm -rf "$T"' EXIT
-fails=0
-check() {  # check NAME EXPECTED_RC COMMAND...
-  local name="$1" want="$2"; shift 2
-  "$@" >"$T/stdout" 2>"$T/stderr"; local rc=$?
-  if [ "$rc" -ne "$want" ]; then
-    echo "FAIL $name: exit $rc, expected $want"; cat "$T/stdout" "$T/stderr"; fails=$((fails+1))
-  else echo "ok   $name"; fi
-}
-expect_in() {  # expect_in FILE TEXT
-  grep -qF -- "$2" "$1" || { echo "FAIL: '$2' not in $1:"; cat "$1"; fails=$((fails+1)); }
-}
-py() { python3 - "$@" || { echo "FAIL: python check on $*"; fails=$((fails+1)); }; }
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+T="$tmp"
+# shellcheck source=../shell_helpers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../shell_helpers.sh"
 for tool in h5dump h5clear python3; do
   command -v "$tool" >/dev/null || { echo "FAIL: $tool not installed (apt: hdf5-tools)"; exit 1; }
 done
@@ -57,18 +48,18 @@ variants:
   - name: slow
     lr: 1.0e-4
 EOF
-check "run" 0 "$bin" run "$T/spec.yaml" --out "$T/out" --cache-dir "$T/cache" --threads 2 --no-progress \
+check "run" 0 "$bin" run "$T/spec.yaml" --out "$T/sweep" --cache-dir "$T/cache" --threads 2 --no-progress \
   --set data.image_size=48 --set training.epochs=2 --data-root "$T/data"
-[ -f "$T/out/results.h5" ] || { echo "FAIL: the sweep wrote no results.h5"; exit 1; }
+[ -f "$T/sweep/results.h5" ] || { echo "FAIL: the sweep wrote no results.h5"; exit 1; }
 
 # --- export the model of the week ---------------------------------------------------------
-check "export" 0 "$bin" export "$T/out" --out "$T/model"
-expect_in "$T/stdout" "exported trial"
+check "export" 0 "$bin" export "$T/sweep" --out "$T/model"
+expect_in "$tmp/out" "exported trial"
 for f in model.safetensors model.json MODEL_CARD.md; do
   [ -s "$T/model/$f" ] || { echo "FAIL: $T/model/$f missing or empty"; fails=$((fails+1)); }
 done
-check "leaderboard json" 0 "$bin" leaderboard "$T/out" --format json
-cp "$T/stdout" "$T/leaderboard.json"
+check "leaderboard json" 0 "$bin" leaderboard "$T/sweep" --format json
+cp "$tmp/out" "$T/leaderboard.json"
 py "$T/model/model.json" "$T/leaderboard.json" "$T" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1])); lb = json.load(open(sys.argv[2]))
@@ -108,23 +99,23 @@ expect_in "$T/model/MODEL_CARD.md" "leakage guard: 60 images checked"
 expect_in "$T/model/MODEL_CARD.md" "95% CI"
 
 # The store keeps the file's text with the overrides, and the effective spec they made.
-cp "$T/out/results.h5" "$T/spec-copy.h5" && h5clear -s "$T/spec-copy.h5" >/dev/null 2>&1
+cp "$T/sweep/results.h5" "$T/spec-copy.h5" && h5clear -s "$T/spec-copy.h5" >/dev/null 2>&1
 h5dump -A -a /spec_effective_yaml "$T/spec-copy.h5" >"$T/effective.txt"
 expect_in "$T/effective.txt" "image_size: 48"
 expect_in "$T/effective.txt" "epochs: 2"
 expect_in "$T/effective.txt" "$T/data"
 h5dump -A -a /spec_overrides "$T/spec-copy.h5" >"$T/overrides.txt"
 expect_in "$T/overrides.txt" "data.image_size=48"
-check "status" 0 "$bin" status "$T/out"
-expect_in "$T/stdout" "2/2"
+check "status" 0 "$bin" status "$T/sweep"
+expect_in "$tmp/out" "2/2"
 
 # --- predict every val image and compare with the stored best-epoch val scores ----------------
 find "$T/data/valid" -type f | LC_ALL=C sort >"$T/val.txt"   # the loader's order: sorted paths
 mapfile -t val <"$T/val.txt"
 check "predict csv" 0 "$bin" predict --model "$T/model" --csv --threads 2 "${val[@]}"
-cp "$T/stdout" "$T/pred.csv"
+cp "$tmp/out" "$T/pred.csv"
 id="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["trial"]["id"])' "$T/model/model.json")"
-cp "$T/out/results.h5" "$T/copy.h5" && h5clear -s "$T/copy.h5" >/dev/null 2>&1
+cp "$T/sweep/results.h5" "$T/copy.h5" && h5clear -s "$T/copy.h5" >/dev/null 2>&1
 h5dump -y -w 0 -m '%.9g' -d "/trials/$id/best_val_scores" "$T/copy.h5" >"$T/scores.txt" \
   || { echo "FAIL: h5dump best_val_scores"; cat "$T/scores.txt"; fails=$((fails+1)); }
 h5dump -y -w 0 -d "/trials/$id/best_val_labels" "$T/copy.h5" >"$T/labels.txt"
@@ -166,11 +157,11 @@ print(f"round trip: {len(rows)} images, max |predict - stored| = {worst:.2e}")
 PY
 
 check "predict text" 0 "$bin" predict --model "$T/model" "${val[0]}" "${val[-1]}"
-[ "$(wc -l <"$T/stdout")" -eq 2 ] || { echo "FAIL: expected 2 lines"; cat "$T/stdout"; fails=$((fails+1)); }
-expect_in "$T/stdout" "${val[0]}  "
+[ "$(wc -l <"$tmp/out")" -eq 2 ] || { echo "FAIL: expected 2 lines"; cat "$tmp/out"; fails=$((fails+1)); }
+expect_in "$tmp/out" "${val[0]}  "
 
 # --- --by final: the last epoch, whose checkpoint the trainer always keeps ------------------
-check "export --by final --trial slow" 0 "$bin" export "$T/out" --out "$T/final" --by final --trial slow
+check "export --by final --trial slow" 0 "$bin" export "$T/sweep" --out "$T/final" --by final --trial slow
 py "$T/final/model.json" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
@@ -182,9 +173,9 @@ PY
 find "$T/data/test" -type f | LC_ALL=C sort >"$T/test.txt"
 mapfile -t test_images <"$T/test.txt"
 check "predict test csv" 0 "$bin" predict --model "$T/model" --csv --threads 2 "${test_images[@]}"
-cp "$T/stdout" "$T/test_pred.csv"
-check "evaluate" 0 "$bin" evaluate "$T/out" --format json --threads 2
-cp "$T/stdout" "$T/eval1.json"
+cp "$tmp/out" "$T/test_pred.csv"
+check "evaluate" 0 "$bin" evaluate "$T/sweep" --format json --threads 2
+cp "$tmp/out" "$T/eval1.json"
 py "$T/eval1.json" "$T/test_pred.csv" "$T/model/model.json" <<'PY'
 import csv, json, sys
 r = json.load(open(sys.argv[1])); m = json.load(open(sys.argv[3]))
@@ -212,15 +203,15 @@ for k, v in want.items():
     assert got["lo"] is None or got["lo"] <= got["point"] <= got["hi"], (k, got)
 print("evaluate matches predict on", len(rows), "test images: AUC", round(auc, 3))
 PY
-cp "$T/out/results.h5" "$T/eval-copy.h5" && h5clear -s "$T/eval-copy.h5" >/dev/null 2>&1
+cp "$T/sweep/results.h5" "$T/eval-copy.h5" && h5clear -s "$T/eval-copy.h5" >/dev/null 2>&1
 h5dump -d /evaluations "$T/eval-copy.h5" >"$T/evaluations.txt" \
   || { echo "FAIL: h5dump /evaluations"; fails=$((fails+1)); }
 expect_in "$T/evaluations.txt" '"split":"test"'
-check "evaluate again" 0 "$bin" evaluate "$T/out" --threads 2
-expect_in "$T/stdout" "note: the test split was evaluated before"
-expect_in "$T/stdout" "evaluation 2 of the test split"
-check "leaderboard json after evaluate" 0 "$bin" leaderboard "$T/out" --format json
-cp "$T/stdout" "$T/lb2.json"
+check "evaluate again" 0 "$bin" evaluate "$T/sweep" --threads 2
+expect_in "$tmp/out" "note: the test split was evaluated before"
+expect_in "$tmp/out" "evaluation 2 of the test split"
+check "leaderboard json after evaluate" 0 "$bin" leaderboard "$T/sweep" --format json
+cp "$tmp/out" "$T/lb2.json"
 py "$T/lb2.json" "$T/eval1.json" <<'PY'
 import json, sys
 lb = json.load(open(sys.argv[1])); ev = json.load(open(sys.argv[2]))
@@ -231,12 +222,12 @@ for r in lb["rows"]:
     else:  # test numbers for the evaluated model only
         assert r["test_auc"] is None and r["test_sensitivity"] is None, r
 PY
-check "leaderboard md after evaluate" 0 "$bin" leaderboard "$T/out"
-expect_in "$T/stdout" "test AUC [95% CI]"
-expect_in "$T/stdout" "the test split was scored 2 time(s) in all"
-check "plot after evaluate" 0 "$bin" plot "$T/out" --out "$T/plots"
+check "leaderboard md after evaluate" 0 "$bin" leaderboard "$T/sweep"
+expect_in "$tmp/out" "test AUC [95% CI]"
+expect_in "$tmp/out" "the test split was scored 2 time(s) in all"
+check "plot after evaluate" 0 "$bin" plot "$T/sweep" --out "$T/plots"
 expect_in "$T/plots/report.html" "test AUC [95% CI]"
-check "export after evaluate" 0 "$bin" export "$T/out" --out "$T/model2"
+check "export after evaluate" 0 "$bin" export "$T/sweep" --out "$T/model2"
 py "$T/model2/model.json" "$T/eval1.json" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1])); first = json.load(open(sys.argv[2]))
@@ -245,40 +236,39 @@ assert m["test"]["metrics"] == first["metrics"], "the same model scored twice di
 PY
 expect_in "$T/model2/MODEL_CARD.md" "## Test split (held out"
 expect_in "$T/model2/MODEL_CARD.md" "evaluation 2 of the sweep's test split"
-check "evaluate --trial slow" 0 "$bin" evaluate "$T/out" --trial slow --format json
+check "evaluate --trial slow" 0 "$bin" evaluate "$T/sweep" --trial slow --format json
 mv "$T/data/test" "$T/test-aside"
-check "evaluate with the test folder gone" 2 "$bin" evaluate "$T/out"
-expect_in "$T/stderr" "missing split folder 'test'"
+check "evaluate with the test folder gone" 2 "$bin" evaluate "$T/sweep"
+expect_in "$tmp/err" "missing split folder 'test'"
 # A sweep whose data has no test split at all (splits.test: ""): one short trial.
 check "train without a test split" 0 "$bin" train "$T/spec.yaml" --trial fast --out "$T/notest" \
   --cache-dir "$T/cache" --threads 2 --no-progress --set data.image_size=48 \
   --set training.epochs=1 --data-root "$T/data" --set 'data.splits={train: train, val: valid, test: ""}' 
 check "evaluate without a test split" 2 "$bin" evaluate "$T/notest"
-expect_in "$T/stderr" "has no test split (data.test_split '' holds no image)"
+expect_in "$tmp/err" "has no test split (data.test_split '' holds no image)"
 mv "$T/test-aside" "$T/data/test"
 
 # --- errors -------------------------------------------------------------------------------
-check "unknown trial" 2 "$bin" export "$T/out" --out "$T/x" --trial nope
-expect_in "$T/stderr" "--trial 'nope': no trial"
+check "unknown trial" 2 "$bin" export "$T/sweep" --out "$T/x" --trial nope
+expect_in "$tmp/err" "--trial 'nope': no trial"
 check "not a sweep" 2 "$bin" export "$T/data" --out "$T/x"
-expect_in "$T/stderr" "no results.h5"
+expect_in "$tmp/err" "no results.h5"
 epoch="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["selection"]["epoch"])' "$T/model/model.json")"
-ckpt="$T/out/trials/$id/$(printf 'epoch-%04d.ckpt' "$epoch")"
+ckpt="$T/sweep/trials/$id/$(printf 'epoch-%04d.ckpt' "$epoch")"
 mv "$ckpt" "$T/aside.ckpt"
-check "pruned checkpoint" 2 "$bin" export "$T/out" --out "$T/x"
-expect_in "$T/stderr" "$ckpt: missing"
+check "pruned checkpoint" 2 "$bin" export "$T/sweep" --out "$T/x"
+expect_in "$tmp/err" "$ckpt: missing"
 mv "$T/aside.ckpt" "$ckpt"
 [ -e "$T/x/model.json" ] && { echo "FAIL: a failed export left a model.json"; fails=$((fails+1)); }
 
 printf 'not an image' >"$T/bad.png"
 check "corrupt image" 2 "$bin" predict --model "$T/model" --csv "${val[0]}" "$T/bad.png" "${val[1]}"
-expect_in "$T/stderr" "$T/bad.png"
-[ "$(wc -l <"$T/stdout")" -eq 3 ] || { echo "FAIL: the good images were not all scored"; cat "$T/stdout"; fails=$((fails+1)); }
+expect_in "$tmp/err" "$T/bad.png"
+[ "$(wc -l <"$tmp/out")" -eq 3 ] || { echo "FAIL: the good images were not all scored"; cat "$tmp/out"; fails=$((fails+1)); }
 check "missing model" 2 "$bin" predict --model "$T/nomodel" "${val[0]}"
-expect_in "$T/stderr" "$T/nomodel/model.json: missing"
+expect_in "$tmp/err" "$T/nomodel/model.json: missing"
 rm "$T/model/model.safetensors"
 check "missing weights" 2 "$bin" predict --model "$T/model" "${val[0]}"
-expect_in "$T/stderr" "model.safetensors: missing"
+expect_in "$tmp/err" "model.safetensors: missing"
 
-echo "$fails failure(s)"
-exit $((fails > 0))
+finish

@@ -11,20 +11,8 @@ build="$(cd "$(dirname "$bin")/.." && pwd)"   # .../build/orchestrator/mammoswee
 fixture="$build/tests/orchestrator_results_fixture_test"
 [ -x "$fixture" ] || { echo "FAIL: $fixture not built (cmake --build BUILD --target all_tests)"; exit 1; }
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
-fails=0
-check() {  # check NAME EXPECTED_RC COMMAND...
-  local name="$1" want="$2"; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  if [ "$rc" -ne "$want" ]; then
-    echo "FAIL $name: exit $rc, expected $want"; cat "$tmp/out" "$tmp/err"; fails=$((fails+1))
-  else echo "ok   $name"; fi
-}
-expect_in() {  # expect_in FILE TEXT
-  grep -qF -- "$2" "$1" || { echo "FAIL: '$2' not in $1:"; cat "$1"; fails=$((fails+1)); }
-}
-py() {  # py FILE... <<'PY' (script on stdin; failures count)
-  python3 - "$@" || { echo "FAIL: python check on $*"; fails=$((fails+1)); }
-}
+# shellcheck source=../shell_helpers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../shell_helpers.sh"
 
 sweep="$tmp/sweep"
 MAMMOSWEEP_FIXTURE_OUT="$sweep" "$fixture" --gtest_filter='ResultsFixtureForShell.*' >"$tmp/fx" 2>&1 \
@@ -167,5 +155,4 @@ check "bad format" 2 "$bin" leaderboard "$sweep" --format xml
 check "bad --by" 2 "$bin" leaderboard "$sweep" --by middle
 check "plot without --out" 2 "$bin" plot "$sweep"
 check "status help" 0 "$bin" status --help
-echo "$fails failure(s)"
-exit $((fails > 0))
+finish

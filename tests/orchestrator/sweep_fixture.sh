@@ -6,8 +6,8 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_btl=self,vader OMPI_MCA_rmaps_base_oversubscribe=1
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+# shellcheck source=../shell_helpers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../shell_helpers.sh"   # fail, check, expect_in, wait_for
 
 # make_data: 60 synthetic 32x32 mammograms in $tmp/data.
 make_data() { "$MAMMOSWEEP" synth --out "$tmp/data" --count 60 --size 32 --seed 5 >/dev/null; }
