@@ -7,9 +7,10 @@
 
 #include "results/files.h"
 #include "results/threshold.h"
+#include "sweeps/trial.h"
+#include "worker/checkpoint.h"
 #include "worker/data.h"
 #include "worker/resnet50.h"
-#include "worker/trainer.h"
 
 namespace mammosweep::orchestrator {
 
@@ -41,8 +42,8 @@ std::size_t find_trial(const results::SweepSnapshot& snap, const std::string& ke
 /// The checkpoint of `epoch` in DIR/trials/<id>/, or an InputError naming what is missing.
 std::string find_checkpoint(const std::string& dir, const results::TrialResult& t, int epoch,
                             const results::RankingOptions& ro) {
-  const std::string folder = fmt::format("{}/trials/{}", dir, t.id);
-  const std::string path = fmt::format("{}/epoch-{:04d}.ckpt", folder, epoch);
+  const std::string folder = worker::checkpoint_dir(dir, t.id);
+  const std::string path = worker::checkpoint_path(folder, epoch);
   std::vector<std::pair<int, std::string>> kept = worker::list_checkpoints(folder);
   for (const auto& [e, p] : kept) {
     if (e == epoch) return p;

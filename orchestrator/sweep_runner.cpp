@@ -172,7 +172,7 @@ worker::TrainerOptions trainer_options(const Setup& s, const RunOptions& opt,
     to.fail_at_epoch = f.epoch;
     to.fail_at_step = f.step;
   }
-  to.checkpoint_dir = opt.out_dir + "/trials/" + trial.id;
+  to.checkpoint_dir = worker::checkpoint_dir(opt.out_dir, trial.id);
   to.resume_epoch = resume_epoch;
   to.threads = s.threads;
   to.metric = s.spec.metric.name;

@@ -28,6 +28,7 @@
 #include "results/records.h"
 #include "sweeps/spec.h"
 #include "sweeps/trial.h"
+#include "worker/checkpoint.h"
 #include "worker/data.h"
 
 namespace mammosweep::worker {
@@ -123,17 +124,5 @@ struct TrainOutcome {
 /// Interrupted, or GroupAborted (in a group). Never lets an exception of another type escape.
 TrainOutcome train_trial(const sweeps::Trial& trial, const PreparedData& data,
                          const TrainerOptions& options);
-
-class ResNet50Impl;
-
-/// Loads only the model weights (parameters and buffers) of a checkpoint written by
-/// train_trial into `model`, which must have the trial's architecture. Returns the
-/// checkpoint's epoch. Throws std::runtime_error naming the file when it is missing,
-/// truncated or fails its checksum.
-int load_checkpoint_weights(const std::string& path, ResNet50Impl& model);
-
-/// Checkpoint files of a trial folder, newest first: {epoch, path}. Only files whose
-/// checksum verifies are listed.
-std::vector<std::pair<int, std::string>> list_checkpoints(const std::string& checkpoint_dir);
 
 }  // namespace mammosweep::worker
