@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -361,6 +362,16 @@ std::string parse_sbatch_id(const std::string& sbatch_stdout) {
         "sbatch --parsable: expected 'JOBID' or 'JOBID;CLUSTER' on stdout, got '{}'", line));
   }
   return id;
+}
+
+std::vector<std::string> recorded_job_ids(const std::string& out_dir) {
+  std::vector<std::string> ids;
+  std::ifstream in(out_dir + "/slurm_jobs.txt");
+  for (std::string line; std::getline(in, line);) {
+    line = line.substr(0, line.find_first_of(" \t\r"));
+    if (!line.empty() && std::find(ids.begin(), ids.end(), line) == ids.end()) ids.push_back(line);
+  }
+  return ids;
 }
 
 std::string submit(const SubmitOptions& o) {

@@ -90,6 +90,11 @@ std::string batch_script_path(const SubmitOptions& options);
 /// touches nothing.
 std::string submit(const SubmitOptions& options);
 
+/// The job ids submit() recorded in <out_dir>/slurm_jobs.txt, oldest first, without
+/// repeats; empty when there is no such file. Each line starts with an id; whatever follows a
+/// blank, tab or CR is ignored.
+std::vector<std::string> recorded_job_ids(const std::string& out_dir);
+
 /// sbatch --parsable prints "id" or "id;cluster"; returns the id. Throws SlurmError when the
 /// text does not start with a numeric id (array ids like "12_3" are accepted).
 std::string parse_sbatch_id(const std::string& sbatch_stdout);

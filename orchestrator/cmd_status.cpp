@@ -65,15 +65,8 @@ bool on_path(const std::string& name) {
 std::vector<std::string> recorded_job_ids(const std::string& dir,
                                           const std::vector<std::string>& from_store) {
   std::vector<std::string> ids = from_store;
-  const std::string file = dir + "/slurm_jobs.txt";
-  if (results::file_exists(file)) {
-    std::istringstream lines(results::read_file(file));
-    for (std::string line; std::getline(lines, line);) {
-      line = line.substr(0, line.find_first_of(" \t\r"));
-      if (!line.empty() && std::find(ids.begin(), ids.end(), line) == ids.end()) {
-        ids.push_back(line);
-      }
-    }
+  for (const auto& id : cluster::recorded_job_ids(dir)) {
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
   }
   return ids;
 }

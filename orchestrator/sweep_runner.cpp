@@ -19,6 +19,7 @@
 #include "cluster/communicator.h"
 #include "cluster/mpi.h"
 #include "cluster/protocol.h"
+#include "cluster/slurm.h"
 #include "orchestrator/cli.h"
 #include "orchestrator/coordinator.h"
 #include "orchestrator/sweep_results.h"
@@ -547,13 +548,7 @@ int run_sweep(const RunOptions& opt) {
   // Slurm jobs that ran this sweep: those `submit` recorded, and the one we run in.
   {
     std::vector<std::string> jobs = results::read_store(store_file).info.slurm_job_ids;
-    std::vector<std::string> seen_now;
-    if (results::file_exists(opt.out_dir + "/slurm_jobs.txt")) {
-      std::istringstream lines(results::read_file(opt.out_dir + "/slurm_jobs.txt"));
-      for (std::string line; std::getline(lines, line);) {
-        if (!line.empty()) seen_now.push_back(line.substr(0, line.find_first_of(" \t")));
-      }
-    }
+    std::vector<std::string> seen_now = cluster::recorded_job_ids(opt.out_dir);
     if (const char* id = std::getenv("SLURM_JOB_ID"); id && *id) seen_now.push_back(id);
     for (const auto& id : seen_now) {
       if (std::find(jobs.begin(), jobs.end(), id) == jobs.end()) {
