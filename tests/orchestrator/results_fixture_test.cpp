@@ -38,6 +38,7 @@
 #include "results/store.h"
 #include "sweeps/parse.h"
 #include "sweeps/trial.h"
+#include "tests/temp_dir.h"
 
 namespace mammosweep::orchestrator {
 namespace {
@@ -148,26 +149,7 @@ void write_fixture(const std::string& path) {
   store.close();
 }
 
-/// A fresh folder under $TMPDIR (or /tmp), removed with everything in it. POSIX calls only:
-/// libtorch.so exports a broken std::filesystem::remove_all that crashes this binary.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/results_fixture_XXXXXX";
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed for " + tmpl);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    ::nftw(path_.c_str(),
-           [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
-           FTW_DEPTH | FTW_PHYS);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using mammosweep::test::TempDir;
 
 class ResultsFixture : public ::testing::Test {
  protected:

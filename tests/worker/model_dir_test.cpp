@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "results/files.h"
+#include "tests/temp_dir.h"
 #include "worker/image.h"
 #include "worker/resnet50.h"
 #include "worker/safetensors.h"
@@ -25,23 +26,7 @@ using ::testing::HasSubstr;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern =
-        std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/model_dir.XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() { mr::remove_tree(path_); }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using mammosweep::test::TempDir;
 
 template <class F>
 std::string error_of(F&& f) {

@@ -17,49 +17,14 @@
 #include <string>
 #include <vector>
 
+#include "tests/temp_dir.h"
+
 namespace mw = mammosweep::worker;
 using ::testing::HasSubstr;
 
 namespace {
 
-// A fresh folder under $TMPDIR (or /tmp), removed with everything in it at destruction.
-// POSIX only: libtorch.so exports broken copies of std::filesystem functions (remove_all
-// crashes), which shadow libstdc++'s in every binary that links it.
-class TempDir {
- public:
-  explicit TempDir(const std::string& tag) {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/" +
-                          tag + ".XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    ::nftw(
-        path_.c_str(),
-        [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
-        FTW_DEPTH | FTW_PHYS);
-  }
-  const std::string& path() const { return path_; }
-  // Names in the folder, sorted, without "." and "..".
-  std::vector<std::string> list() const {
-    std::vector<std::string> names;
-    if (DIR* d = ::opendir(path_.c_str())) {
-      while (const dirent* e = ::readdir(d)) {
-        const std::string n = e->d_name;
-        if (n != "." && n != "..") names.push_back(n);
-      }
-      ::closedir(d);
-    }
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
- private:
-  std::string path_;
-};
+using mammosweep::test::TempDir;
 
 class SafetensorsTest : public ::testing::Test {
  protected:

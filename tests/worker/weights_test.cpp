@@ -1,5 +1,6 @@
 // Tests for worker/weights: loading torchvision-layout files by name, reporting every
 // mismatch at once, dtype conversion, head export/import, and the reference weights.
+#include "tests/temp_dir.h"
 #include "worker/weights.h"
 
 #include <gmock/gmock.h>
@@ -21,30 +22,7 @@ using ::testing::Not;
 
 namespace {
 
-// A fresh folder under $TMPDIR (or /tmp), removed with its contents at destruction. POSIX
-// only: libtorch.so exports broken copies of std::filesystem functions.
-class TempDir {
- public:
-  explicit TempDir(const std::string& tag) {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/" +
-                          tag + ".XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    ::nftw(
-        path_.c_str(),
-        [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
-        FTW_DEPTH | FTW_PHYS);
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using mammosweep::test::TempDir;
 
 std::string read_bytes(const std::string& p) {
   std::ifstream in(p, std::ios::binary);
