@@ -117,6 +117,17 @@ class LeakageTest : public ::testing::Test {
     fs::create_directories(dir_);
   }
   void TearDown() override { remove_tree(dir_); }
+  /// Writes `samples` as PNGs under dir_ in their splits; their records, and the train ones.
+  void write_samples(const std::vector<SynthSample>& samples, std::vector<ImageRecord>& recs,
+                     std::vector<const SynthSample*>& train) const {
+    for (const auto& s : samples) {
+      const fs::path p = dir_ / s.relpath;
+      fs::create_directories(p.parent_path());
+      write_png(p.string(), s.image);
+      recs.push_back({p.string(), s.label, s.split, ""});
+      if (s.split == "train") train.push_back(&s);
+    }
+  }
   fs::path dir_;
 };
 
@@ -129,13 +140,7 @@ TEST_F(LeakageTest, FindsPlantedCopiesAndNoFalsePositives) {
   const auto samples = generate_synthetic(so);
   std::vector<ImageRecord> recs;
   std::vector<const SynthSample*> train;
-  for (const auto& s : samples) {
-    const fs::path p = dir_ / s.relpath;
-    fs::create_directories(p.parent_path());
-    write_png(p.string(), s.image);
-    recs.push_back({p.string(), s.label, s.split, ""});
-    if (s.split == "train") train.push_back(&s);
-  }
+  write_samples(samples, recs, train);
   ASSERT_GE(train.size(), 100u);
 
   // Plant 20 copies of each kind, each from a different train image, into val or test.
@@ -209,13 +214,7 @@ TEST_F(LeakageTest, FindsMirroredRotatedCroppedAndPaddedCopies) {
   const auto samples = generate_synthetic(so);
   std::vector<ImageRecord> recs;
   std::vector<const SynthSample*> train;
-  for (const auto& s : samples) {
-    const fs::path p = dir_ / s.relpath;
-    fs::create_directories(p.parent_path());
-    write_png(p.string(), s.image);
-    recs.push_back({p.string(), s.label, s.split, ""});
-    if (s.split == "train") train.push_back(&s);
-  }
+  write_samples(samples, recs, train);
   ASSERT_GE(train.size(), 80u);
 
   std::mt19937 rng(5);
