@@ -10,6 +10,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -30,45 +31,32 @@ struct BenchOptions {
   std::string backend = "mpi";
 };
 
-BenchOptions parse(int argc, char** argv) {
-  BenchOptions o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument("missing value after " + a);
-      return argv[++i];
-    };
-    if (a == "--floats") {
-      o.floats = std::stoll(value());
-    } else if (a == "--iters") {
-      o.iters = std::stoi(value());
-    } else if (a == "--backend") {
-      o.backend = value();
-    } else {
-      throw std::invalid_argument("unknown argument '" + a +
-                                  "' (expected --floats N, --iters K, --backend mpi|nccl)");
-    }
-  }
-  return o;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   namespace cl = mammosweep::cluster;
   try {
     cl::MpiSession session(&argc, &argv);
-    const BenchOptions o = parse(argc, argv);
+    BenchOptions o;
+    CLI::App app{"Allreduce bandwidth of the gradient communicator (run under mpirun)"};
+    app.add_option("--floats", o.floats, "float32 elements in the buffer")->capture_default_str();
+    app.add_option("--iters", o.iters, "Timed allreduces")
+        ->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--backend", o.backend, "Communicator backend")
+        ->capture_default_str()->check(CLI::IsMember({"mpi", "nccl"}));
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+      return app.exit(e);
+    }
     at::set_num_threads(1);
     std::unique_ptr<cl::Communicator> comm;
     at::TensorOptions where = at::TensorOptions().dtype(at::kFloat);
     if (o.backend == "nccl") {
       comm = cl::make_nccl_communicator(session.world(), session.local_rank());
       where = where.device(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(session.local_rank())));
-    } else if (o.backend == "mpi") {
-      comm = cl::make_mpi_communicator(session.world().dup());
     } else {
-      throw std::invalid_argument("--backend: expected mpi or nccl, got " + o.backend);
+      comm = cl::make_mpi_communicator(session.world().dup());
     }
     at::Tensor buffer = at::ones({o.floats}, where);
     std::vector<double> seconds;

@@ -17,6 +17,7 @@
 // Prints one JSON line per measurement.
 #include <ATen/Parallel.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -25,7 +26,9 @@
 #include <thread>
 #include <vector>
 
-#include "results/files.h"
+#include <nlohmann/json.hpp>
+
+#include "io/files.h"
 #include "worker/cache.h"
 #include "worker/dataset.h"
 #include "worker/image.h"
@@ -35,8 +38,9 @@
 namespace {
 
 namespace w = mammosweep::worker;
-namespace r = mammosweep::results;
+namespace io = mammosweep::io;
 using Clock = std::chrono::steady_clock;
+using ojson = nlohmann::ordered_json;
 
 struct BenchOptions {
   std::string data = "/tmp/mammosweep-bench/synth640";
@@ -49,46 +53,14 @@ struct BenchOptions {
   int loader_epochs = 4;
 };
 
-BenchOptions parse(int argc, char** argv) {
-  BenchOptions o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument("missing value after " + a);
-      return argv[++i];
-    };
-    if (a == "--data") {
-      o.data = value();
-    } else if (a == "--cache-dir") {
-      o.cache_dir = value();
-    } else if (a == "--count") {
-      o.count = std::stoi(value());
-    } else if (a == "--src-size") {
-      o.src_size = std::stoi(value());
-    } else if (a == "--size") {
-      o.size = std::stoi(value());
-    } else if (a == "--batch") {
-      o.batch = std::stoi(value());
-    } else if (a == "--threads") {
-      o.threads = std::stoi(value());
-    } else if (a == "--loader-epochs") {
-      o.loader_epochs = std::stoi(value());
-    } else {
-      throw std::invalid_argument(
-          "unknown argument '" + a +
-          "' (expected --data DIR --cache-dir DIR --count N --src-size S --size S --batch B "
-          "--threads T --loader-epochs E)");
-    }
-  }
-  if (o.cache_dir.empty()) o.cache_dir = o.data + "-cache";
-  if (o.threads < 1 || o.batch < 1 || o.loader_epochs < 1) {
-    throw std::invalid_argument("need --threads >= 1, --batch >= 1, --loader-epochs >= 1");
-  }
-  return o;
-}
-
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+/// Prints one JSON line (keys in insertion order, as bench/data_pipeline.py prints them).
+void print_line(const ojson& j) {
+  std::printf("%s\n", j.dump().c_str());
+  std::fflush(stdout);
 }
 
 /// Decodes every record with `threads` threads (record i goes to thread i % threads).
@@ -119,11 +91,26 @@ double decode_all(const std::vector<w::ImageRecord>& records, const w::DecodeFn&
 }  // namespace
 
 int main(int argc, char** argv) {
+  BenchOptions o;
+  CLI::App app{"Data pipeline throughput: decode + preprocess, and cached augment + batch"};
+  app.add_option("--data", o.data, "Synthetic dataset folder (written when incomplete)")
+      ->capture_default_str();
+  app.add_option("--cache-dir", o.cache_dir, "Scratch cache folder (default: DATA-cache)");
+  app.add_option("--count", o.count, "Images to synthesise")->capture_default_str();
+  app.add_option("--src-size", o.src_size, "Side of the synthetic images")->capture_default_str();
+  app.add_option("--size", o.size, "Preprocessed image side")->capture_default_str();
+  app.add_option("--batch", o.batch, "Loader batch size")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--threads", o.threads, "Decode threads")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--loader-epochs", o.loader_epochs, "Timed loader epochs")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  CLI11_PARSE(app, argc, argv);
+  if (o.cache_dir.empty()) o.cache_dir = o.data + "-cache";
   try {
-    const BenchOptions o = parse(argc, argv);
     at::set_num_threads(1);
     const std::string marker = o.data + "/.bench-complete";
-    if (!r::file_exists(marker)) {
+    if (!io::file_exists(marker)) {
       w::SynthOptions so;
       so.out = o.data;
       so.count = o.count;
@@ -131,7 +118,7 @@ int main(int argc, char** argv) {
       so.seed = 7;
       const auto t0 = Clock::now();
       w::write_synthetic_dataset(so);
-      r::write_file_atomic(marker, std::to_string(o.count) + " " + std::to_string(o.src_size) + "\n");
+      io::write_file_atomic(marker, std::to_string(o.count) + " " + std::to_string(o.src_size) + "\n");
       std::fprintf(stderr, "data_pipeline: wrote %d synthetic %dx%d images to %s in %.1f s\n",
                    o.count, o.src_size, o.src_size, o.data.c_str(), seconds_since(t0));
     }
@@ -147,24 +134,20 @@ int main(int argc, char** argv) {
     if (o.threads > 1) thread_counts.push_back(o.threads);
     for (int t : thread_counts) {
       const double s = decode_all(records, decode, t);
-      std::printf(
-          "{\"bench\": \"decode\", \"impl\": \"cpp\", \"images\": %zu, \"src_size\": %d, "
-          "\"size\": %d, \"threads\": %d, \"seconds\": %.4f, \"img_per_s\": %.2f}\n",
-          records.size(), o.src_size, o.size, t, s, n / s);
-      std::fflush(stdout);
+      print_line({{"bench", "decode"}, {"impl", "cpp"}, {"images", records.size()},
+                  {"src_size", o.src_size}, {"size", o.size}, {"threads", t}, {"seconds", s},
+                  {"img_per_s", n / s}});
     }
 
-    r::remove_tree(o.cache_dir);
+    io::remove_tree(o.cache_dir);
     w::CacheOptions co = w::cache_options_for(pre, o.cache_dir, "bench");
     co.threads = o.threads;
     const auto t0 = Clock::now();
     w::ImageCache cache = w::ImageCache::open_or_build(records, co, decode);
     const double build = seconds_since(t0);
-    std::printf(
-        "{\"bench\": \"cache_build\", \"impl\": \"cpp\", \"images\": %zu, \"threads\": %d, "
-        "\"seconds\": %.4f, \"img_per_s\": %.2f}\n",
-        cache.size(), o.threads, build, static_cast<double>(cache.size()) / build);
-    std::fflush(stdout);
+    print_line({{"bench", "cache_build"}, {"impl", "cpp"}, {"images", cache.size()},
+                {"threads", o.threads}, {"seconds", build},
+                {"img_per_s", static_cast<double>(cache.size()) / build}});
 
     w::LoaderOptions lo;
     lo.batch_size = o.batch;
@@ -187,12 +170,10 @@ int main(int argc, char** argv) {
       while (loader.next(batch)) images += batch.images.size(0);
     }
     const double ls = seconds_since(t1);
-    std::printf(
-        "{\"bench\": \"loader\", \"impl\": \"cpp\", \"images\": %lld, \"size\": %d, "
-        "\"batch\": %d, \"prefetch_threads\": 1, \"augment\": \"hflip+bcs0.2\", "
-        "\"seconds\": %.4f, \"img_per_s\": %.2f}\n",
-        static_cast<long long>(images), o.size, o.batch, ls, static_cast<double>(images) / ls);
-    r::remove_tree(o.cache_dir);
+    print_line({{"bench", "loader"}, {"impl", "cpp"}, {"images", images}, {"size", o.size},
+                {"batch", o.batch}, {"prefetch_threads", 1}, {"augment", "hflip+bcs0.2"},
+                {"seconds", ls}, {"img_per_s", static_cast<double>(images) / ls}});
+    io::remove_tree(o.cache_dir);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "data_pipeline: %s\n", e.what());
     return 1;

@@ -14,6 +14,7 @@
 // the coordinator's CPU seconds (getrusage) over the same span.
 #include <sys/resource.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <set>
@@ -21,6 +22,8 @@
 #include <string>
 #include <variant>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "cluster/mpi.h"
 #include "cluster/protocol.h"
@@ -89,10 +92,11 @@ void coordinate(const cl::MpiComm& control, int trials) {
     }
   }
   const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::printf(
-      "{\"bench\": \"dispatch\", \"ranks\": %d, \"workers\": %d, \"trials\": %d, "
-      "\"seconds\": %.4f, \"trials_per_s\": %.1f, \"coordinator_cpu_s\": %.4f}\n",
-      control.size(), workers, trials, s, trials / s, cpu_seconds() - cpu0);
+  const nlohmann::ordered_json line = {
+      {"bench", "dispatch"}, {"ranks", control.size()}, {"workers", workers},
+      {"trials", trials}, {"seconds", s}, {"trials_per_s", trials / s},
+      {"coordinator_cpu_s", cpu_seconds() - cpu0}};
+  std::printf("%s\n", line.dump().c_str());
 }
 
 void work(const cl::MpiSession& session, const cl::MpiComm& control) {
@@ -122,13 +126,12 @@ int main(int argc, char** argv) {
   try {
     cl::MpiSession session(&argc, &argv);
     int trials = 3000;
-    for (int i = 1; i < argc; ++i) {
-      const std::string a = argv[i];
-      if (a == "--trials" && i + 1 < argc) {
-        trials = std::stoi(argv[++i]);
-      } else {
-        throw std::invalid_argument("unknown argument '" + a + "' (expected --trials N)");
-      }
+    CLI::App app{"Coordinator dispatch rate with a no-op trainer (run under mpirun)"};
+    app.add_option("--trials", trials, "Trials to dispatch")->capture_default_str();
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+      return app.exit(e);
     }
     if (session.size() < 2) {
       throw std::invalid_argument("needs at least 2 ranks (mpirun -np 4 --oversubscribe ...)");

@@ -27,10 +27,13 @@
 #include <string>
 #include <vector>
 
-#include "results/files.h"
+#include <nlohmann/json.hpp>
+
+#include "io/files.h"
 #include "worker/dataset.h"
 #include "worker/image.h"
 #include "worker/leakage.h"
+#include "worker/preprocess.h"
 #include "worker/synth.h"
 
 namespace {
@@ -38,12 +41,18 @@ namespace {
 namespace w = mammosweep::worker;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+using ojson = nlohmann::ordered_json;
 
 struct BenchOptions {
   std::string out = "/tmp/mammosweep-bench/leakage";
   int planted = 50, clean = 2000, scale = 10000, size = 128, threads = 2;
 };
 
+/// Prints one JSON line, keys in insertion order.
+void print_line(const ojson& j) {
+  std::printf("%s\n", j.dump().c_str());
+  std::fflush(stdout);
+}
 
 w::Image blank(int width, int height, int value) {
   w::Image o;
@@ -101,7 +110,7 @@ w::Image shifted(const w::Image& img, int delta) {
 
 // Writes a synthetic dataset under dir and lists it.
 std::vector<w::ImageRecord> dataset(const std::string& dir, int count, int size, std::uint64_t seed) {
-  mammosweep::results::remove_tree(dir);
+  mammosweep::io::remove_tree(dir);
   w::SynthOptions so;
   so.out = dir;
   so.count = count;
@@ -184,12 +193,13 @@ void recall(const BenchOptions& o) {
   for (const auto& [kind, pairs] : planted)
     for (const auto& p : pairs)
       if (!found.count(p)) std::fprintf(stderr, "missed %s: %s %s\n", kind.c_str(), p.first.c_str(), p.second.c_str());
-  std::printf("{\"bench\": \"leakage_recall\", \"images\": %zu, \"per_kind\": %d, \"size\": %d", recs.size(),
-              o.planted, o.size);
+  ojson line = {{"bench", "leakage_recall"}, {"images", recs.size()}, {"per_kind", o.planted},
+               {"size", o.size}};
   for (const auto& [kind, pairs] : planted)
-    std::printf(", \"recall_%s\": %.3f", kind.c_str(), double(hits[kind]) / double(pairs.size()));
-  std::printf(", \"unplanted_findings\": %d, \"seconds\": %.2f}\n", unplanted, seconds);
-  std::fflush(stdout);
+    line["recall_" + kind] = double(hits[kind]) / double(pairs.size());
+  line["unplanted_findings"] = unplanted;
+  line["seconds"] = seconds;
+  print_line(line);
 }
 
 void clean_and_scale(const BenchOptions& o, const std::string& name, int count, std::uint64_t seed) {
@@ -200,11 +210,10 @@ void clean_and_scale(const BenchOptions& o, const std::string& name, int count, 
   const auto report = w::check_leakage(recs, lo);
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   if (!report.findings.empty()) std::fprintf(stderr, "%s\n", report.summary().c_str());
-  std::printf("{\"bench\": \"leakage_%s\", \"images\": %zu, \"size\": %d, \"threads\": %d, "
-              "\"findings\": %zu, \"augmented\": %zu, \"near\": %zu, \"seconds\": %.2f}\n",
-              name.c_str(), recs.size(), o.size, o.threads, report.findings.size(),
-              report.count("augmented"), report.count("near"), seconds);
-  std::fflush(stdout);
+  print_line({{"bench", "leakage_" + name}, {"images", recs.size()}, {"size", o.size},
+              {"threads", o.threads}, {"findings", report.findings.size()},
+              {"augmented", report.count("augmented")}, {"near", report.count("near")},
+              {"seconds", seconds}});
 }
 
 }  // namespace

@@ -16,15 +16,19 @@
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <numeric>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "worker/resnet50.h"
 
@@ -39,44 +43,6 @@ struct BenchOptions {
   int warmup = 2;
   int steps = 5;
 };
-
-BenchOptions parse(int argc, char** argv) {
-  BenchOptions o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument("missing value after " + a);
-      return argv[++i];
-    };
-    if (a == "--size") {
-      o.size = std::stoi(value());
-    } else if (a == "--batch") {
-      o.batch = std::stoi(value());
-    } else if (a == "--threads") {
-      o.threads = std::stoi(value());
-    } else if (a == "--precision") {
-      o.precision = value();
-      if (o.precision != "fp32" && o.precision != "bf16") {
-        throw std::invalid_argument("--precision: expected fp32 or bf16, got " + o.precision);
-      }
-    } else if (a == "--channels-last") {
-      o.channels_last = true;
-    } else if (a == "--warmup") {
-      o.warmup = std::stoi(value());
-    } else if (a == "--steps") {
-      o.steps = std::stoi(value());
-    } else {
-      throw std::invalid_argument(
-          "unknown argument '" + a +
-          "' (expected --size N --batch B --threads T --precision fp32|bf16 --channels-last "
-          "--warmup W --steps S)");
-    }
-  }
-  if (o.size < 32 || o.batch < 1 || o.threads < 1 || o.steps < 1 || o.warmup < 0) {
-    throw std::invalid_argument("need --size >= 32, --batch >= 1, --threads >= 1, --steps >= 1");
-  }
-  return o;
-}
 
 /// VmHWM (peak resident set) of this process in MiB, from /proc/self/status.
 double peak_rss_mib() {
@@ -93,8 +59,23 @@ double peak_rss_mib() {
 int main(int argc, char** argv) {
   namespace w = mammosweep::worker;
   using Clock = std::chrono::steady_clock;
+  BenchOptions o;
+  CLI::App app{"Training throughput of worker::ResNet50, one configuration per process"};
+  app.add_option("--size", o.size, "Input image side")
+      ->capture_default_str()->check(CLI::Range(32, std::numeric_limits<int>::max()));
+  app.add_option("--batch", o.batch, "Batch size")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--threads", o.threads, "Intra-op threads")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--precision", o.precision, "fp32 or bf16 (CPU autocast)")
+      ->capture_default_str()->check(CLI::IsMember({"fp32", "bf16"}));
+  app.add_flag("--channels-last", o.channels_last, "ChannelsLast parameters and input");
+  app.add_option("--warmup", o.warmup, "Untimed steps")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--steps", o.steps, "Timed steps")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  CLI11_PARSE(app, argc, argv);
   try {
-    const BenchOptions o = parse(argc, argv);
     torch::set_num_threads(o.threads);
     torch::manual_seed(0);
     w::ResNet50Options mo;
@@ -144,12 +125,12 @@ int main(int argc, char** argv) {
     const double total = std::accumulate(times.begin(), times.end(), 0.0);
     std::vector<double> sorted = times;
     std::sort(sorted.begin(), sorted.end());
-    std::printf(
-        "{\"bench\": \"train_throughput\", \"impl\": \"cpp\", \"size\": %d, \"batch\": %d, "
-        "\"threads\": %d, \"precision\": \"%s\", \"channels_last\": %s, \"warmup\": %d, "
-        "\"steps\": %d, \"img_per_s\": %.6g, \"median_step_s\": %.6g, \"peak_rss_mib\": %.1f}\n",
-        o.size, o.batch, o.threads, o.precision.c_str(), o.channels_last ? "true" : "false",
-        o.warmup, o.steps, o.batch * o.steps / total, sorted[sorted.size() / 2], peak_rss_mib());
+    const nlohmann::ordered_json line = {
+        {"bench", "train_throughput"}, {"impl", "cpp"}, {"size", o.size}, {"batch", o.batch},
+        {"threads", o.threads}, {"precision", o.precision}, {"channels_last", o.channels_last},
+        {"warmup", o.warmup}, {"steps", o.steps}, {"img_per_s", o.batch * o.steps / total},
+        {"median_step_s", sorted[sorted.size() / 2]}, {"peak_rss_mib", peak_rss_mib()}};
+    std::printf("%s\n", line.dump().c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "train_throughput: %s\n", e.what());
     return 1;

@@ -172,6 +172,27 @@ MpiSession::~MpiSession() {
   if (owns_init_ && !mpi_finalized()) MPI_Finalize();
 }
 
+std::vector<std::string> MpiSession::all_hostnames() const {
+  constexpr int kLen = MPI_MAX_PROCESSOR_NAME;
+  std::string mine = hostname_;
+  mine.resize(kLen, '\0');
+  std::string all(static_cast<std::size_t>(kLen) * static_cast<std::size_t>(size_), '\0');
+  check_mpi(MPI_Allgather(mine.data(), kLen, MPI_CHAR, all.data(), kLen, MPI_CHAR, world_.get()),
+            "MPI_Allgather(hostnames)", rank_);
+  std::vector<std::string> out;
+  for (int r = 0; r < size_; ++r) out.emplace_back(all.c_str() + static_cast<std::size_t>(r) * kLen);
+  return out;
+}
+
+std::string MpiSession::library_version() {
+  char buf[MPI_MAX_LIBRARY_VERSION_STRING] = {};
+  int len = 0;
+  MPI_Get_library_version(buf, &len);
+  std::string v(buf, static_cast<std::size_t>(len));
+  if (auto nl = v.find_first_of(",\n"); nl != std::string::npos) v = v.substr(0, nl);
+  return v;
+}
+
 // ---------------------------------------------------------------- groups
 
 MpiComm create_group(const MpiComm& world, const std::vector<int>& ranks) {

@@ -79,6 +79,10 @@ class MpiSession {
   int local_rank() const { return local_rank_; }
   int local_size() const { return local_size_; }
   const std::string& hostname() const { return hostname_; }
+  /// Every rank's hostname, in world rank order. Collective over the world.
+  std::vector<std::string> all_hostnames() const;
+  /// The MPI library's name and version, first line ("Open MPI v4.1.4").
+  static std::string library_version();
   /// MPI_THREAD_FUNNELED or MPI_THREAD_SERIALIZED (or higher), as granted.
   int thread_level() const { return thread_level_; }
 

@@ -229,7 +229,7 @@ MessageBody from_json(MessageType type, const json& j) {
       Failed m;
       m.trial_id = r.str("trial_id");
       m.reason = r.str("reason");
-      m.kind = failure_kind_from_string(r.str("kind"));
+      m.kind = results::failure_kind_from_string(r.str("kind"));
       m.rank = r.int32("rank");
       m.resumable_epoch = r.int32("resumable_epoch");
       return m;
@@ -274,27 +274,6 @@ const char* to_string(MessageType t) {
     case MessageType::checkpoint_now: return "checkpoint_now";
   }
   return "unknown";
-}
-
-const char* to_string(FailureKind k) {
-  switch (k) {
-    case FailureKind::exception: return "exception";
-    case FailureKind::diverged: return "diverged";
-    case FailureKind::oom: return "oom";
-    case FailureKind::bad_image: return "bad_image";
-    case FailureKind::interrupted: return "interrupted";
-  }
-  return "unknown";
-}
-
-FailureKind failure_kind_from_string(const std::string& s) {
-  for (auto k : {FailureKind::exception, FailureKind::diverged, FailureKind::oom,
-                 FailureKind::bad_image, FailureKind::interrupted}) {
-    if (s == to_string(k)) return k;
-  }
-  throw std::invalid_argument(fmt::format(
-      "unknown failure kind '{}' (expected exception, diverged, oom, bad_image or interrupted)",
-      s));
 }
 
 MessageType type_of(const MessageBody& body) {

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "cluster/mpi.h"
+#include "results/failure.h"
 #include "results/records.h"
 
 namespace mammosweep::cluster {
@@ -83,17 +84,12 @@ struct Done {
   std::string reason;  // why it stopped early; empty otherwise
 };
 
-enum class FailureKind { exception, diverged, oom, bad_image, interrupted };
-const char* to_string(FailureKind k);
-/// Throws std::invalid_argument on an unknown name.
-FailureKind failure_kind_from_string(const std::string& s);
-
 /// Leader or member -> coordinator: the trial failed on `rank`.
 struct Failed {
   static constexpr MessageType type = MessageType::failed;
   std::string trial_id;
   std::string reason;
-  FailureKind kind = FailureKind::exception;
+  results::FailureKind kind = results::FailureKind::exception;
   int rank = -1;
   int resumable_epoch = 0;  // last epoch with a checkpoint (kind == interrupted), else 0
 };

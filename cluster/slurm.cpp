@@ -9,12 +9,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
 #include <map>
 #include <regex>
 #include <sstream>
+
+#include "io/files.h"
 
 extern char** environ;
 
@@ -377,20 +378,9 @@ std::vector<std::string> recorded_job_ids(const std::string& out_dir) {
 std::string submit(const SubmitOptions& o) {
   std::string script = render_batch_script(o);
   if (o.dry_run) return "";
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::create_directories(fs::path(o.out_dir) / "logs", ec);
-  if (ec) {
-    throw std::runtime_error(
-        fmt::format("cannot create {}/logs: {}", o.out_dir, ec.message()));
-  }
+  io::make_dirs(io::join_path(o.out_dir, "logs"));
   const std::string path = batch_script_path(o);
-  {
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    f << script;
-    f.close();
-    if (!f) throw std::runtime_error(fmt::format("cannot write the batch script {}", path));
-  }
+  io::write_file_atomic(path, script);
   const std::vector<std::string> argv{"sbatch", "--parsable", path};
   ProcessResult r = run_process(argv);
   if (r.exit_code != 0) throw SlurmError(failure_message(argv, r));

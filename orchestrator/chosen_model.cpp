@@ -5,7 +5,7 @@
 #include <utility>
 #include <vector>
 
-#include "results/files.h"
+#include "io/files.h"
 #include "results/threshold.h"
 #include "sweeps/trial.h"
 #include "worker/checkpoint.h"
@@ -48,7 +48,7 @@ std::string find_checkpoint(const std::string& dir, const results::TrialResult& 
   for (const auto& [e, p] : kept) {
     if (e == epoch) return p;
   }
-  if (results::file_exists(path)) {
+  if (io::file_exists(path)) {
     throw InputError(fmt::format("{}: the checkpoint of epoch {} of trial {} ({}) is corrupt "
                                  "(truncated, or its checksum does not match)",
                                  path, epoch, t.name, t.id));

@@ -15,8 +15,10 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "io/time.h"
 #include "orchestrator/chosen_model.h"
 #include "orchestrator/cli.h"
+#include "orchestrator/cli_options.h"
 #include "results/bootstrap.h"
 #include "results/evaluation.h"
 #include "results/metrics.h"
@@ -60,7 +62,7 @@ int evaluate(const EvaluateOptions& opt) {
           opt.dir, c.spec.data.root, c.spec.data.test_split));
     }
     results::TestEvaluation ev;
-    ev.time = now_iso();
+    ev.time = io::iso_utc_now();
     ev.trial_id = t.id;
     ev.trial_name = t.name;
     ev.epoch = ranked.epoch;
@@ -125,8 +127,7 @@ Command add_evaluate_command(CLI::App& app) {
   auto opt = std::make_shared<EvaluateOptions>();
   CLI::App* cmd = app.add_subcommand(
       "evaluate", "Score the model of the week (or --trial) once on the held-out test split");
-  cmd->add_option("DIR", opt->dir, "Sweep output folder (holds results.h5 and trials/)")
-      ->required();
+  add_sweep_dir_option(*cmd, opt->dir);
   cmd->add_option("--trial", opt->trial, "Evaluate this trial (id or name) instead of the winner");
   cmd->add_option("--ci-resamples", opt->choice.ci_resamples,
                   "Bootstrap resamples for the 95% confidence intervals")

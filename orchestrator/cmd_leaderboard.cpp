@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "orchestrator/cli.h"
+#include "orchestrator/cli_options.h"
 #include "orchestrator/sweep_results.h"
 #include "results/leaderboard.h"
 
@@ -91,16 +92,8 @@ Command add_leaderboard_command(CLI::App& app) {
   auto opt = std::make_shared<LeaderboardCmdOptions>();
   CLI::App* cmd = app.add_subcommand(
       "leaderboard", "Rank the trials of a sweep and explain the model of the week");
-  cmd->add_option("DIR", opt->dir, "Sweep output folder (holds results.h5)")->required();
-  cmd->add_option("--metric", opt->choice.metric,
-                  "Ranking metric, <train|val>_<loss|accuracy|precision|recall|sensitivity|"
-                  "specificity|f1|auc> (default: the spec's metric.name)");
-  cmd->add_option("--goal", opt->choice.goal,
-                  "max or min (default: the spec's goal for its metric, min for *_loss, else max)")
-      ->check(CLI::IsMember({"max", "min", "maximize", "minimize"}));
-  cmd->add_option("--by", opt->choice.by, "Epoch of each trial: its best or its final epoch")
-      ->check(CLI::IsMember({"best", "final"}))
-      ->capture_default_str();
+  add_sweep_dir_option(*cmd, opt->dir);
+  add_ranking_options(*cmd, opt->choice);
   cmd->add_option("--format", opt->format, "Output format")
       ->check(CLI::IsMember({"md", "markdown", "csv", "json", "html"}))
       ->capture_default_str();
@@ -108,10 +101,6 @@ Command add_leaderboard_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_flag("--epochs", opt->epochs, "Per-epoch view: one row per (trial, epoch)");
-  cmd->add_option("--ci-resamples", opt->choice.ci_resamples,
-                  "Bootstrap resamples for the 95% confidence intervals (0 = none)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
   cmd->add_option("--out", opt->out, "Write to FILE instead of stdout");
   return [opt, cmd]() { return cmd->parsed() ? leaderboard(*opt) : -1; };
 }

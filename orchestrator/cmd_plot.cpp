@@ -3,20 +3,19 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
 
+#include "io/files.h"
 #include "orchestrator/cli.h"
+#include "orchestrator/cli_options.h"
 #include "orchestrator/sweep_results.h"
 #include "results/plots.h"
 
 namespace mammosweep::orchestrator {
 
 namespace {
-
-namespace fs = std::filesystem;
 
 struct PlotOptions {
   std::string dir;
@@ -25,29 +24,26 @@ struct PlotOptions {
   int top = 0;
 };
 
-void write_file(const fs::path& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary);
-  f << text;
-  f.close();
-  if (!f) throw std::runtime_error(fmt::format("{}: cannot write", path.string()));
-  std::cout << path.string() << "\n";
+void write_file(const std::string& path, const std::string& text) {
+  io::write_file_atomic(path, text);
+  std::cout << path << "\n";
 }
 
 int plot(const PlotOptions& opt) {
   return with_input_errors([&]() {
     results::SweepSnapshot snap = load_sweep(opt.dir);
     results::Ranking ranking = results::rank_trials(snap.trials, ranking_options(snap, opt.choice));
-    make_directories(opt.out);
-    const fs::path out(opt.out);
-    write_file(out / "accuracy.svg", results::accuracy_chart_svg(snap.trials, ranking));
-    write_file(out / "precision_recall.svg",
+    io::make_dirs(opt.out);
+    auto out = [&](const char* name) { return io::join_path(opt.out, name); };
+    write_file(out("accuracy.svg"), results::accuracy_chart_svg(snap.trials, ranking));
+    write_file(out("precision_recall.svg"),
                results::precision_recall_chart_svg(snap.trials, ranking));
-    write_file(out / "loss.svg", results::loss_chart_svg(snap.trials, ranking));
+    write_file(out("loss.svg"), results::loss_chart_svg(snap.trials, ranking));
     const results::RankedTrial* w = ranking.winner();
     std::optional<std::string> roc;
     if (w != nullptr) roc = results::roc_chart_svg(snap.trials[w->index]);
     if (roc) {
-      write_file(out / "roc.svg", *roc);
+      write_file(out("roc.svg"), *roc);
     } else {
       std::cerr << "roc.svg not written: "
                 << (w ? "the model of the week has no stored val predictions with both classes"
@@ -58,7 +54,7 @@ int plot(const PlotOptions& opt) {
     if (auto spec = stored_spec(snap.info)) ro.title = "mammosweep sweep report: " + spec->name;
     ro.top = opt.top;
     ro.tests = test_evaluations(snap, opt.dir);
-    write_file(out / "report.html", results::html_report(snap.trials, ranking, ro));
+    write_file(out("report.html"), results::html_report(snap.trials, ranking, ro));
     return kExitOk;
   });
 }
@@ -69,22 +65,12 @@ Command add_plot_command(CLI::App& app) {
   auto opt = std::make_shared<PlotOptions>();
   CLI::App* cmd = app.add_subcommand(
       "plot", "Write SVG training curves, the winner's ROC curve and an HTML report");
-  cmd->add_option("DIR", opt->dir, "Sweep output folder (holds results.h5)")->required();
+  add_sweep_dir_option(*cmd, opt->dir);
   cmd->add_option("--out", opt->out, "Folder for accuracy.svg, precision_recall.svg, loss.svg, "
                                      "roc.svg and report.html (created if needed)")
       ->required();
-  cmd->add_option("--metric", opt->choice.metric,
-                  "Ranking metric for the order and the winner (default: the spec's)");
-  cmd->add_option("--goal", opt->choice.goal, "max or min (default: as in `leaderboard`)")
-      ->check(CLI::IsMember({"max", "min", "maximize", "minimize"}));
-  cmd->add_option("--by", opt->choice.by, "Epoch of each trial: its best or its final epoch")
-      ->check(CLI::IsMember({"best", "final"}))
-      ->capture_default_str();
+  add_ranking_options(*cmd, opt->choice);
   cmd->add_option("--top", opt->top, "Leaderboard rows in the report (0 = all)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  cmd->add_option("--ci-resamples", opt->choice.ci_resamples,
-                  "Bootstrap resamples for the confidence intervals (0 = none)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   return [opt, cmd]() { return cmd->parsed() ? plot(*opt) : -1; };

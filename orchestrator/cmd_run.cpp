@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "orchestrator/cli.h"
+#include "orchestrator/cli_options.h"
 #include "orchestrator/sweep_runner.h"
 
 namespace mammosweep::orchestrator {
@@ -18,15 +19,7 @@ Command add_run_command(CLI::App& app) {
                 "On resume, accept a changed spec and append only its new trials");
   cmd->add_flag("--fail-on-trial-error", opt->fail_on_trial_error,
                 "Exit with code 4 when a trial failed");
-  cmd->add_option("--set", opt->overrides,
-                  "Override a spec value, e.g. --set data.image_size=64 --set training.epochs=3 "
-                  "(recorded with the results; a resume must repeat it)");
-  cmd->add_option("--data-root", opt->data_root, "Use this dataset folder instead of data.root");
-  cmd->add_option("--cache-dir", opt->cache_dir,
-                  "Decode-once image cache (default ~/.cache/mammosweep)");
-  cmd->add_option("--threads", opt->threads, "Intra-op threads (default: spec, else all cores)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_flag("!--no-progress", opt->progress, "No in-epoch progress bar");
+  add_run_options(*cmd, *opt);
   return [opt, cmd]() {
     if (!cmd->parsed()) return -1;
     install_stop_handlers();

@@ -5,7 +5,6 @@
 // (cluster::query_job) when squeue and scontrol are on PATH. A folder that `submit` made but
 // whose job has not started yet (no results.h5) shows the jobs alone.
 #include <fmt/format.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -19,7 +18,8 @@
 
 #include "cluster/slurm.h"
 #include "orchestrator/cli.h"
-#include "results/files.h"
+#include "io/files.h"
+#include "orchestrator/cli_options.h"
 #include "orchestrator/sweep_results.h"
 #include "orchestrator/text_table.h"
 
@@ -53,8 +53,7 @@ bool on_path(const std::string& name) {
   std::istringstream dirs(path ? path : "");
   for (std::string dir; std::getline(dirs, dir, ':');) {
     const std::string file = (dir.empty() ? std::string(".") : dir) + "/" + name;
-    struct stat st {};
-    if (::stat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(file.c_str(), X_OK) == 0) {
+    if (io::is_regular_file(file) && ::access(file.c_str(), X_OK) == 0) {
       return true;
     }
   }
@@ -275,7 +274,7 @@ int print_jobs_only(const StatusOptions& opt, const std::vector<std::string>& id
 
 int status(const StatusOptions& opt) {
   return with_input_errors([&]() {
-    if (!results::file_exists(results::store_path(opt.dir))) {
+    if (!io::file_exists(results::store_path(opt.dir))) {
       std::vector<std::string> ids = recorded_job_ids(opt.dir, {});
       if (!ids.empty()) return print_jobs_only(opt, ids);
     }
@@ -293,7 +292,7 @@ Command add_status_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "status", "Show the trials of a sweep by state, their epochs and an ETA (works while the "
                 "sweep runs)");
-  cmd->add_option("DIR", opt->dir, "Sweep output folder (holds results.h5)")->required();
+  add_sweep_dir_option(*cmd, opt->dir);
   cmd->add_option("--format", opt->format, "Output format")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();

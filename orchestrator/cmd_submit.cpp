@@ -4,19 +4,17 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
-#include <filesystem>
 #include <iostream>
 #include <thread>
 
 #include "cluster/slurm.h"
+#include "io/files.h"
 #include "orchestrator/cli.h"
 #include "sweeps/parse.h"
 
 namespace mammosweep::orchestrator {
 
 namespace {
-
-namespace fs = std::filesystem;
 
 struct SubmitCli {
   std::string spec, out, binary, launcher = "srun";
@@ -29,10 +27,6 @@ struct SubmitCli {
   CLI::App* cmd = nullptr;
   bool given(const char* flag) const { return cmd->get_option(flag)->count() > 0; }
 };
-
-std::string absolute(const std::string& path) {
-  return fs::absolute(fs::path(path)).lexically_normal().string();
-}
 
 cluster::SubmitOptions build_options(const SubmitCli& cli, const sweeps::SweepSpec& spec) {
   cluster::SubmitOptions o = cluster::options_from_spec(spec.slurm);
@@ -47,11 +41,11 @@ cluster::SubmitOptions build_options(const SubmitCli& cli, const sweeps::SweepSp
   if (cli.given("--signal-grace")) o.signal_grace = cli.signal_grace;
   if (cli.given("--max-requeues")) o.max_requeues = cli.max_requeues;
   o.job_name = cluster::job_name_for(spec.name);
-  o.spec_path = absolute(cli.spec);
-  o.out_dir = absolute(cli.out);
-  o.work_dir = fs::current_path().string();
+  o.spec_path = io::absolute_path(cli.spec);
+  o.out_dir = io::absolute_path(cli.out);
+  o.work_dir = io::current_dir();
   o.mammosweep_binary =
-      cli.binary.empty() ? fs::read_symlink("/proc/self/exe").string() : absolute(cli.binary);
+      cli.binary.empty() ? io::read_link("/proc/self/exe") : io::absolute_path(cli.binary);
   o.launcher = cluster::parse_launcher(cli.launcher);
   for (const auto& kv : cli.env) {
     size_t eq = kv.find('=');

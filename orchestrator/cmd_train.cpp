@@ -1,9 +1,10 @@
 // `mammosweep train SPEC --trial ID_OR_NAME --out DIR`: one trial, in this process.
 #include <CLI/CLI.hpp>
 
+#include "io/files.h"
 #include "orchestrator/cli.h"
+#include "orchestrator/cli_options.h"
 #include "orchestrator/sweep_runner.h"
-#include "results/files.h"
 #include "results/store.h"
 
 namespace mammosweep::orchestrator {
@@ -18,16 +19,11 @@ Command add_train_command(CLI::App& app) {
   cmd->add_option("--trial", opt->only_trial, "Trial id or variant name (see `plan`)")
       ->required();
   cmd->add_option("--out", opt->out_dir, "Output folder")->required();
-  cmd->add_option("--set", opt->overrides, "Override a spec value, e.g. --set data.image_size=64");
-  cmd->add_option("--data-root", opt->data_root, "Use this dataset folder instead of data.root");
-  cmd->add_option("--cache-dir", opt->cache_dir, "Decode-once image cache");
-  cmd->add_option("--threads", opt->threads, "Intra-op threads (default: spec, else all cores)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_flag("!--no-progress", opt->progress, "No in-epoch progress bar");
+  add_run_options(*cmd, *opt);
   return [opt, cmd]() {
     if (!cmd->parsed()) return -1;
     install_stop_handlers();
-    opt->resume = results::file_exists(results::store_path(opt->out_dir));
+    opt->resume = io::file_exists(results::store_path(opt->out_dir));
     return run_sweep(*opt);
   };
 }

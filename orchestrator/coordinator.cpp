@@ -10,6 +10,7 @@
 #include <iostream>
 #include <unistd.h>
 
+#include "io/time.h"
 #include "orchestrator/policy.h"
 #include "orchestrator/sweep_results.h"
 #include "results/ranking.h"
@@ -80,7 +81,7 @@ void SweepCoordinator::started(const Job& job, const std::vector<int>& ranks) {
   state.attempts = job.attempt;
   state.ranks = ranks;
   state.failure_reason.clear();
-  if (state.start_time.empty()) state.start_time = now_iso();
+  if (state.start_time.empty()) state.start_time = io::iso_utc_now();
   store_.set_state(job.trial.id, state);
   ++attempts_this_run_[job.trial.id];
   std::string where = ranks.size() == 1 ? fmt::format("rank {}", ranks[0])
@@ -135,20 +136,20 @@ void SweepCoordinator::finished(const std::string& trial_id, results::TrialStatu
                             results::to_string(status)));
   results::TrialState state = store_.state(trial_id);
   state.status = status;
-  state.end_time = now_iso();
+  state.end_time = io::iso_utc_now();
   if (status == results::TrialStatus::stopped_early) {
     state.failure_reason = fmt::format("stopped early by the {} rule", policy_->name());
   }
   store_.set_state(trial_id, state);
 }
 
-void SweepCoordinator::failed(const std::string& trial_id, const std::string& kind,
+void SweepCoordinator::failed(const std::string& trial_id, results::FailureKind kind,
                               const std::string& reason, int rank) {
   const sweeps::Trial& trial = trials_.at(trial_id);
   results::TrialState state = store_.state(trial_id);
   state.status = results::TrialStatus::failed;
-  state.failure_reason = fmt::format("{} on rank {}: {}", kind, rank, reason);
-  state.end_time = now_iso();
+  state.failure_reason = fmt::format("{} on rank {}: {}", results::to_string(kind), rank, reason);
+  state.end_time = io::iso_utc_now();
   store_.set_state(trial_id, state);
   live_[trial_id].state = "failed";
   say(fmt::format("trial {} ({}) failed: {}", trial.name, trial_id, state.failure_reason));

@@ -11,6 +11,7 @@
 
 #include "orchestrator/sweep_runner.h"
 #include "results/best_epoch.h"
+#include "results/failure.h"
 #include "results/records.h"
 #include "results/store.h"
 #include "sweeps/spec.h"
@@ -48,7 +49,7 @@ class SweepCoordinator {
                               const results::Predictions& val);
   void finished(const std::string& trial_id, results::TrialStatus status);
   /// Records the failure; requeues the trial while this run's retries last.
-  void failed(const std::string& trial_id, const std::string& kind, const std::string& reason,
+  void failed(const std::string& trial_id, results::FailureKind kind, const std::string& reason,
               int rank);
   /// The trial stays `running` in the store: a later run resumes it.
   void interrupted(const std::string& trial_id);

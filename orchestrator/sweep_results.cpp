@@ -3,21 +3,16 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <ctime>
-#include <sys/stat.h>
-
-#include <cerrno>
-#include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "io/files.h"
 #include "sweeps/parse.h"
 
 namespace mammosweep::orchestrator {
 
 results::SweepSnapshot load_sweep(const std::string& dir) {
   const std::string path = results::store_path(dir);
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (!io::is_regular_file(path)) {
     throw InputError(fmt::format(
         "{}: no results.h5 (is this a sweep output folder? run `mammosweep run SPEC --out {}` "
         "first)",
@@ -165,25 +160,6 @@ SweepProgress summarize_progress(const results::SweepSnapshot& snapshot) {
   return p;
 }
 
-void make_directories(const std::string& dir) {
-  if (dir.empty()) throw std::runtime_error("cannot create a folder with an empty name");
-  std::string prefix;
-  std::size_t pos = 0;
-  while (pos != std::string::npos) {
-    pos = dir.find('/', pos + 1);
-    prefix = dir.substr(0, pos);
-    if (prefix.empty() || prefix == "/") continue;
-    if (::mkdir(prefix.c_str(), 0777) != 0 && errno != EEXIST) {
-      throw std::runtime_error(fmt::format("{}: cannot create the folder: {}", prefix,
-                                           std::strerror(errno)));
-    }
-  }
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    throw std::runtime_error(fmt::format("{}: exists but is not a folder", dir));
-  }
-}
-
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "unknown";
   long s = std::lround(seconds);
@@ -193,11 +169,5 @@ std::string format_duration(double seconds) {
   return fmt::format("{}h {:02}m", m / 60, m % 60);
 }
 
-std::string now_iso() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
 
 }  // namespace mammosweep::orchestrator

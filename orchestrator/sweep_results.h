@@ -84,16 +84,8 @@ struct SweepProgress {
 
 SweepProgress summarize_progress(const results::SweepSnapshot& snapshot);
 
-/// Creates `dir` and its missing parents (like mkdir -p). Throws std::runtime_error naming
-/// the folder that could not be created. POSIX calls, not std::filesystem: libtorch.so
-/// exports its own broken copies of some std::filesystem functions (remove_all crashes).
-void make_directories(const std::string& dir);
-
 /// "45s", "3m 05s", "2h 07m" (seconds rounded to the nearest second).
 std::string format_duration(double seconds);
-
-/// The current time as ISO 8601 UTC ("2026-11-25T19:00:00Z").
-std::string now_iso();
 
 /// Runs `action`; an InputError is printed to stderr and becomes kExitUsage (2).
 template <class F>

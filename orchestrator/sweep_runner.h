@@ -2,8 +2,10 @@
 // Runs a sweep: prepares the data once, creates or reopens the results store, trains every
 // trial that still needs it, records each epoch as it arrives, and prints the leaderboard.
 //
-// This is the one-process path (`mammosweep run` without a launcher, or with one rank):
-// the coordinator and its worker share the process. Trial state rules (resume):
+// One process (`mammosweep run` without a launcher, or with one rank): the coordinator and
+// its worker share the process. Under mpirun or srun rank 0 coordinates and the other ranks
+// train (mpi_sweep.h). Each rank first derives the same Setup (run_setup.h); rank 0 then
+// prepares the data and opens the store (store_setup.h). Trial state rules (resume):
 //   done, stopped_early  kept
 //   running              continues from its last complete epoch checkpoint
 //   pending              starts

@@ -1,5 +1,7 @@
 #include "results/metrics.h"
 
+#include <cstring>
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -150,6 +152,38 @@ void MetricsAccumulator::add(const std::int8_t* labels, const float* scores, std
   predictions_.scores.insert(predictions_.scores.end(), scores, scores + n);
   loss_sum_ += loss_sum;
   loss_count_ += loss_count;
+}
+
+std::string MetricsAccumulator::to_bytes() const {
+  std::string bytes;
+  bytes.append(reinterpret_cast<const char*>(&loss_sum_), sizeof loss_sum_);
+  bytes.append(reinterpret_cast<const char*>(&loss_count_), sizeof loss_count_);
+  bytes.append(reinterpret_cast<const char*>(predictions_.labels.data()),
+               predictions_.labels.size());
+  bytes.append(reinterpret_cast<const char*>(predictions_.scores.data()),
+               predictions_.scores.size() * sizeof(float));
+  return bytes;
+}
+
+MetricsAccumulator MetricsAccumulator::from_bytes(const std::string& bytes, double threshold) {
+  constexpr std::size_t kHead = sizeof(double) + sizeof(std::int64_t);
+  constexpr std::size_t kRow = sizeof(std::int8_t) + sizeof(float);
+  if (bytes.size() < kHead || (bytes.size() - kHead) % kRow != 0) {
+    throw std::invalid_argument("MetricsAccumulator::from_bytes: " + std::to_string(bytes.size()) +
+                                " bytes is not 16 + 5 * n");
+  }
+  double loss_sum = 0.0;
+  std::int64_t count = 0;
+  std::memcpy(&loss_sum, bytes.data(), sizeof loss_sum);
+  std::memcpy(&count, bytes.data() + sizeof loss_sum, sizeof count);
+  const std::size_t n = (bytes.size() - kHead) / kRow;
+  std::vector<std::int8_t> labels(n);
+  std::vector<float> scores(n);
+  std::memcpy(labels.data(), bytes.data() + kHead, n);
+  std::memcpy(scores.data(), bytes.data() + kHead + n, n * sizeof(float));
+  MetricsAccumulator acc(threshold);
+  acc.add(labels.data(), scores.data(), n, loss_sum, count);
+  return acc;
 }
 
 void MetricsAccumulator::merge(const MetricsAccumulator& other) {

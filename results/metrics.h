@@ -19,6 +19,7 @@
 //       loss         NaN when no loss was accumulated (count 0)
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "results/records.h"
@@ -72,6 +73,13 @@ class MetricsAccumulator {
            std::int64_t loss_count);
   /// Adds everything `other` holds. Throws std::invalid_argument if thresholds differ.
   void merge(const MetricsAccumulator& other);
+
+  /// The loss sum, loss count, labels and scores as bytes (this machine's byte order: for
+  /// the ranks of one data-parallel group, which gather them to merge every rank's share).
+  std::string to_bytes() const;
+  /// The inverse of to_bytes, at `threshold`. Throws std::invalid_argument when the bytes
+  /// are not a whole encoding.
+  static MetricsAccumulator from_bytes(const std::string& bytes, double threshold);
 
   /// Metrics of everything added so far; loss = loss_sum / loss_count (NaN if count is 0).
   SplitMetrics result() const;

@@ -25,6 +25,38 @@ std::string to_text(const Value& v) {
   return std::visit(Visitor{}, v);
 }
 
+Interval at_least(double min) {
+  Interval i;
+  i.min = min;
+  return i;
+}
+Interval greater_than(double min) {
+  Interval i = at_least(min);
+  i.min_exclusive = true;
+  return i;
+}
+Interval closed(double min, double max) {
+  Interval i;
+  i.min = min;
+  i.max = max;
+  return i;
+}
+Interval open_open(double min, double max) {
+  Interval i = closed(min, max);
+  i.min_exclusive = i.max_exclusive = true;
+  return i;
+}
+Interval closed_open(double min, double max) {
+  Interval i = closed(min, max);
+  i.max_exclusive = true;
+  return i;
+}
+Interval open_closed(double min, double max) {
+  Interval i = closed(min, max);
+  i.min_exclusive = true;
+  return i;
+}
+
 const char* to_string(ParamType t) {
   switch (t) {
     case ParamType::boolean: return "a boolean";
@@ -44,6 +76,7 @@ std::string ParamDef::expected() const {
     return "one of " + list;
   }
   std::string phrase = to_string(type);
+  const auto& [min, max, min_exclusive, max_exclusive] = range;
   if (min && max) {
     phrase += fmt::format(" in {}{}, {}{}", min_exclusive ? "(" : "[", to_text(*min),
                           to_text(*max), max_exclusive ? ")" : "]");
@@ -85,6 +118,7 @@ std::string ParamDef::check(const Value& v) const {
     return expected();
   }
   if (type == ParamType::integer || type == ParamType::real) {
+    const auto& [min, max, min_exclusive, max_exclusive] = range;
     if (min && (min_exclusive ? number <= *min : number < *min)) return expected();
     if (max && (max_exclusive ? number >= *max : number > *max)) return expected();
   }
@@ -119,8 +153,8 @@ template <class Access>
 ParamDef integer(std::string name, std::string help, Access ref, std::optional<double> min,
                  std::optional<double> max = std::nullopt) {
   ParamDef d = base(std::move(name), ParamType::integer, std::move(help));
-  d.min = min;
-  d.max = max;
+  d.range.min = min;
+  d.range.max = max;
   d.get = [ref](const TrainingParams& p) {
     return Value{static_cast<std::int64_t>(ref(const_cast<TrainingParams&>(p)))};
   };
@@ -131,13 +165,9 @@ ParamDef integer(std::string name, std::string help, Access ref, std::optional<d
 }
 
 template <class Access>
-ParamDef real(std::string name, std::string help, Access ref, std::optional<double> min,
-              bool min_exclusive, std::optional<double> max, bool max_exclusive) {
+ParamDef real(std::string name, std::string help, Access ref, const Interval& range) {
   ParamDef d = base(std::move(name), ParamType::real, std::move(help));
-  d.min = min;
-  d.max = max;
-  d.min_exclusive = min_exclusive;
-  d.max_exclusive = max_exclusive;
+  d.range = range;
   d.get = [ref](const TrainingParams& p) { return Value{ref(const_cast<TrainingParams&>(p))}; };
   d.set = [ref](TrainingParams& p, const Value& v) { ref(p) = as_real(v); };
   return d;
@@ -156,35 +186,34 @@ ParamDef string(std::string name, std::string help, Access ref,
 #define MS_FIELD(expr) [](TrainingParams & p) -> auto& { return p.expr; }
 
 std::vector<ParamDef> make_defs() {
-  const std::optional<double> none;
   return {
       integer("epochs", "training epochs", MS_FIELD(epochs), 1),
       integer("batch_size", "images per step per replica", MS_FIELD(batch_size), 1),
       string("optimizer", "optimizer", MS_FIELD(optimizer), {"adam", "adamw", "rmsprop", "sgd"}),
-      real("lr", "learning rate", MS_FIELD(lr), 0.0, true, none, false),
-      real("weight_decay", "L2 weight decay", MS_FIELD(weight_decay), 0.0, false, none, false),
-      real("momentum", "momentum (sgd)", MS_FIELD(momentum), 0.0, false, 1.0, true),
+      real("lr", "learning rate", MS_FIELD(lr), greater_than(0.0)),
+      real("weight_decay", "L2 weight decay", MS_FIELD(weight_decay), at_least(0.0)),
+      real("momentum", "momentum (sgd)", MS_FIELD(momentum), closed_open(0.0, 1.0)),
       boolean("nesterov", "Nesterov momentum (sgd)", MS_FIELD(nesterov)),
       string("lr_schedule", "learning-rate schedule", MS_FIELD(lr_schedule),
              {"none", "step", "cosine"}),
       integer("lr_step_epochs", "step schedule: epochs between decays", MS_FIELD(lr_step_epochs), 1),
-      real("lr_gamma", "step schedule: decay factor", MS_FIELD(lr_gamma), 0.0, true, 1.0, false),
+      real("lr_gamma", "step schedule: decay factor", MS_FIELD(lr_gamma), open_closed(0.0, 1.0)),
       real("unfrozen_fraction", "fraction of backbone layers (last first) that train",
-           MS_FIELD(unfrozen_fraction), 0.0, false, 1.0, false),
+           MS_FIELD(unfrozen_fraction), closed(0.0, 1.0)),
       integer("dense_units", "units of the head's dense layer", MS_FIELD(dense_units), 1),
-      real("dropout", "dropout before the output layer", MS_FIELD(dropout), 0.0, false, 1.0, true),
+      real("dropout", "dropout before the output layer", MS_FIELD(dropout), closed_open(0.0, 1.0)),
       string("loss", "loss function", MS_FIELD(loss), {"cross_entropy"}),
-      real("label_smoothing", "label smoothing", MS_FIELD(label_smoothing), 0.0, false, 1.0, true),
+      real("label_smoothing", "label smoothing", MS_FIELD(label_smoothing), closed_open(0.0, 1.0)),
       boolean("augmentation.hflip", "random horizontal flip (train only)",
               MS_FIELD(augmentation.hflip)),
       boolean("augmentation.vflip", "random vertical flip (train only)",
               MS_FIELD(augmentation.vflip)),
       real("augmentation.brightness", "brightness jitter b: factor in [1-b, 1+b]",
-           MS_FIELD(augmentation.brightness), 0.0, false, 1.0, false),
+           MS_FIELD(augmentation.brightness), closed(0.0, 1.0)),
       real("augmentation.contrast", "contrast jitter c: factor in [1-c, 1+c]",
-           MS_FIELD(augmentation.contrast), 0.0, false, 1.0, false),
+           MS_FIELD(augmentation.contrast), closed(0.0, 1.0)),
       real("augmentation.saturation", "saturation jitter s: factor in [1-s, 1+s]",
-           MS_FIELD(augmentation.saturation), 0.0, false, 1.0, false),
+           MS_FIELD(augmentation.saturation), closed(0.0, 1.0)),
       string("balancing", "class balancing of the training split", MS_FIELD(balancing),
              {"oversample", "class_weights", "none"}),
       string("precision", "numeric precision", MS_FIELD(precision), {"fp32", "bf16"}),

@@ -52,6 +52,20 @@ struct TrainingParams {
   std::string weights = "none";           // safetensors path, or none
 };
 
+/// The allowed values of a number, in interval notation: each end is included unless it is
+/// marked exclusive, and a missing end is unbounded. The helpers below read as the notation
+/// does (left end, then right end): closed_open(0, 1) is [0, 1).
+struct Interval {
+  std::optional<double> min, max;
+  bool min_exclusive = false, max_exclusive = false;
+};
+Interval at_least(double min);                 // [min, inf)
+Interval greater_than(double min);             // (min, inf)
+Interval closed(double min, double max);       // [min, max]
+Interval open_open(double min, double max);    // (min, max)
+Interval closed_open(double min, double max);  // [min, max)
+Interval open_closed(double min, double max);  // (min, max]
+
 enum class ParamType { boolean, integer, real, string };
 const char* to_string(ParamType t);
 
@@ -61,8 +75,7 @@ struct ParamDef {
   std::string name;
   ParamType type;
   std::string help;
-  std::optional<double> min, max;  // numeric bounds
-  bool min_exclusive = false, max_exclusive = false;
+  Interval range;  // numeric bounds (unbounded for strings and booleans)
   std::vector<std::string> choices;  // allowed strings; empty = any string
   std::function<Value(const TrainingParams&)> get;
   std::function<void(TrainingParams&, const Value&)> set;

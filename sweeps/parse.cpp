@@ -238,8 +238,8 @@ struct Reader {
     out = static_cast<int>(std::get<std::int64_t>(v));
   }
 
-  void real(const std::string& key, double& out, double min, double max, bool min_excl = false,
-            bool max_excl = false) {
+  /// `range` has both ends (closed(...), open_open(...), closed_open(...), open_closed(...)).
+  void real(const std::string& key, double& out, const Interval& range) {
     YAML::Node n = get(key);
     if (!n) return;
     Value v = n.IsScalar() ? infer(n) : Value{std::string()};
@@ -247,12 +247,13 @@ struct Reader {
                : std::holds_alternative<std::int64_t>(v)
                    ? static_cast<double>(std::get<std::int64_t>(v))
                    : std::nan("");
-    bool ok = std::isfinite(d) && (min_excl ? d > min : d >= min) &&
-              (max_excl ? d < max : d <= max);
+    const double min = range.min.value(), max = range.max.value();
+    bool ok = std::isfinite(d) && (range.min_exclusive ? d > min : d >= min) &&
+              (range.max_exclusive ? d < max : d <= max);
     if (!ok) {
       ctx.error(n, fmt::format("{}.{} expects a number in {}{}, {}{}, got {}", section, key,
-                               min_excl ? "(" : "[", min, max, max_excl ? ")" : "]",
-                               describe(n)));
+                               range.min_exclusive ? "(" : "[", min, max,
+                               range.max_exclusive ? ")" : "]", describe(n)));
       return;
     }
     out = d;
@@ -322,8 +323,8 @@ void parse_data(Ctx& ctx, const YAML::Node& n, DataSpec& d) {
   r.boolean("keep_aspect", d.keep_aspect);
   r.boolean("clahe", d.clahe);
   r.string("window", d.window, {"minmax", "percentile"});
-  r.real("val_fraction", d.val_fraction, 0, 1, true, true);
-  r.real("test_fraction", d.test_fraction, 0, 1, false, true);
+  r.real("val_fraction", d.val_fraction, open_open(0, 1));
+  r.real("test_fraction", d.test_fraction, closed_open(0, 1));
   r.string("leakage", d.leakage, {"error", "warn", "ignore"});
   r.string("on_bad_image", d.on_bad_image, {"error", "skip"});
   r.reals("mean", d.mean, 3, -1e9);
@@ -569,7 +570,7 @@ void parse_selection(Ctx& ctx, const YAML::Node& n, SelectionSpec& s) {
       ctx.error(rule, msg);
     }
   }
-  r.real("alpha", s.alpha, 0, 0.5, true, true);
+  r.real("alpha", s.alpha, open_open(0, 0.5));
   if (YAML::Node t = r.get("threshold")) parse_threshold(ctx, t, s.threshold);
   r.finish();
 }
@@ -655,7 +656,7 @@ SweepSpec parse_spec(const std::string& text, const std::string& file) {
              {"val_auc", "val_accuracy", "val_loss", "val_f1", "val_precision", "val_recall",
               "val_specificity"});
     r.integer("grace_epochs", spec.early_stopping.grace_epochs, 0);
-    r.real("reduction_factor", spec.early_stopping.reduction_factor, 1, 1e6, true);
+    r.real("reduction_factor", spec.early_stopping.reduction_factor, open_closed(1, 1e6));
     r.integer("min_trials", spec.early_stopping.min_trials, 1);
     r.finish();
   }
@@ -759,66 +760,6 @@ SweepSpec load_spec(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return parse_spec(text.str(), path);
-}
-
-}  // namespace mammosweep::sweeps
-
-namespace mammosweep::sweeps {
-
-SweepSpec load_spec(const std::string& path, const std::vector<std::string>& overrides) {
-  SweepSpec spec = load_spec(path);
-  if (overrides.empty()) return spec;
-  YAML::Node root = YAML::Load(spec.source_text);
-  std::vector<Diagnostic> bad;
-  for (const auto& o : overrides) {
-    std::size_t eq = o.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      bad.push_back({"--set " + o, 0, 0, "expected KEY=VALUE, for example data.image_size=64"});
-      continue;
-    }
-    std::string key = o.substr(0, eq);
-    YAML::Node value;
-    try {
-      value = YAML::Load(o.substr(eq + 1));
-    } catch (const YAML::Exception& e) {
-      bad.push_back({"--set " + o, 0, 0, "the value is not valid YAML: " + e.msg});
-      continue;
-    }
-    // Walk (creating mappings) to the parent of the last key part.
-    std::vector<std::string> parts;
-    for (std::size_t start = 0;;) {
-      std::size_t dot = key.find('.', start);
-      parts.push_back(key.substr(start, dot - start));
-      if (dot == std::string::npos) break;
-      start = dot + 1;
-    }
-    // Parameter names themselves contain a dot (augmentation.hflip): under training:, keep
-    // the rest of the key whole when it names a parameter.
-    if (parts.size() > 2 && parts[0] == "training" && find_param(key.substr(9))) {
-      parts = {"training", key.substr(9)};
-    }
-    std::vector<YAML::Node> chain{root};
-    for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
-      YAML::Node next = chain.back()[parts[i]];
-      if (!next.IsDefined() || next.IsNull()) {
-        chain.back()[parts[i]] = YAML::Node(YAML::NodeType::Map);
-        next = chain.back()[parts[i]];
-      }
-      chain.push_back(next);
-    }
-    chain.back()[parts.back()] = value;
-  }
-  if (!bad.empty()) throw SpecError(bad);
-  YAML::Emitter out;
-  out << root;
-  // Positions in errors refer to the merged document, which the file name says.
-  SweepSpec merged = parse_spec(out.c_str(), path + " with --set overrides");
-  merged.source_path = path;
-  merged.source_text = spec.source_text;
-  for (const auto& o : overrides) merged.source_text += "\n# --set " + o;
-  merged.overrides = overrides;
-  merged.effective_text = std::string(out.c_str()) + "\n";
-  return merged;
 }
 
 }  // namespace mammosweep::sweeps

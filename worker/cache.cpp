@@ -1,8 +1,6 @@
 #include "worker/cache.h"
 
 #include <fcntl.h>
-#include <dirent.h>
-#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +14,9 @@
 #include <optional>
 #include <thread>
 #include <utility>
+
+#include "io/files.h"
+#include "io/lock.h"
 
 namespace mammosweep::worker {
 namespace {
@@ -69,82 +70,10 @@ class Fd {
   int fd_;
 };
 
-/// Holds an exclusive flock on a lock file for its lifetime.
-class FileLock {
- public:
-  explicit FileLock(const std::string& path)
-      : fd_(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)) {
-    if (fd_.get() < 0)
-      throw CacheError("cannot open cache lock file '" + path + "': " + errno_text());
-    while (::flock(fd_.get(), LOCK_EX) != 0) {
-      if (errno != EINTR)
-        throw CacheError("cannot lock cache lock file '" + path + "': " + errno_text());
-    }
-  }
-  ~FileLock() { ::flock(fd_.get(), LOCK_UN); }
-
- private:
-  Fd fd_;
-};
-
-/// Removes a temporary file unless released.
-class TempFile {
- public:
-  explicit TempFile(std::string path) : path_(std::move(path)) {}
-  ~TempFile() {
-    if (!path_.empty()) ::unlink(path_.c_str());
-  }
-  void release() { path_.clear(); }
-
- private:
-  std::string path_;
-};
-
-void pwrite_all(int fd, const void* data, std::size_t n, std::size_t offset,
-                const std::string& path) {
-  const auto* p = static_cast<const char*>(data);
-  while (n > 0) {
-    ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(offset));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      throw CacheError("writing cache file '" + path + "' at offset " + std::to_string(offset) +
-                       ": " + errno_text());
-    }
-    p += w;
-    n -= static_cast<std::size_t>(w);
-    offset += static_cast<std::size_t>(w);
-  }
-}
-
-// POSIX helpers. std::filesystem is avoided on purpose: libtorch.so exports its own copies of
-// the std::filesystem free functions, which crash when called (remove_all segfaults).
-std::string join_path(const std::string& dir, const std::string& name) {
-  return dir.empty() || dir.back() == '/' ? dir + name : dir + "/" + name;
-}
-
-std::string parent_dir(const std::string& path) {
-  const auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-/// mkdir -p; throws CacheError naming the directory.
-void make_dirs(const std::string& dir) {
-  for (std::size_t pos = 1; pos <= dir.size(); ++pos) {
-    if (pos != dir.size() && dir[pos] != '/') continue;
-    const std::string part = dir.substr(0, pos);
-    if (::mkdir(part.c_str(), 0755) != 0 && errno != EEXIST)
-      throw CacheError("cannot create cache directory '" + part + "': " + errno_text());
-  }
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    throw CacheError("cache directory '" + dir + "' is not a directory");
-}
-
 std::string cache_path(const CacheOptions& o, std::uint64_t key) {
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016" PRIx64, key);
-  return join_path(o.cache_dir, o.name + "-" + hex + ".mswc");
+  return io::join_path(o.cache_dir, o.name + "-" + hex + ".mswc");
 }
 
 std::uint64_t metadata_checksum(const std::uint8_t* base, const Layout& layout) {
@@ -193,23 +122,13 @@ std::optional<Mapping> map_valid(const std::string& path, std::uint64_t key,
   return Mapping{addr, size};
 }
 
-void fsync_dir(const std::string& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() >= 0) ::fsync(fd.get());  // best effort: some file systems refuse
-}
-
 /// Deletes `<final>.tmp.*` left by crashed builders. Only called under the build lock.
 void remove_stale_temps(const std::string& final_path) {
-  const std::string dir = parent_dir(final_path);
-  const std::string prefix = final_path.substr(final_path.rfind('/') + 1) + ".tmp.";
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return;
-  std::vector<std::string> stale;
-  while (const dirent* e = ::readdir(d)) {
-    if (std::string(e->d_name).rfind(prefix, 0) == 0) stale.push_back(join_path(dir, e->d_name));
+  const std::string dir = io::parent_dir(final_path);
+  const std::string prefix = io::file_name(final_path) + ".tmp.";
+  for (const std::string& name : io::list_dir(dir)) {
+    if (name.rfind(prefix, 0) == 0) ::unlink(io::join_path(dir, name).c_str());
   }
-  ::closedir(d);
-  for (const auto& s : stale) ::unlink(s.c_str());
 }
 
 /// Decodes every record and writes the complete cache to `path` (via a temp file).
@@ -217,11 +136,7 @@ void build(const std::vector<ImageRecord>& records, const CacheOptions& o, std::
            const DecodeFn& decode, const std::string& path, CacheStats& stats) {
   const std::size_t image_bytes =
       static_cast<std::size_t>(o.image_size) * o.image_size * o.channels;
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  Fd fd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (fd.get() < 0)
-    throw CacheError("cannot create cache temp file '" + tmp + "': " + errno_text());
-  TempFile guard(tmp);
+  io::AtomicFile file(path);
 
   std::vector<std::int32_t> labels;
   std::vector<std::int64_t> sources;
@@ -265,8 +180,7 @@ void build(const std::vector<ImageRecord>& records, const CacheOptions& o, std::
         stats.skipped.push_back({records[i].path, errors[j]});
         continue;
       }
-      pwrite_all(fd.get(), out[j].data(), image_bytes, kHeaderBytes + labels.size() * image_bytes,
-                 tmp);
+      file.write_at(out[j].data(), image_bytes, kHeaderBytes + labels.size() * image_bytes);
       labels.push_back(records[i].label);
       sources.push_back(static_cast<std::int64_t>(i));
     }
@@ -299,15 +213,10 @@ void build(const std::vector<ImageRecord>& records, const CacheOptions& o, std::
   std::memcpy(trailer, &checksum, 8);
   std::memcpy(trailer + 8, kCommit, 8);
 
-  pwrite_all(fd.get(), meta.data(), meta.size(), layout.labels, tmp);
-  pwrite_all(fd.get(), trailer, kTrailerBytes, layout.trailer, tmp);
-  pwrite_all(fd.get(), &h, sizeof h, 0, tmp);
-  if (::fsync(fd.get()) != 0)
-    throw CacheError("fsync of cache temp file '" + tmp + "' failed: " + errno_text());
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    throw CacheError("cannot rename '" + tmp + "' to '" + path + "': " + errno_text());
-  guard.release();
-  fsync_dir(parent_dir(path));
+  file.write_at(meta.data(), meta.size(), layout.labels);
+  file.write_at(trailer, kTrailerBytes, layout.trailer);
+  file.write_at(&h, sizeof h, 0);
+  file.commit();
 }
 
 }  // namespace
@@ -359,8 +268,12 @@ ImageCache ImageCache::open_or_build(const std::vector<ImageRecord>& records,
   std::optional<Mapping> m = map_valid(stats.path, stats.key, o, records.size());
   stats.hit = m.has_value();
   if (!m) {
-    make_dirs(o.cache_dir);
-    FileLock lock(stats.path + ".lock");
+    try {
+      io::make_dirs(o.cache_dir);
+    } catch (const io::IoError& e) {
+      throw CacheError(std::string("cache directory: ") + e.what());
+    }
+    io::FileLock lock(stats.path + ".lock", io::FileLock::Mode::wait);
     m = map_valid(stats.path, stats.key, o, records.size());
     if (m) {
       stats.hit = true;
@@ -368,7 +281,11 @@ ImageCache ImageCache::open_or_build(const std::vector<ImageRecord>& records,
     } else {
       remove_stale_temps(stats.path);
       const auto t0 = std::chrono::steady_clock::now();
-      build(records, o, stats.key, decode, stats.path, stats);
+      try {
+        build(records, o, stats.key, decode, stats.path, stats);
+      } catch (const io::IoError& e) {
+        throw CacheError(std::string("writing the image cache: ") + e.what());
+      }
       stats.build_seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       m = map_valid(stats.path, stats.key, o, records.size());

@@ -40,7 +40,8 @@
 #include <vector>
 
 #include "worker/dataset.h"  // ImageRecord
-#include "worker/image.h"    // PreprocessOptions, decode_image, preprocess
+#include "worker/image.h"  // decode_image
+#include "worker/preprocess.h"
 
 namespace mammosweep::worker {
 

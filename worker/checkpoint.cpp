@@ -9,7 +9,7 @@
 #include <cstring>
 #include <sstream>
 
-#include "results/files.h"
+#include "io/files.h"
 #include "worker/cache.h"
 #include "worker/resnet50.h"
 
@@ -69,7 +69,7 @@ void write_checkpoint(const std::string& path, const std::string& body) {
   bytes.append(reinterpret_cast<const char*>(&size), 8);
   bytes.append(reinterpret_cast<const char*>(&sum), 8);
   bytes += body;
-  results::write_file_atomic(path, bytes);
+  io::write_file_atomic(path, bytes);
 }
 
 
@@ -77,7 +77,7 @@ void write_checkpoint(const std::string& path, const std::string& body) {
 std::optional<std::string> read_verified(const std::string& path) {
   std::string bytes;
   try {
-    bytes = results::read_file(path);
+    bytes = io::read_file(path);
   } catch (const std::runtime_error&) {
     return std::nullopt;
   }
@@ -115,7 +115,7 @@ CheckpointMeta load_checkpoint(const std::string& payload, ResNet50Impl& model,
 
 std::vector<std::pair<int, std::string>> list_checkpoints(const std::string& dir) {
   std::vector<std::pair<int, std::string>> out;
-  for (const std::string& name : results::list_dir(dir)) {
+  for (const std::string& name : io::list_dir(dir)) {
     int epoch = 0;
     char tail[8] = {};
     if (std::sscanf(name.c_str(), "epoch-%d.%5s", &epoch, tail) == 2 &&

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "worker/image.h"
+#include "worker/preprocess.h"
 
 namespace mammosweep::worker {
 

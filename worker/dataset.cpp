@@ -4,16 +4,15 @@
 #include <array>
 #include <cctype>
 #include <cmath>
-#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <set>
 #include <sstream>
 
+#include "io/files.h"
 #include "sweeps/splitmix.h"
 
 namespace mammosweep::worker {
-namespace fs = std::filesystem;
 namespace {
 
 std::string lower(std::string s) {
@@ -44,16 +43,14 @@ std::string join_keys(const std::map<std::string, int>& m) {
   return s;
 }
 
-bool is_image_extension(const fs::path& p) {
-  const std::string ext = lower(p.extension().string());
+bool is_image_extension(const std::string& name) {
+  const auto dot = name.rfind('.');
+  const std::string ext = dot == std::string::npos || dot == 0 ? "" : lower(name.substr(dot));
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".pgm" || ext == ".dcm" ||
          ext == ".dicom";
 }
 
-bool is_hidden(const fs::path& p) {
-  const std::string name = p.filename().string();
-  return !name.empty() && name[0] == '.';
-}
+bool is_hidden(const std::string& name) { return !name.empty() && name[0] == '.'; }
 
 int split_rank(const std::string& s) { return s == "train" ? 0 : s == "val" ? 1 : 2; }
 
@@ -65,9 +62,8 @@ void sort_records(std::vector<ImageRecord>& records) {
 }
 
 std::vector<ImageRecord> list_folders(const SourceOptions& o) {
-  const fs::path root(o.root);
-  std::error_code ec;
-  if (o.root.empty() || !fs::is_directory(root, ec))
+  const std::string& root = o.root;
+  if (root.empty() || !io::is_directory(root))
     throw DatasetError("dataset root '" + o.root + "' is not a directory (expected " +
                        "ROOT/{" + o.train_split + "," + o.val_split + "," + o.test_split +
                        "}/{class}/*)");
@@ -78,41 +74,42 @@ std::vector<ImageRecord> list_folders(const SourceOptions& o) {
 
   std::vector<ImageRecord> records;
   for (const auto& [folder, split] : splits) {
-    const fs::path split_dir = root / folder;
-    if (!fs::is_directory(split_dir, ec)) {
+    const std::string split_dir = io::join_path(root, folder);
+    if (!io::is_directory(split_dir)) {
       std::string found;
-      for (const auto& e : fs::directory_iterator(root))
-        if (e.is_directory() && !is_hidden(e.path()))
-          found += (found.empty() ? "" : ", ") + e.path().filename().string();
-      throw DatasetError(split_dir.string() + ": missing split folder '" + folder +
+      for (const auto& name : io::list_dir(root))
+        if (!is_hidden(name) && io::is_directory(io::join_path(root, name)))
+          found += (found.empty() ? "" : ", ") + name;
+      throw DatasetError(split_dir + ": missing split folder '" + folder +
                          "' (folders found in " + o.root + ": " +
                          (found.empty() ? "none" : found) + ")");
     }
-    for (const auto& e : fs::directory_iterator(split_dir)) {
-      if (!e.is_directory() || is_hidden(e.path())) continue;
-      if (!classes.count(e.path().filename().string()))
-        throw DatasetError(e.path().string() + ": folder is not a class of class_map (classes: " +
+    for (const auto& name : io::list_dir(split_dir)) {
+      const std::string path = io::join_path(split_dir, name);
+      if (is_hidden(name) || !io::is_directory(path)) continue;
+      if (!classes.count(name))
+        throw DatasetError(path + ": folder is not a class of class_map (classes: " +
                            join_keys(classes) + ")");
     }
     std::size_t in_split = 0;
     for (const auto& [cls, label] : classes) {
-      const fs::path class_dir = split_dir / cls;
-      if (!fs::is_directory(class_dir, ec))
-        throw DatasetError(class_dir.string() + ": missing class folder '" + cls +
+      const std::string class_dir = io::join_path(split_dir, cls);
+      if (!io::is_directory(class_dir))
+        throw DatasetError(class_dir + ": missing class folder '" + cls +
                            "' (every split needs one folder per class: " + join_keys(classes) +
                            ")");
       std::vector<std::string> files;
-      for (const auto& e : fs::directory_iterator(class_dir)) {
-        if (is_hidden(e.path()) || !e.is_regular_file() || !is_image_extension(e.path()))
-          continue;
-        files.push_back(e.path().string());
+      for (const auto& name : io::list_dir(class_dir)) {
+        const std::string path = io::join_path(class_dir, name);
+        if (is_hidden(name) || !is_image_extension(name) || !io::is_regular_file(path)) continue;
+        files.push_back(path);
       }
       std::sort(files.begin(), files.end());
       for (auto& f : files) records.push_back({std::move(f), label, split, ""});
       in_split += files.size();
     }
     if (in_split == 0)
-      throw DatasetError(split_dir.string() + ": empty split '" + folder +
+      throw DatasetError(split_dir + ": empty split '" + folder +
                          "' (no .jpg/.jpeg/.png/.pgm/.dcm/.dicom files in its class folders " +
                          join_keys(classes) + ")");
   }
@@ -156,7 +153,8 @@ std::vector<ImageRecord> list_csv(const SourceOptions& o) {
                        ": header must name columns path and label (optional: split, "
                        "patient_id); found: " + found);
   }
-  const fs::path base = fs::path(file).parent_path();
+  // Relative paths are relative to the manifest's folder ("" for a bare name: the cwd).
+  const std::string base = file.find('/') == std::string::npos ? "" : io::parent_dir(file);
   std::vector<ImageRecord> records;
   for (std::size_t r = 1; r < rows.size(); ++r) {
     const auto& row = rows[r];
@@ -167,11 +165,8 @@ std::vector<ImageRecord> list_csv(const SourceOptions& o) {
     ImageRecord rec;
     const std::string rel = trim(row.fields[col_path]);
     if (rel.empty()) throw DatasetError(where + ": empty path");
-    fs::path p(rel);
-    if (p.is_relative()) p = base / p;
-    rec.path = p.string();
-    std::error_code ec;
-    if (!fs::is_regular_file(p, ec))
+    rec.path = rel.front() == '/' ? rel : io::join_path(base, rel);
+    if (!io::is_regular_file(rec.path))
       throw DatasetError(where + ": image file '" + rec.path + "' does not exist");
     const std::string label = trim(row.fields[col_label]);
     const auto it = classes.find(label);

@@ -1,6 +1,8 @@
 #include "worker/leakage.h"
 
+#include "io/files.h"
 #include "worker/leakage_augmented.h"
+#include "worker/preprocess.h"
 
 #include <nlohmann/json.hpp>
 
@@ -9,7 +11,6 @@
 #include <cctype>
 #include <cmath>
 #include <exception>
-#include <filesystem>
 #include <map>
 #include <mutex>
 #include <ostream>
@@ -180,7 +181,7 @@ std::uint64_t perceptual_hash(const Image& image) { return phash_of_thumb(gray_t
 std::string roboflow_stem(const std::string& path) {
   static const std::regex pattern(R"(^(.+)_(jpg|jpeg|png|bmp|tif|tiff)\.rf\.[0-9A-Za-z]+\.(jpg|jpeg|png)$)",
                                   std::regex::icase);
-  const std::string name = std::filesystem::path(path).filename().string();
+  const std::string name = io::file_name(path);
   std::smatch m;
   return std::regex_match(name, m, pattern) ? m[1].str() : std::string();
 }

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "results/files.h"
+#include "io/files.h"
 #include "worker/augment.h"
 #include "worker/resnet50.h"
 #include "worker/safetensors.h"
@@ -24,7 +24,6 @@ const char* window_name(PreprocessOptions::Window w) {
   return w == PreprocessOptions::Window::percentile ? "percentile" : "minmax";
 }
 
-std::string join(const std::string& dir, const char* file) { return dir + "/" + file; }
 
 /// Reads required fields of model.json with errors that name the file and the field.
 class FieldReader {
@@ -225,21 +224,21 @@ void write_model_dir(const std::string& dir, const ResNet50Impl& model, const Mo
         info.architecture.num_classes));
   }
   const std::string json = model_info_to_json(info);  // validates extra_json before writing
-  results::make_dirs(dir);
-  save_model_weights(model, join(dir, kModelWeightsFile), weights_metadata);
-  if (!card_markdown.empty()) results::write_file_atomic(join(dir, kModelCardFile), card_markdown);
-  results::write_file_atomic(join(dir, kModelJsonFile), json);
+  io::make_dirs(dir);
+  save_model_weights(model, io::join_path(dir, kModelWeightsFile), weights_metadata);
+  if (!card_markdown.empty()) io::write_file_atomic(io::join_path(dir, kModelCardFile), card_markdown);
+  io::write_file_atomic(io::join_path(dir, kModelJsonFile), json);
 }
 
 ModelInfo read_model_info(const std::string& dir) {
-  const std::string path = join(dir, kModelJsonFile);
-  if (!results::file_exists(path)) {
+  const std::string path = io::join_path(dir, kModelJsonFile);
+  if (!io::file_exists(path)) {
     throw ModelDirError(fmt::format(
         "{}: missing (is {} a model folder written by `mammosweep export`?)", path, dir));
   }
   std::string text;
   try {
-    text = results::read_file(path);
+    text = io::read_file(path);
   } catch (const std::exception& e) {
     throw ModelDirError(e.what());
   }
@@ -281,8 +280,8 @@ Predictor::Predictor(const std::string& dir, const PredictorOptions& options)
   impl_->dir = dir;
   impl_->options = options;
   impl_->info = read_model_info(dir);
-  const std::string weights = join(dir, kModelWeightsFile);
-  if (!results::file_exists(weights)) {
+  const std::string weights = io::join_path(dir, kModelWeightsFile);
+  if (!io::file_exists(weights)) {
     throw ModelDirError(fmt::format("{}: missing (the model folder {} has a model.json but no "
                                     "weights; export it again)",
                                     weights, dir));

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "worker/image.h"
+#include "worker/preprocess.h"
 
 namespace mammosweep::worker {
 

@@ -17,6 +17,7 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <utility>
 
 namespace mammosweep::worker {
 
@@ -45,6 +46,21 @@ torch::nn::Conv2d make_conv(std::int64_t in, std::int64_t out, std::int64_t kern
 
 torch::nn::BatchNorm2d make_bn(std::int64_t channels) {
   return torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(channels));
+}
+
+/// A backbone layer as the freezing rule counts it; set_unfrozen_fraction sets `trainable`.
+BackboneLayer conv_layer(std::string name, std::shared_ptr<torch::nn::Module> module) {
+  BackboneLayer layer;
+  layer.name = std::move(name);
+  layer.module = std::move(module);
+  layer.is_batchnorm = false;
+  return layer;
+}
+
+BackboneLayer batchnorm_layer(std::string name, std::shared_ptr<torch::nn::Module> module) {
+  BackboneLayer layer = conv_layer(std::move(name), std::move(module));
+  layer.is_batchnorm = true;
+  return layer;
 }
 
 std::string join_key(const std::string& prefix, const std::string& key) {
@@ -95,8 +111,8 @@ ResNet50Impl::ResNet50Impl(const ResNet50Options& options) : options_(options) {
 
   conv1 = register_module("conv1", make_conv(3, 64, 7, 2, 3));
   bn1 = register_module("bn1", make_bn(64));
-  layers_.push_back({"conv1", conv1.ptr(), false, false});
-  layers_.push_back({"bn1", bn1.ptr(), true, false});
+  layers_.push_back(conv_layer("conv1", conv1.ptr()));
+  layers_.push_back(batchnorm_layer("bn1", bn1.ptr()));
 
   torch::nn::Sequential* stages[4] = {&layer1, &layer2, &layer3, &layer4};
   std::int64_t in_channels = 64;
@@ -110,16 +126,16 @@ ResNet50Impl::ResNet50Impl(const ResNet50Options& options) : options_(options) {
       Bottleneck block(in_channels, kWidths[s], stride, with_downsample);
       in_channels = kWidths[s] * kExpansion;
       const std::string p = fmt::format("{}.{}.", stage_name, b);
-      layers_.push_back({p + "conv1", block->conv1.ptr(), false, false});
-      layers_.push_back({p + "bn1", block->bn1.ptr(), true, false});
-      layers_.push_back({p + "conv2", block->conv2.ptr(), false, false});
-      layers_.push_back({p + "bn2", block->bn2.ptr(), true, false});
-      layers_.push_back({p + "conv3", block->conv3.ptr(), false, false});
-      layers_.push_back({p + "bn3", block->bn3.ptr(), true, false});
+      layers_.push_back(conv_layer(p + "conv1", block->conv1.ptr()));
+      layers_.push_back(batchnorm_layer(p + "bn1", block->bn1.ptr()));
+      layers_.push_back(conv_layer(p + "conv2", block->conv2.ptr()));
+      layers_.push_back(batchnorm_layer(p + "bn2", block->bn2.ptr()));
+      layers_.push_back(conv_layer(p + "conv3", block->conv3.ptr()));
+      layers_.push_back(batchnorm_layer(p + "bn3", block->bn3.ptr()));
       if (with_downsample) {
         // torchvision runs the shortcut after the main path, so it comes after bn3.
-        layers_.push_back({p + "downsample.0", block->downsample->ptr(0), false, false});
-        layers_.push_back({p + "downsample.1", block->downsample->ptr(1), true, false});
+        layers_.push_back(conv_layer(p + "downsample.0", block->downsample->ptr(0)));
+        layers_.push_back(batchnorm_layer(p + "downsample.1", block->downsample->ptr(1)));
       }
       stage->push_back(block);
     }

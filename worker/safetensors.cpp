@@ -22,6 +22,8 @@
 #include <limits>
 #include <set>
 
+#include "io/files.h"
+
 namespace mammosweep::worker {
 namespace {
 
@@ -272,67 +274,6 @@ std::uint64_t decode_u64_le(const unsigned char* b) {
   return v;
 }
 
-// Owns the temporary file of an atomic write: closes it and removes it unless committed.
-class TempFile {
- public:
-  explicit TempFile(const std::string& target) : target_(target) {
-    std::string pattern = target + ".tmp.XXXXXX";
-    std::vector<char> buf(pattern.begin(), pattern.end());
-    buf.push_back('\0');
-    fd_ = ::mkstemp(buf.data());
-    if (fd_ < 0) {
-      fail_file(target, fmt::format("cannot create a temporary file next to it: {}",
-                                    std::strerror(errno)));
-    }
-    path_ = buf.data();
-    ::fchmod(fd_, 0644);
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(path_.c_str());
-  }
-
-  void write(const void* data, std::size_t size) {
-    const auto* p = static_cast<const char*>(data);
-    while (size > 0) {
-      const ssize_t n = ::write(fd_, p, size);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        fail_file(target_, fmt::format("write failed: {}", std::strerror(errno)));
-      }
-      p += n;
-      size -= static_cast<std::size_t>(n);
-    }
-  }
-
-  void commit() {
-    if (::fsync(fd_) != 0) fail_file(target_, fmt::format("fsync failed: {}", std::strerror(errno)));
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) fail_file(target_, fmt::format("close failed: {}", std::strerror(errno)));
-    if (::rename(path_.c_str(), target_.c_str()) != 0) {
-      fail_file(target_, fmt::format("cannot rename {} into place: {}", path_, std::strerror(errno)));
-    }
-    committed_ = true;
-    // Make the rename itself durable.
-    const auto slash = target_.find_last_of('/');
-    const std::string dir = slash == std::string::npos ? "." : target_.substr(0, slash + 1);
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
-    }
-  }
-
- private:
-  std::string target_;
-  std::string path_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
-
 }  // namespace
 
 std::string safetensors_dtype_name(c10::ScalarType type) {
@@ -433,13 +374,17 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors,
   std::uint64_t n = text.size();
   for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<unsigned char>((n >> (8 * i)) & 0xffu);
 
-  TempFile file(path);
-  file.write(len_bytes, 8);
-  file.write(text.data(), text.size());
-  for (const auto& t : data) {
-    if (t.nbytes() > 0) file.write(t.data_ptr(), t.nbytes());
+  try {
+    io::AtomicFile file(path);
+    file.write(len_bytes, 8);
+    file.write(text.data(), text.size());
+    for (const auto& t : data) {
+      if (t.nbytes() > 0) file.write(t.data_ptr(), t.nbytes());
+    }
+    file.commit();
+  } catch (const io::IoError& e) {
+    fail_file(path, e.what());
   }
-  file.commit();
 }
 
 }  // namespace mammosweep::worker

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <stdexcept>
 
+#include "io/files.h"
 #include "sweeps/splitmix.h"
 
 namespace mammosweep::worker {
@@ -281,10 +281,9 @@ std::vector<SynthSample> generate_synthetic(const SynthOptions& o) {
 void write_synthetic_dataset(const SynthOptions& o) {
   if (o.out.empty()) throw std::invalid_argument("SynthOptions: out (output folder) is empty");
   const auto samples = generate_synthetic(o);
-  namespace fs = std::filesystem;
   for (const char* split : {"train", "valid", "test"})
-    for (const char* label : {"0", "1"}) fs::create_directories(fs::path(o.out) / split / label);
-  for (const auto& s : samples) write_png((fs::path(o.out) / s.relpath).string(), s.image);
+    for (const char* label : {"0", "1"}) io::make_dirs(io::join_path(io::join_path(o.out, split), label));
+  for (const auto& s : samples) write_png(io::join_path(o.out, s.relpath), s.image);
 }
 
 }  // namespace mammosweep::worker

@@ -4,19 +4,17 @@
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <sstream>
 #include <utility>
 
-#include "results/files.h"
+#include "io/files.h"
 #include "results/metrics.h"
 #include "results/ranking.h"
 #include "sweeps/splitmix.h"
@@ -25,20 +23,11 @@
 #include "worker/leakage.h"
 #include "worker/loader.h"
 #include "worker/optimizer.h"
+#include "worker/progress_bar.h"
 #include "worker/resnet50.h"
 #include "worker/weights.h"
 
 namespace mammosweep::worker {
-
-const char* to_string(FailureKind k) {
-  switch (k) {
-    case FailureKind::exception: return "exception";
-    case FailureKind::diverged: return "diverged";
-    case FailureKind::oom: return "oom";
-    case FailureKind::bad_image: return "bad_image";
-  }
-  return "?";
-}
 
 void sync_group(GradientGroup& group, std::exception_ptr failure, bool stop) {
   std::string mine = stop ? "S" : "-";
@@ -104,39 +93,25 @@ void accumulate(results::MetricsAccumulator& acc, const torch::Tensor& logits,
           static_cast<std::size_t>(y.numel()), loss_sum, y.numel());
 }
 
-/// Progress bar on stderr when it is a terminal.
-class Progress {
- public:
-  Progress(bool enabled, std::string label, std::int64_t total)
-      : enabled_(enabled && ::isatty(2)), label_(std::move(label)), total_(total) {}
-  void update(std::int64_t done, double images_per_second) {
-    if (!enabled_ || total_ <= 0) return;
-    int width = 30;
-    int filled = static_cast<int>(width * done / total_);
-    std::fprintf(stderr, "\r%s [%s%s] %lld/%lld %.1f img/s", label_.c_str(),
-                 std::string(filled, '=').c_str(), std::string(width - filled, ' ').c_str(),
-                 static_cast<long long>(done), static_cast<long long>(total_), images_per_second);
-    std::fflush(stderr);
-  }
-  ~Progress() {
-    if (enabled_ && total_ > 0) std::fprintf(stderr, "\r\033[K");
-  }
-
- private:
-  bool enabled_;
-  std::string label_;
-  std::int64_t total_;
-};
-
 struct Run {
+  /// The trial's freshly initialised model on the CPU; setup (in train) loads its weights,
+  /// moves it to `device` and makes the optimizer.
+  Run(const sweeps::Trial& t, const PreparedData& d, const TrainerOptions& o, torch::Device dev)
+      : trial(t),
+        data(d),
+        options(o),
+        device(dev),
+        model(model_options(t.params, t.seed)),
+        group(o.group) {}
+
   const sweeps::Trial& trial;
   const PreparedData& data;
   const TrainerOptions& options;
   torch::Device device;
   ResNet50 model;
-  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  std::unique_ptr<torch::optim::Optimizer> optimizer;  // made by setup
   torch::Tensor class_weight;  // undefined unless balancing is class_weights
-  GradientGroup* group;
+  GradientGroup* group;        // options.group
 
   bool distributed() const { return group && group->size() > 1; }
 
@@ -220,7 +195,7 @@ struct Run {
     results::MetricsAccumulator acc;
     auto start = Clock::now();
     std::int64_t images = 0, step = 0;
-    Progress bar(options.progress, fmt::format("epoch {}/{}", epoch, trial.params.epochs),
+    ProgressBar bar(options.progress, fmt::format("epoch {}/{}", epoch, trial.params.epochs),
                  loader.num_batches());
     const bool bf16 = trial.params.precision == "bf16";
     auto ce = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
@@ -247,7 +222,7 @@ struct Run {
             torch::nn::functional::cross_entropy(logits.to(torch::kFloat), y, ce);
         loss_value = loss.item<double>();
         if (!std::isfinite(loss_value)) {
-          throw TrialFailure(FailureKind::diverged,
+          throw TrialFailure(results::FailureKind::diverged,
                              fmt::format("training loss became {} at epoch {}, step {}",
                                          loss_value, epoch, step + 1));
         }
@@ -309,27 +284,9 @@ struct Run {
   /// Replaces every rank's accumulator by the union of all ranks' (same order everywhere).
   void gather(results::MetricsAccumulator& acc) {
     sync(/*poll_stop=*/false);  // nobody reports metrics a failed member contributed to
-    const auto& p = acc.predictions();
-    std::string bytes;
-    double loss_sum = acc.loss_sum();
-    std::int64_t count = acc.loss_count();
-    bytes.append(reinterpret_cast<const char*>(&loss_sum), 8);
-    bytes.append(reinterpret_cast<const char*>(&count), 8);
-    bytes.append(reinterpret_cast<const char*>(p.labels.data()), p.labels.size());
-    bytes.append(reinterpret_cast<const char*>(p.scores.data()), p.scores.size() * 4);
-    std::vector<std::string> all = group->allgather_bytes(bytes);
     results::MetricsAccumulator merged(acc.threshold());
-    for (const auto& b : all) {
-      double ls = 0;
-      std::int64_t c = 0;
-      std::memcpy(&ls, b.data(), 8);
-      std::memcpy(&c, b.data() + 8, 8);
-      std::size_t n = (b.size() - 16) / 5;
-      std::vector<std::int8_t> labels(n);
-      std::vector<float> scores(n);
-      std::memcpy(labels.data(), b.data() + 16, n);
-      std::memcpy(scores.data(), b.data() + 16 + n, n * 4);
-      merged.add(labels.data(), scores.data(), n, ls, c);
+    for (const auto& b : group->allgather_bytes(acc.to_bytes())) {
+      merged.merge(results::MetricsAccumulator::from_bytes(b, acc.threshold()));
     }
     acc = merged;
   }
@@ -349,8 +306,7 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
   if (options.use_cuda && torch::cuda::is_available()) {
     device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(options.cuda_device));
   }
-  Run run{trial,   data, options, device, ResNet50(model_options(p, trial.seed)), nullptr, {},
-          options.group, nullptr};
+  Run run(trial, data, options, device);
   // Setup failures (a bad weights file, too little data for a batch per rank, ...) are
   // shared before the first collective, so a group fails together instead of hanging.
   run.local([&] {
@@ -379,7 +335,7 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
       std::vector<double> w = class_weights(train_loader->labels(), 2);
       run.class_weight = torch::tensor(std::vector<float>(w.begin(), w.end())).to(device);
     }
-    results::make_dirs(options.checkpoint_dir);
+    io::make_dirs(options.checkpoint_dir);
     if (options.resume_epoch != 0 && (!run.group || run.group->rank() == 0)) {
       for (const auto& [epoch, path] : list_checkpoints(options.checkpoint_dir)) {
         if (options.resume_epoch > 0 && epoch > options.resume_epoch) continue;
@@ -485,15 +441,15 @@ TrainOutcome train_trial(const sweeps::Trial& trial, const PreparedData& data,
   } catch (const GroupAborted&) {
     throw;
   } catch (const c10::OutOfMemoryError& e) {
-    throw TrialFailure(FailureKind::oom, std::string("out of memory: ") + e.what_without_backtrace());
+    throw TrialFailure(results::FailureKind::oom, std::string("out of memory: ") + e.what_without_backtrace());
   } catch (const CacheError& e) {
-    throw TrialFailure(FailureKind::bad_image, e.what());
+    throw TrialFailure(results::FailureKind::bad_image, e.what());
   } catch (const ImageError& e) {
-    throw TrialFailure(FailureKind::bad_image, e.what());
+    throw TrialFailure(results::FailureKind::bad_image, e.what());
   } catch (const c10::Error& e) {
-    throw TrialFailure(FailureKind::exception, e.what_without_backtrace());
+    throw TrialFailure(results::FailureKind::exception, e.what_without_backtrace());
   } catch (const std::exception& e) {
-    throw TrialFailure(FailureKind::exception, e.what());
+    throw TrialFailure(results::FailureKind::exception, e.what());
   }
 }
 

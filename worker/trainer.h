@@ -25,6 +25,7 @@
 #include <torch/types.h>
 
 #include "results/best_epoch.h"
+#include "results/failure.h"
 #include "results/records.h"
 #include "sweeps/spec.h"
 #include "sweeps/trial.h"
@@ -34,8 +35,9 @@
 namespace mammosweep::worker {
 
 /// What a data-parallel trial needs from its group of ranks. The orchestrator adapts a
-/// cluster::Communicator (MPI on CPU, NCCL on CUDA) to this; tests may use an in-process
-/// fake. Every method is collective: all group members call it in the same order.
+/// cluster::Communicator (MPI on CPU, NCCL on CUDA) to this; tests use threads as ranks
+/// (tests/worker/thread_group.h). Every method is collective: all group members call it in
+/// the same order.
 class GradientGroup {
  public:
   virtual ~GradientGroup() = default;
@@ -49,18 +51,16 @@ class GradientGroup {
   virtual std::vector<std::string> allgather_bytes(const std::string& bytes) = 0;
 };
 
-enum class FailureKind { exception, diverged, oom, bad_image };
-const char* to_string(FailureKind k);
 
 /// A trial that cannot go on: the reason and its kind are recorded, the sweep continues.
 class TrialFailure : public std::runtime_error {
  public:
-  TrialFailure(FailureKind kind, const std::string& what)
+  TrialFailure(results::FailureKind kind, const std::string& what)
       : std::runtime_error(what), kind_(kind) {}
-  FailureKind kind() const { return kind_; }
+  results::FailureKind kind() const { return kind_; }
 
  private:
-  FailureKind kind_;
+  results::FailureKind kind_;
 };
 
 /// should_stop() returned true: training stopped at a step boundary. Every reported epoch

@@ -13,7 +13,8 @@
 
 #include <cmath>
 #include <map>
-#include <sys/stat.h>
+
+#include "io/files.h"
 
 namespace mammosweep::worker {
 namespace {
@@ -130,10 +131,7 @@ LoadWeightsReport load_weights(ResNet50Impl& model, const std::string& path) {
     report.source = path;
     return report;
   }
-  // POSIX stat, not std::filesystem: libtorch.so exports its own, partly broken, copies of
-  // the std::filesystem functions, which shadow libstdc++'s.
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) {
+  if (!io::file_exists(path)) {
     throw WeightsError(fmt::format(
         "{}: weights file not found. Write torchvision's ImageNet ResNet50 as safetensors with "
         "ONE python line (needs torch, torchvision, safetensors and internet):\n  {}\n"

@@ -112,8 +112,8 @@ TEST(Protocol, DoneFailedStopShutdownReadyCheckpointRoundTrip) {
   d.best_epoch.reset();
   EXPECT_FALSE(round_trip(d).best_epoch.has_value());
 
-  for (auto kind : {FailureKind::exception, FailureKind::diverged, FailureKind::oom,
-                    FailureKind::bad_image, FailureKind::interrupted}) {
+  using K = results::FailureKind;
+  for (auto kind : {K::exception, K::diverged, K::oom, K::bad_image, K::interrupted}) {
     Failed f;
     f.trial_id = "t2";
     f.reason = "CUDA out of memory: tried to allocate 2.00 GiB";
@@ -185,8 +185,8 @@ TEST(Protocol, MalformedBodiesNameTheMessageAndField) {
 TEST(Protocol, TypeNamesAndTags) {
   EXPECT_STREQ(to_string(MessageType::epoch_report), "epoch_report");
   EXPECT_STREQ(to_string(MessageType::checkpoint_now), "checkpoint_now");
-  EXPECT_EQ(failure_kind_from_string("bad_image"), FailureKind::bad_image);
-  EXPECT_THROW(failure_kind_from_string("Bad_Image"), std::invalid_argument);
+  EXPECT_EQ(results::failure_kind_from_string("bad_image"), results::FailureKind::bad_image);
+  EXPECT_THROW(results::failure_kind_from_string("Bad_Image"), std::invalid_argument);
 }
 
 TEST(ProtocolOverMpi, ReadyReachesTheCoordinator) {

@@ -4,14 +4,13 @@
 
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
-#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "tests/temp_dir.h"
 
 namespace mammosweep::cluster {
 namespace {
@@ -49,14 +48,10 @@ SubmitOptions example() {
 // The reader of <out>/slurm_jobs.txt (what submit() appends to): ids in order, without
 // repeats, whatever follows a blank, tab or CR dropped; no file, no ids.
 TEST(SlurmJobsFile, RecordedJobIdsInOrderWithoutRepeats) {
-  char pattern[] = "/tmp/slurm_jobs.XXXXXX";
-  ASSERT_NE(::mkdtemp(pattern), nullptr);
-  const std::string dir = pattern;
-  EXPECT_TRUE(recorded_job_ids(dir).empty());
-  std::ofstream(dir + "/slurm_jobs.txt") << "101\n102 requeued\r\n\n101\n103\tx\n104_7\r\n";
-  EXPECT_EQ(recorded_job_ids(dir), (std::vector<std::string>{"101", "102", "103", "104_7"}));
-  std::remove((dir + "/slurm_jobs.txt").c_str());
-  ::rmdir(dir.c_str());
+  const test::TempDir dir("slurm_jobs");
+  EXPECT_TRUE(recorded_job_ids(dir.path()).empty());
+  std::ofstream(dir.file("slurm_jobs.txt")) << "101\n102 requeued\r\n\n101\n103\tx\n104_7\r\n";
+  EXPECT_EQ(recorded_job_ids(dir.path()), (std::vector<std::string>{"101", "102", "103", "104_7"}));
 }
 
 TEST(SlurmScript, EveryResourceBecomesOneSbatchLineInOrder) {

@@ -3,9 +3,7 @@
 // (which decides the checkpoint it keeps) picks the same epoch. Before the one rule, ranking
 // broke the tie by val loss while the trainer and coordinator kept the earlier epoch.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -15,6 +13,7 @@
 #include "results/store.h"
 #include "sweeps/parse.h"
 #include "sweeps/trial.h"
+#include "tests/temp_dir.h"
 
 namespace mammosweep::orchestrator {
 namespace {
@@ -29,9 +28,8 @@ results::EpochRecord record(int epoch, double accuracy, double loss) {
 }
 
 TEST(BestEpochTie, StoreRankingAndTrainerSelectTheSameEpoch) {
-  char pattern[] = "/tmp/best_epoch_tie.XXXXXX";
-  ASSERT_NE(::mkdtemp(pattern), nullptr);
-  const std::string dir = pattern, path = dir + "/results.h5";
+  const test::TempDir dir("best_epoch_tie");
+  const std::string path = dir.file("results.h5");
   const sweeps::SweepSpec spec = sweeps::parse_spec(
       "name: t\nseed: 1\nmethod: variants\ndata: {root: /nonexistent, image_size: 32}\n"
       "training: {epochs: 3}\nmetric: {name: val_accuracy}\nvariants:\n  - {name: A}\n");
@@ -76,7 +74,6 @@ TEST(BestEpochTie, StoreRankingAndTrainerSelectTheSameEpoch) {
   results::BestEpoch trainer_rule(spec.metric.name, spec.metric.goal);
   for (const auto& e : epochs) trainer_rule.offer(e);
   EXPECT_EQ(trainer_rule.epoch(), 2);
-  std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 }  // namespace

@@ -2,9 +2,6 @@
 // appended epoch L but before (or after) it stored L's val predictions; the resumed trial
 // recomputes epoch L (its checkpoint was not written yet) and reports it again.
 #include <gtest/gtest.h>
-#include <stdlib.h>
-
-#include <cstdlib>
 
 #include <string>
 #include <vector>
@@ -13,6 +10,7 @@
 #include "results/store.h"
 #include "sweeps/parse.h"
 #include "sweeps/trial.h"
+#include "tests/temp_dir.h"
 
 namespace mammosweep::orchestrator {
 namespace {
@@ -20,10 +18,7 @@ namespace {
 class CoordinatorResume : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/coordinator_resume.XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-    path_ = dir_ + "/results.h5";
+    path_ = dir_.file("results.h5");
     spec_ = sweeps::parse_spec(
         "name: t\nseed: 1\nmethod: variants\ndata: {root: /nonexistent, image_size: 32}\n"
         "training: {epochs: 3}\nmetric: {name: val_auc, goal: maximize}\n"
@@ -35,7 +30,6 @@ class CoordinatorResume : public ::testing::Test {
       inits_.push_back({t.id, t.name, sweeps::params_to_json(t.params), t.seed});
     }
   }
-  void TearDown() override { std::system(("rm -rf '" + dir_ + "'").c_str()); }
 
   static results::EpochRecord record(int epoch, double auc) {
     results::EpochRecord r;
@@ -45,7 +39,8 @@ class CoordinatorResume : public ::testing::Test {
     return r;
   }
 
-  std::string dir_, path_, id_;
+  test::TempDir dir_{"coordinator_resume"};
+  std::string path_, id_;
   sweeps::SweepSpec spec_;
   std::vector<sweeps::Trial> trials_;
   std::vector<results::TrialInit> inits_;

@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "io/files.h"
 #include "orchestrator/sweep_results.h"
 #include "results/ranking.h"
 #include "results/store.h"
@@ -295,7 +296,7 @@ TEST(SweepResults, UserErrorsNameTheProblem) {
 TEST(ResultsFixtureForShell, WriteForShellTest) {
   const char* out = std::getenv("MAMMOSWEEP_FIXTURE_OUT");
   if (out == nullptr || *out == '\0') GTEST_SKIP() << "MAMMOSWEEP_FIXTURE_OUT is not set";
-  make_directories(out);
+  io::make_dirs(out);
   const std::string path = results::store_path(out);
   ::unlink(path.c_str());
   ASSERT_NO_FATAL_FAILURE(write_fixture(path));

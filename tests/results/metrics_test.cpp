@@ -202,5 +202,48 @@ TEST(MetricsAccumulator, ThresholdApplies) {
   EXPECT_TRUE(std::isnan(acc.result().loss));
 }
 
+TEST(MetricsAccumulatorBytes, RoundTripGivesTheSameAccumulator) {
+  MetricsAccumulator a(0.3);
+  a.add(std::vector<std::int8_t>{1, 0, 1}, std::vector<float>{0.9f, 0.25f, 0.1f}, 1.5, 3);
+  const MetricsAccumulator b = MetricsAccumulator::from_bytes(a.to_bytes(), 0.3);
+  EXPECT_EQ(a.to_bytes().size(), 16u + 5u * 3u);
+  EXPECT_EQ(b.predictions().labels, a.predictions().labels);
+  EXPECT_EQ(b.predictions().scores, a.predictions().scores);
+  EXPECT_EQ(b.loss_sum(), 1.5);
+  EXPECT_EQ(b.loss_count(), 3);
+  // At threshold 0.3: 0.9 -> TP, 0.25 -> TN, 0.1 with label 1 -> FN.
+  EXPECT_EQ(b.confusion().tp, 1);
+  EXPECT_EQ(b.confusion().tn, 1);
+  EXPECT_EQ(b.confusion().fn, 1);
+  EXPECT_EQ(b.confusion().fp, 0);
+}
+
+TEST(MetricsAccumulatorBytes, MergingRanksSharesEqualsOneAccumulatorOfEverything) {
+  MetricsAccumulator rank0, rank1, all;
+  rank0.add(std::vector<std::int8_t>{1, 0}, std::vector<float>{0.8f, 0.6f}, 0.5, 2);
+  rank1.add(std::vector<std::int8_t>{0}, std::vector<float>{0.1f}, 0.25, 1);
+  all.add(std::vector<std::int8_t>{1, 0, 0}, std::vector<float>{0.8f, 0.6f, 0.1f}, 0.75, 3);
+  MetricsAccumulator merged;
+  for (const auto& b : {rank0.to_bytes(), rank1.to_bytes()}) {
+    merged.merge(MetricsAccumulator::from_bytes(b, 0.5));
+  }
+  EXPECT_EQ(merged.predictions().scores, all.predictions().scores);
+  const SplitMetrics m = merged.result(), want = all.result();
+  EXPECT_EQ(m.cm.tp, want.cm.tp);
+  EXPECT_EQ(m.cm.fp, want.cm.fp);
+  EXPECT_DOUBLE_EQ(m.loss, want.loss);
+  EXPECT_DOUBLE_EQ(m.auc, want.auc);
+}
+
+TEST(MetricsAccumulatorBytes, TruncatedBytesAreRefused) {
+  MetricsAccumulator a;
+  a.add(std::vector<std::int8_t>{1}, std::vector<float>{0.5f}, 0.0, 0);
+  std::string bytes = a.to_bytes();
+  EXPECT_THROW(MetricsAccumulator::from_bytes(bytes.substr(0, bytes.size() - 1), 0.5),
+               std::invalid_argument);
+  EXPECT_THROW(MetricsAccumulator::from_bytes("short", 0.5), std::invalid_argument);
+  EXPECT_EQ(MetricsAccumulator::from_bytes(bytes.substr(0, 16), 0.5).predictions().size(), 0u);
+}
+
 }  // namespace
 }  // namespace mammosweep::results

@@ -68,6 +68,27 @@ TEST(Parse, WrongTypes) {
                    "one of adam, adamw, rmsprop or sgd");
 }
 
+// The fixed sections' real ranges: which end is included is part of the contract.
+TEST(Parse, SectionRangesIncludeOrExcludeTheirEnds) {
+  auto data = [](const std::string& kv) {
+    return "name: s\ndata:\n  " + kv + "\nvariants: [{name: a}]\n";
+  };
+  expect_one_error(data("val_fraction: 0"), 3, 17,
+                   "data.val_fraction expects a number in (0, 1), got '0'");
+  expect_one_error(data("val_fraction: 1"), 3, 17, "data.val_fraction expects a number in (0, 1)");
+  EXPECT_DOUBLE_EQ(parse_spec(data("val_fraction: 0.5")).data.val_fraction, 0.5);
+  EXPECT_DOUBLE_EQ(parse_spec(data("test_fraction: 0")).data.test_fraction, 0.0);
+  expect_one_error(data("test_fraction: 1"), 3, 18,
+                   "data.test_fraction expects a number in [0, 1), got '1'");
+  auto factor = [](const std::string& v) {
+    return "name: s\nearly_stopping:\n  reduction_factor: " + v + "\nvariants: [{name: a}]\n";
+  };
+  const std::string factor_range = "early_stopping.reduction_factor expects a number in (1, ";
+  expect_one_error(factor("1"), 3, 21, factor_range);
+  EXPECT_DOUBLE_EQ(parse_spec(factor("1000000")).early_stopping.reduction_factor, 1e6);
+  expect_one_error(factor("1000001"), 3, 21, factor_range);
+}
+
 TEST(Parse, OutOfRangeValues) {
   auto one = [](const std::string& key, const std::string& value, const std::string& expected) {
     std::string text = "name: s\ntraining:\n  " + key + ": " + value + "\nvariants: [{name: a}]\n";

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <dirent.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,23 +16,12 @@
 #include <thread>
 #include <vector>
 
+#include "tests/temp_dir.h"
+
 namespace mammosweep::worker {
 namespace {
 
 // POSIX only: libtorch.so exports broken copies of the std::filesystem free functions.
-std::string make_temp_dir() {
-  char tmpl[] = "/tmp/mswcache-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
-  return tmpl;
-}
-
-void rm_rf(const std::string& path) {
-  ::nftw(
-      path.c_str(),
-      [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
-      FTW_DEPTH | FTW_PHYS);
-}
-
 std::vector<std::string> list_dir(const std::string& dir) {
   std::vector<std::string> names;
   if (DIR* d = ::opendir(dir.c_str())) {
@@ -82,22 +70,20 @@ std::vector<std::uint8_t> synth_image(const ImageRecord& r) {
 class CacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = make_temp_dir();
-    ASSERT_EQ(::mkdir((root_ + "/img").c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir(root_.file("img").c_str(), 0755), 0);
     for (int i = 0; i < 20; ++i) {
-      const std::string p = root_ + "/img/img" + std::to_string(i) + ".png";
+      const std::string p = root_.file("img/img" + std::to_string(i) + ".png");
       std::ofstream(p) << "placeholder " << i;
       records_.push_back({p, i % 3 == 0 ? 1 : 0, i < 14 ? "train" : "val",
                           "patient" + std::to_string(i / 2)});
     }
-    options_.cache_dir = root_ + "/cache";
+    options_.cache_dir = root_.file("cache");
     options_.name = "test";
     options_.image_size = kSize;
     options_.channels = kChannels;
     options_.preprocess_signature = "size=8;clahe=0";
     options_.threads = 3;
   }
-  void TearDown() override { rm_rf(root_); }
 
   /// Checks every stored byte and label against the independent generator.
   void expect_content(const ImageCache& c, const std::set<int>& missing = {}) {
@@ -114,7 +100,7 @@ class CacheTest : public ::testing::Test {
     }
   }
 
-  std::string root_;
+  test::TempDir root_{"mswcache"};
   std::vector<ImageRecord> records_;
   CacheOptions options_;
 };
@@ -327,7 +313,7 @@ TEST_F(CacheTest, StaleTempFileFromACrashIsIgnoredAndRemoved) {
 }
 
 TEST_F(CacheTest, MissingFileInKeyIsAnErrorNamingIt) {
-  records_.push_back({root_ + "/img/nope.png", 0, "train", ""});
+  records_.push_back({root_.file("img/nope.png"), 0, "train", ""});
   try {
     cache_key(records_, options_);
     FAIL();

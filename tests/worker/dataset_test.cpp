@@ -1,47 +1,31 @@
 // Folder and CSV sources, every error case, CSV parsing and the stratified patient split.
-#include "results/files.h"
+#include "io/files.h"
 #include "worker/dataset.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
 
+#include "tests/temp_dir.h"
 #include "worker/image.h"
 
 namespace mammosweep::worker {
 namespace {
 
-namespace fs = std::filesystem;
-
-// libtorch.so exports its own std::filesystem::remove_all, which crashes in any binary that
-// links LibTorch: use the POSIX replacement.
-using results::remove_tree;
-
 class DatasetTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    root_ = fs::path(::testing::TempDir()) /
-            ("dataset_test_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    remove_tree(root_);
-    fs::create_directories(root_);
-  }
-  void TearDown() override { remove_tree(root_); }
-
   std::string file(const std::string& rel) const {
-    const fs::path p = root_ / rel;
-    fs::create_directories(p.parent_path());
+    const std::string p = root_.file(rel);
+    io::make_dirs(io::parent_dir(p));
     const std::uint8_t px[4] = {1, 2, 3, 4};
-    write_png(p.string(), 2, 2, 1, 8, px);
-    return p.string();
+    write_png(p, 2, 2, 1, 8, px);
+    return p;
   }
   void text(const std::string& rel, const std::string& content) const {
-    const fs::path p = root_ / rel;
-    fs::create_directories(p.parent_path());
+    const std::string p = root_.file(rel);
+    io::make_dirs(io::parent_dir(p));
     std::ofstream(p, std::ios::binary) << content;
   }
   // Standard Kaggle-like tree: train 3+2, valid 1+1, test 1+1.
@@ -57,20 +41,20 @@ class DatasetTest : public ::testing::Test {
     file("test/1/t1.png");
     text("train/0/notes.txt", "not an image");
     file("train/0/.hidden.png");
-    fs::create_directories(root_ / "train" / ".ipynb_checkpoints");
+    io::make_dirs(root_.file("train/.ipynb_checkpoints"));
   }
   SourceOptions folders() const {
     SourceOptions o;
-    o.root = root_.string();
+    o.root = root_.path();
     return o;
   }
   SourceOptions csv(const std::string& rel) const {
     SourceOptions o;
     o.layout = SourceOptions::Layout::csv;
-    o.manifest = (root_ / rel).string();
+    o.manifest = root_.file(rel);
     return o;
   }
-  fs::path root_;
+  test::TempDir root_{"mswdataset"};
 };
 
 // Expects list_images to throw a DatasetError containing every string in `parts`.
@@ -90,10 +74,10 @@ TEST_F(DatasetTest, FolderLayoutListsSortedImagesWithNormalisedSplits) {
   std::vector<std::string> names, splits;
   std::vector<int> labels;
   for (const auto& r : recs) {
-    names.push_back(fs::path(r.path).filename().string());
+    names.push_back(io::file_name(r.path));
     splits.push_back(r.split);
     labels.push_back(r.label);
-    EXPECT_TRUE(fs::exists(r.path));
+    EXPECT_TRUE(io::file_exists(r.path));
     EXPECT_TRUE(r.patient_id.empty());
   }
   EXPECT_EQ(names, (std::vector<std::string>{"a.JPG", "b.png", "c.jpeg", "x.Png", "y.pgm",
@@ -122,9 +106,9 @@ TEST_F(DatasetTest, FolderLayoutWithNamedClassesAndCustomSplits) {
 }
 
 TEST_F(DatasetTest, FolderLayoutErrors) {
-  expect_error(folders(), {(root_ / "train").string(), "missing split folder"});
+  expect_error(folders(), {root_.file("train"), "missing split folder"});
   auto o = folders();
-  o.root = (root_ / "nope").string();
+  o.root = root_.file("nope");
   expect_error(o, {"nope", "not a directory"});
 
   file("train/0/a.png");
@@ -132,17 +116,17 @@ TEST_F(DatasetTest, FolderLayoutErrors) {
   file("valid/0/c.png");
   file("test/0/d.png");
   file("test/1/e.png");
-  expect_error(folders(), {(root_ / "valid" / "1").string(), "missing class folder"});
+  expect_error(folders(), {root_.file("valid/1"), "missing class folder"});
 
-  fs::create_directories(root_ / "valid" / "1");
-  fs::remove(root_ / "valid" / "0" / "c.png");
+  io::make_dirs(root_.file("valid/1"));
+  io::remove_tree(root_.file("valid/0/c.png"));
   text("valid/0/readme.txt", "x");
-  expect_error(folders(), {(root_ / "valid").string(), "empty split"});
+  expect_error(folders(), {root_.file("valid"), "empty split"});
 
   file("valid/1/f.png");
   file("valid/2/g.png");
-  expect_error(folders(), {(root_ / "valid" / "2").string(), "not a class"});
-  remove_tree(root_ / "valid" / "2");
+  expect_error(folders(), {root_.file("valid/2"), "not a class"});
+  io::remove_tree(root_.file("valid/2"));
   EXPECT_EQ(list_images(folders()).size(), 5u);
 
   o = folders();
@@ -172,10 +156,10 @@ TEST_F(DatasetTest, CsvManifestWithCbisLabelsQuotingAndRelativePaths) {
   for (const auto& r : recs) by_patient[r.patient_id] = r;
   EXPECT_EQ(by_patient["P1"].label, 1);
   EXPECT_EQ(by_patient["P1"].split, "train");
-  EXPECT_EQ(by_patient["P1"].path, (root_ / "data" / "img" / "a.png").string());
+  EXPECT_EQ(by_patient["P1"].path, root_.file("data/img/a.png"));
   EXPECT_EQ(by_patient["P2"].label, 0);
   EXPECT_EQ(by_patient["P2"].split, "train");
-  EXPECT_EQ(fs::path(by_patient["P2"].path).filename(), "b, with comma.png");
+  EXPECT_EQ(io::file_name(by_patient["P2"].path), "b, with comma.png");
   EXPECT_EQ(by_patient["P3"].split, "val");
   EXPECT_EQ(by_patient["P3"].label, 0);
   EXPECT_EQ(by_patient["P4"].split, "test");
@@ -188,7 +172,7 @@ TEST_F(DatasetTest, CsvErrorsNameFileAndLine) {
   file("img/b.png");
   auto o = csv("m.csv");
   o.class_map = {{"MALIGNANT", 1}, {"BENIGN", 0}};
-  const std::string m = (root_ / "m.csv").string();
+  const std::string m = root_.file("m.csv");
 
   text("m.csv", "path,label,split\nimg/a.png,MALIGNANT,train\nimg/b.png,NORMAL,valid\n");
   expect_error(o, {m + ":3", "label 'NORMAL'", "not in class_map"});

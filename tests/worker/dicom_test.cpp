@@ -18,10 +18,12 @@
 #include <fstream>
 #include <thread>
 
-#include "results/files.h"
+#include "io/files.h"
+#include "tests/temp_dir.h"
 #include "tests/worker/expect_decode_error.h"
 #include "worker/dataset.h"
 #include "worker/image.h"
+#include "worker/preprocess.h"
 
 namespace mammosweep::worker {
 namespace {
@@ -102,20 +104,14 @@ class DicomTest : public ::testing::Test {
  protected:
   void SetUp() override {
     gdcm::Trace::WarningOff();  // GDCM's writer warns about the minimal test files
-    dir_ = ::testing::TempDir() + "dicom_test_" + std::to_string(::getpid()) + "_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    results::remove_tree(dir_);
-    results::make_dirs(dir_);
   }
-  void TearDown() override { results::remove_tree(dir_); }
-  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+  std::string path(const std::string& name) const { return dir_.file(name); }
 
   // Writes a DICOM file with `bytes` as its pixel data, compressed by GDCM when s.ts says so.
   std::string write(const std::string& name, const Spec& s,
                     const std::vector<std::uint8_t>& bytes) const {
     const std::string p = path(name);
-    const auto slash = p.rfind('/');
-    results::make_dirs(p.substr(0, slash));
+    io::make_dirs(io::parent_dir(p));
     gdcm::ImageWriter writer;
     gdcm::Image& im = writer.GetImage();
     im.SetNumberOfDimensions(s.frames > 1 ? 3 : 2);
@@ -166,7 +162,7 @@ class DicomTest : public ::testing::Test {
                                             static_cast<std::streamsize>(b.size()));
   }
 
-  std::string dir_;
+  test::TempDir dir_{"mswdicom"};
 };
 
 TEST_F(DicomTest, Monochrome2TwelveBitKeepsRawValues) {

@@ -1,38 +1,24 @@
 // Decoding, writers, windowing, resizing and CLAHE, checked against hand-computed values.
-#include "results/files.h"
 #include "tests/worker/expect_decode_error.h"
 #include "worker/image.h"
+#include "worker/preprocess.h"
 
 #include <gtest/gtest.h>
 #include <png.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <numeric>
+
+#include "tests/temp_dir.h"
 
 namespace mammosweep::worker {
 namespace {
 
-namespace fs = std::filesystem;
-
-// libtorch.so exports its own std::filesystem::remove_all, which crashes in any binary that
-// links LibTorch: use the POSIX replacement.
-using results::remove_tree;
-
 class ImageTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("image_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    remove_tree(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { remove_tree(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string path(const std::string& name) const { return dir_.file(name); }
   void write_raw(const std::string& name, const std::string& bytes) const {
     std::ofstream(path(name), std::ios::binary) << bytes;
   }
@@ -40,7 +26,7 @@ class ImageTest : public ::testing::Test {
     std::ifstream in(path(name), std::ios::binary);
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   }
-  fs::path dir_;
+  test::TempDir dir_{"mswimage"};
 };
 
 TEST_F(ImageTest, Png8BitGrayRoundTrip) {

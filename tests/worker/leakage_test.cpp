@@ -1,29 +1,23 @@
 // Leakage guard on planted duplicates among distinct synthetic mammograms.
-#include "results/files.h"
+#include "io/files.h"
 #include "worker/leakage.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
 #include <set>
 #include <sstream>
 
+#include "tests/temp_dir.h"
+#include "worker/preprocess.h"
 #include "worker/synth.h"
 
 namespace mammosweep::worker {
 namespace {
-
-namespace fs = std::filesystem;
-
-// libtorch.so exports its own std::filesystem::remove_all, which crashes in any binary that
-// links LibTorch: use the POSIX replacement.
-using results::remove_tree;
 
 std::vector<std::uint8_t> bytes8(const Image& img) {
   return std::vector<std::uint8_t>(img.pixels.begin(), img.pixels.end());
@@ -109,26 +103,23 @@ Pair ordered(const std::string& a, const std::string& b) { return a < b ? Pair{a
 
 class LeakageTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("leakage_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    remove_tree(dir_);
-    fs::create_directories(dir_);
+  /// dir_/rel, its folder made.
+  std::string path(const std::string& rel) const {
+    const std::string p = dir_.file(rel);
+    io::make_dirs(io::parent_dir(p));
+    return p;
   }
-  void TearDown() override { remove_tree(dir_); }
   /// Writes `samples` as PNGs under dir_ in their splits; their records, and the train ones.
   void write_samples(const std::vector<SynthSample>& samples, std::vector<ImageRecord>& recs,
                      std::vector<const SynthSample*>& train) const {
     for (const auto& s : samples) {
-      const fs::path p = dir_ / s.relpath;
-      fs::create_directories(p.parent_path());
-      write_png(p.string(), s.image);
-      recs.push_back({p.string(), s.label, s.split, ""});
+      const std::string p = path(s.relpath);
+      write_png(p, s.image);
+      recs.push_back({p, s.label, s.split, ""});
       if (s.split == "train") train.push_back(&s);
     }
   }
-  fs::path dir_;
+  test::TempDir dir_{"mswleakage"};
 };
 
 TEST_F(LeakageTest, FindsPlantedCopiesAndNoFalsePositives) {
@@ -146,15 +137,13 @@ TEST_F(LeakageTest, FindsPlantedCopiesAndNoFalsePositives) {
   // Plant 20 copies of each kind, each from a different train image, into val or test.
   std::set<Pair> exact, jpeg, resized, bright;
   auto plant = [&](std::size_t k, const std::string& name, const std::string& split) {
-    const fs::path p = dir_ / "planted" / name;
-    fs::create_directories(p.parent_path());
-    recs.push_back({p.string(), train[k]->label, split, ""});
-    return std::pair<std::string, Pair>{p.string(),
-                                        ordered((dir_ / train[k]->relpath).string(), p.string())};
+    const std::string p = path("planted/" + name);
+    recs.push_back({p, train[k]->label, split, ""});
+    return std::pair<std::string, Pair>{p, ordered(dir_.file(train[k]->relpath), p)};
   };
   for (std::size_t i = 0; i < 20; ++i) {
     auto e = plant(i, "exact_" + std::to_string(i) + ".png", "val");  // same bytes
-    fs::copy_file(dir_ / train[i]->relpath, e.first);
+    io::copy_file(dir_.file(train[i]->relpath), e.first);
     exact.insert(e.second);
     auto px = plant(20 + i, "pgm_" + std::to_string(i) + ".pgm", "test");  // same pixels
     const Image& img2 = train[20 + i]->image;
@@ -248,16 +237,15 @@ TEST_F(LeakageTest, FindsMirroredRotatedCroppedAndPaddedCopies) {
     c = shifted(c, integer(-20, 20));
     const std::string split = i % 2 ? "val" : "test";
     const bool jpeg = k % 4 == 3;
-    const fs::path p = dir_ / "planted" / (kind + "_" + std::to_string(k) + (jpeg ? ".jpg" : ".png"));
-    fs::create_directories(p.parent_path());
+    const std::string p = path("planted/" + kind + "_" + std::to_string(k) + (jpeg ? ".jpg" : ".png"));
     if (jpeg) {
       const auto b = bytes8(c);
-      write_jpeg(p.string(), c.width, c.height, 1, b.data(), 90);
+      write_jpeg(p, c.width, c.height, 1, b.data(), 90);
     } else {
-      write_png(p.string(), c);
+      write_png(p, c);
     }
-    recs.push_back({p.string(), train[i]->label, split, ""});
-    planted[kind].insert(ordered((dir_ / train[i]->relpath).string(), p.string()));
+    recs.push_back({p, train[i]->label, split, ""});
+    planted[kind].insert(ordered(dir_.file(train[i]->relpath), p));
   }
 
   LeakageOptions lo;
@@ -302,10 +290,9 @@ TEST_F(LeakageTest, NoFindingAmong500DistinctImages) {
   so.test_fraction = 0.2;
   std::vector<ImageRecord> recs;
   for (const auto& s : generate_synthetic(so)) {
-    const fs::path p = dir_ / s.relpath;
-    fs::create_directories(p.parent_path());
-    write_png(p.string(), s.image);
-    recs.push_back({p.string(), s.label, s.split, ""});
+    const std::string p = path(s.relpath);
+    write_png(p, s.image);
+    recs.push_back({p, s.label, s.split, ""});
   }
   LeakageOptions lo;
   lo.threads = 2;
@@ -399,7 +386,7 @@ TEST(Leakage, EnforcePoliciesAndJson) {
 }
 
 TEST_F(LeakageTest, UnreadableFileIsAnImageErrorNamingIt) {
-  const std::string p = (dir_ / "broken.png").string();
+  const std::string p = dir_.file("broken.png");
   std::ofstream(p) << "garbage";
   EXPECT_THROW(check_leakage({{p, 0, "train", ""}}), ImageError);
 }

@@ -3,7 +3,6 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <dirent.h>
-#include <ftw.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/temp_dir.h"
+
 namespace mammosweep::worker {
 namespace {
 
@@ -25,31 +26,21 @@ std::uint8_t value_of(int record, int channel) {
   return static_cast<std::uint8_t>((record * 11 + channel * 3) % 256);
 }
 
-void rm_rf(const std::string& path) {
-  ::nftw(
-      path.c_str(),
-      [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
-      FTW_DEPTH | FTW_PHYS);
-}
-
 /// A cache of 23 tiny images: records 0..16 train (label 1 for every 4th: 5 of 17 positive),
 /// records 17..22 val (labels 0,1,0,1,0,1).
 class LoaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
     at::set_num_threads(2);
-    char tmpl[] = "/tmp/mswloader-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
     for (int i = 0; i < 23; ++i) {
-      const std::string p = root_ + "/img" + std::to_string(i) + ".png";
+      const std::string p = root_.file("img" + std::to_string(i) + ".png");
       std::ofstream(p) << i;
       const bool train = i < 17;
       const int label = train ? (i % 4 == 0 ? 1 : 0) : (i - 17) % 2;
       records_.push_back({p, label, train ? "train" : "val", ""});
     }
     CacheOptions co;
-    co.cache_dir = root_ + "/cache";
+    co.cache_dir = root_.file("cache");
     co.image_size = kSize;
     co.channels = 3;
     cache_ = std::make_unique<ImageCache>(
@@ -62,11 +53,6 @@ class LoaderTest : public ::testing::Test {
     train_ = split_indices(*cache_, records_, "train");
     val_ = split_indices(*cache_, records_, "val");
   }
-  void TearDown() override {
-    cache_.reset();
-    rm_rf(root_);
-  }
-
   std::vector<Batch> all_batches(Loader& loader, int epoch) {
     std::vector<Batch> out;
     loader.start_epoch(epoch);
@@ -76,7 +62,7 @@ class LoaderTest : public ::testing::Test {
     return out;
   }
 
-  std::string root_;
+  test::TempDir root_{"mswloader"};  // declared first: outlives the cache mapping files in it
   std::vector<ImageRecord> records_;
   std::unique_ptr<ImageCache> cache_;
   std::vector<std::int64_t> train_, val_;

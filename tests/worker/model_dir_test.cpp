@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "results/files.h"
+#include "io/files.h"
 #include "tests/temp_dir.h"
 #include "worker/image.h"
 #include "worker/resnet50.h"
@@ -21,7 +21,7 @@
 #include "worker/weights.h"
 
 namespace mw = mammosweep::worker;
-namespace mr = mammosweep::results;
+namespace mio = mammosweep::io;
 using ::testing::HasSubstr;
 
 namespace {
@@ -170,8 +170,8 @@ TEST(ModelDir, WritesTheThreeFilesWithTorchvisionNamesAndHead) {
   mw::ModelInfo info = sample_info();
   const std::string dir = tmp.file("model");
   mw::write_model_dir(dir, *m, info, "# card\n", {{"mammosweep.trial_id", "abc"}});
-  EXPECT_TRUE(mr::file_exists(dir + "/model.json"));
-  EXPECT_EQ(mr::read_file(dir + "/MODEL_CARD.md"), "# card\n");
+  EXPECT_TRUE(mio::file_exists(dir + "/model.json"));
+  EXPECT_EQ(mio::read_file(dir + "/MODEL_CARD.md"), "# card\n");
   mw::SafetensorsMetadata meta;
   mw::NamedTensors t = mw::read_safetensors(dir + "/model.safetensors", &meta);
   EXPECT_EQ(t.size(), 318u + 4u);
@@ -187,7 +187,7 @@ TEST(ModelDir, WritesTheThreeFilesWithTorchvisionNamesAndHead) {
   info.architecture.dense_units = 16;
   EXPECT_THAT(error_of([&] { mw::write_model_dir(tmp.file("other"), *m, info); }),
               HasSubstr("dense_units 8"));
-  EXPECT_FALSE(mr::file_exists(tmp.file("other/model.json")));
+  EXPECT_FALSE(mio::file_exists(tmp.file("other/model.json")));
 }
 
 TEST(Predictor, EqualsForwardOnTheSamePreprocessedTensor) {
@@ -244,9 +244,9 @@ TEST(Predictor, ClearErrorsForBrokenFolders) {
 
   mw::write_model_dir(dir, *m, sample_info());
   // Wrong head size: model.json promises 16 hidden units, the file has 8.
-  nlohmann::json j = nlohmann::json::parse(mr::read_file(dir + "/model.json"));
+  nlohmann::json j = nlohmann::json::parse(mio::read_file(dir + "/model.json"));
   j["architecture"]["dense_units"] = 16;
-  mr::write_file_atomic(dir + "/model.json", j.dump());
+  mio::write_file_atomic(dir + "/model.json", j.dump());
   std::string err = error_of([&] { mw::Predictor p(dir); });
   EXPECT_THAT(err, HasSubstr("model.safetensors does not match"));
   EXPECT_THAT(err, HasSubstr("dense_units 16"));
@@ -254,7 +254,7 @@ TEST(Predictor, ClearErrorsForBrokenFolders) {
 
   // Backbone-only weights (no head.*): refused, not silently given a random head.
   j["architecture"]["dense_units"] = 8;
-  mr::write_file_atomic(dir + "/model.json", j.dump());
+  mio::write_file_atomic(dir + "/model.json", j.dump());
   mw::write_reference_weights(dir + "/model.safetensors", 5);
   EXPECT_THAT(error_of([&] { mw::Predictor p(dir); }), HasSubstr("no head.* tensors"));
 
@@ -264,9 +264,9 @@ TEST(Predictor, ClearErrorsForBrokenFolders) {
 
   // A missing required field in model.json.
   mw::write_model_dir(dir, *m, sample_info());
-  j = nlohmann::json::parse(mr::read_file(dir + "/model.json"));
+  j = nlohmann::json::parse(mio::read_file(dir + "/model.json"));
   j["preprocessing"].erase("mean");
-  mr::write_file_atomic(dir + "/model.json", j.dump());
+  mio::write_file_atomic(dir + "/model.json", j.dump());
   EXPECT_THAT(error_of([&] { mw::Predictor p(dir); }),
               HasSubstr("missing field 'preprocessing.mean'"));
 }

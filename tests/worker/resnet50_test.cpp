@@ -48,6 +48,28 @@ TEST_F(ResNet50Test, BackboneKeysMatchTorchvisionFacts) {
   EXPECT_FALSE(set.count("conv1.bias"));
 }
 
+// Each listed backbone layer is the registered module of that name, and is_batchnorm says
+// what that module is (checked by its type, not by the list's own flag).
+TEST_F(ResNet50Test, BackboneLayersNameTheirModuleAndItsKind) {
+  mw::ResNet50 model(mw::ResNet50Options{});
+  std::map<std::string, const torch::nn::Module*> registered;
+  for (const auto& item : model->named_modules()) {
+    registered.emplace(item.key(), item.value().get());
+  }
+  int convs = 0, batchnorms = 0;
+  for (const auto& layer : model->backbone_layers()) {
+    ASSERT_TRUE(registered.count(layer.name)) << layer.name;
+    EXPECT_EQ(registered.at(layer.name), layer.module.get()) << layer.name;
+    const bool is_bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(layer.module.get()) != nullptr;
+    const bool is_conv = dynamic_cast<torch::nn::Conv2dImpl*>(layer.module.get()) != nullptr;
+    EXPECT_NE(is_bn, is_conv) << layer.name;
+    EXPECT_EQ(layer.is_batchnorm, is_bn) << layer.name;
+    (is_bn ? batchnorms : convs) += 1;
+  }
+  EXPECT_EQ(convs, 53);
+  EXPECT_EQ(batchnorms, 53);
+}
+
 TEST_F(ResNet50Test, StateDictHasTorchvisionNamesShapesAndOrderPlusHead) {
   mw::ResNet50 model(mw::ResNet50Options{});
   const auto state = model->state_dict();

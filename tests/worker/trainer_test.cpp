@@ -2,15 +2,16 @@
 // detection, and that it actually learns an easy two-class problem.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <random>
 
-#include "results/files.h"
+#include "io/files.h"
 #include "sweeps/trial.h"
+#include "tests/temp_dir.h"
+#include "tests/worker/recording_options.h"
 #include "worker/data.h"
 #include "worker/image.h"
 #include "worker/resnet50.h"
@@ -23,17 +24,13 @@ namespace {
 class TrainerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/trainer_test_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     torch::set_num_threads(2);
   }
-  void TearDown() override { results::remove_tree(dir_); }
 
   /// Synthetic mammograms (the tool's generator), prepared as a sweep would.
   PreparedData synthetic(int count, int size) {
     SynthOptions so;
-    so.out = dir_ + "/data";
+    so.out = dir_.file("data");
     so.count = count;
     so.size = size;
     so.seed = 11;
@@ -47,7 +44,7 @@ class TrainerTest : public ::testing::Test {
     if (!has_test) spec.test_split = "";
     spec.image_size = size;
     PrepareOptions po;
-    po.cache_dir = dir_ + "/cache";
+    po.cache_dir = dir_.file("cache");
     po.threads = 2;
     return prepare_data(spec, po);
   }
@@ -68,18 +65,10 @@ class TrainerTest : public ::testing::Test {
   }
 
   TrainerOptions options(const std::string& sub, std::vector<results::EpochRecord>* out) {
-    TrainerOptions o;
-    o.checkpoint_dir = dir_ + "/" + sub;
-    o.threads = 2;
-    o.prefetch_threads = 1;
-    o.on_epoch = [out](const results::EpochRecord& r, const results::Predictions&) {
-      out->push_back(r);
-      return EpochDecision::proceed;
-    };
-    return o;
+    return test::recording_options(dir_.file(sub), 2, out);
   }
 
-  std::string dir_;
+  test::TempDir dir_{"trainer_test"};
 };
 
 void expect_same_metrics(const results::SplitMetrics& a, const results::SplitMetrics& b) {
@@ -109,7 +98,7 @@ TEST_F(TrainerTest, ResumeAfterOneEpochEqualsAnUninterruptedRun) {
   o.should_stop = [&] { return stop; };
   EXPECT_THROW(train_trial(trial, data, o), Interrupted);
   ASSERT_EQ(first.size(), 1u);
-  auto ckpts = list_checkpoints(dir_ + "/resumed");
+  auto ckpts = list_checkpoints(dir_.file("resumed"));
   ASSERT_EQ(ckpts.size(), 1u);
   EXPECT_EQ(ckpts[0].first, 1);
 
@@ -132,7 +121,7 @@ TEST_F(TrainerTest, CorruptLatestCheckpointFallsBackToThePreviousOne) {
   sweeps::Trial trial = small_trial(2);
   std::vector<results::EpochRecord> epochs;
   train_trial(trial, data, options("run", &epochs));
-  auto ckpts = list_checkpoints(dir_ + "/run");
+  auto ckpts = list_checkpoints(dir_.file("run"));
   ASSERT_EQ(ckpts.size(), 2u);
   ASSERT_EQ(ckpts[0].first, 2);
   {  // Flip one byte in the middle of the newest checkpoint.
@@ -154,7 +143,7 @@ TEST_F(TrainerTest, CorruptLatestCheckpointFallsBackToThePreviousOne) {
   ResNet50Options mo;
   mo.dense_units = 16;
   ResNet50Impl model(mo);
-  EXPECT_THROW(load_checkpoint_weights(dir_ + "/run/missing.ckpt", model), std::runtime_error);
+  EXPECT_THROW(load_checkpoint_weights(dir_.file("run/missing.ckpt"), model), std::runtime_error);
 }
 
 TEST_F(TrainerTest, DivergenceIsATrialFailure) {
@@ -168,7 +157,7 @@ TEST_F(TrainerTest, DivergenceIsATrialFailure) {
     train_trial(trial, data, options("diverge", &epochs));
     FAIL() << "expected divergence";
   } catch (const TrialFailure& e) {
-    EXPECT_EQ(e.kind(), FailureKind::diverged);
+    EXPECT_EQ(e.kind(), results::FailureKind::diverged);
     EXPECT_NE(std::string(e.what()).find("training loss became"), std::string::npos) << e.what();
   }
 }
@@ -179,7 +168,7 @@ TEST_F(TrainerTest, AFailedCheckpointWriteFailsTheTrialBeforeTheNextReport) {
   PreparedData data = synthetic(48, 32);
   sweeps::Trial trial = small_trial(3);
   // A non-empty folder where epoch 1's checkpoint goes: the rename onto it fails.
-  results::make_dirs(dir_ + "/ckfail/epoch-0001.ckpt/x");
+  io::make_dirs(dir_.file("ckfail/epoch-0001.ckpt/x"));
   std::vector<results::EpochRecord> epochs;
   try {
     train_trial(trial, data, options("ckfail", &epochs));
@@ -197,8 +186,8 @@ TEST_F(TrainerTest, LearnsAnEasyTwoClassProblem) {
   for (const char* split : {"train", "valid"}) {
     int n = std::string(split) == "train" ? 96 : 40;
     for (int label = 0; label < 2; ++label) {
-      std::string folder = dir_ + "/easy/" + split + "/" + std::to_string(label);
-      results::make_dirs(folder);
+      std::string folder = dir_.file(std::string("easy/") + split + "/" + std::to_string(label));
+      io::make_dirs(folder);
       for (int i = 0; i < n / 2; ++i) {
         std::vector<std::uint8_t> px(size * size);
         for (auto& p : px) p = static_cast<std::uint8_t>(rng() % 60);
@@ -211,7 +200,7 @@ TEST_F(TrainerTest, LearnsAnEasyTwoClassProblem) {
       }
     }
   }
-  PreparedData data = prepare(dir_ + "/easy", size, /*has_test=*/false);
+  PreparedData data = prepare(dir_.file("easy"), size, /*has_test=*/false);
   sweeps::Trial trial = small_trial(4);
   trial.params.unfrozen_fraction = 1.0;
   trial.params.batch_size = 16;

@@ -1,340 +1,25 @@
-#include "results/store.h"
-
-#include <fcntl.h>
+// SweepStore: the one writer of results.h5 (see store.h for the concurrency model).
 #include <fmt/format.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstddef>
-#include <cstring>
-#include <ctime>
-#include <fstream>
+#include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
-#include <thread>
 #include <utility>
 
-#include "results/hdf5.h"
-#include "sweeps/params.h"
+#include <unistd.h>
+
+#include "io/files.h"
+#include "io/lock.h"
+#include "io/time.h"
+#include "results/store.h"
+#include "results/store_schema.h"
 
 namespace mammosweep::results {
 namespace {
 
-using hdf5::check;
-using hdf5::Handle;
-
-constexpr std::int64_t kFormatVersion = 1;
-constexpr const char* kFormatName = "mammosweep-results";
-constexpr std::size_t kJobIdBytes = 64;
-constexpr hsize_t kEpochChunk = 32;
-constexpr hsize_t kPredictionChunk = 4096;
-constexpr hsize_t kJobChunk = 16;
-constexpr hsize_t kEvaluationChunk = 4;
-constexpr const char* kEvaluations = "evaluations";
-
-// ---- row layouts -------------------------------------------------------------------------
-
-constexpr const char* kMetricNames[] = {"loss",        "accuracy", "precision", "recall",
-                                        "specificity", "f1",       "auc"};
-constexpr const char* kCountNames[] = {"tp", "fp", "tn", "fn"};
-
-/// In-memory image of one `epochs` row.
-struct EpochRow {
-  std::int32_t epoch;
-  double train[7];
-  double val[7];
-  std::int64_t train_cm[4];
-  std::int64_t val_cm[4];
-  double lr, seconds, images_per_second;
-};
-
-/// In-memory image of a trial's `state` value.
-struct StateRow {
-  std::int8_t status;
-  std::int32_t attempts;
-  std::int32_t n_ranks;
-  std::int32_t ranks[TrialState::kMaxRanks];
-  char start_time[TrialState::kMaxTimeBytes];
-  char end_time[TrialState::kMaxTimeBytes];
-  char failure_reason[TrialState::kMaxReasonBytes];
-};
-
-enum class Kind { i32, i64, f64 };
-struct Field {
-  std::string name;
-  std::size_t offset;
-  Kind kind;
-};
-
-std::vector<Field> epoch_fields() {
-  std::vector<Field> f;
-  f.push_back({"epoch", offsetof(EpochRow, epoch), Kind::i32});
-  for (int i = 0; i < 7; ++i)
-    f.push_back({std::string("train_") + kMetricNames[i],
-                 offsetof(EpochRow, train) + i * sizeof(double), Kind::f64});
-  for (int i = 0; i < 7; ++i)
-    f.push_back({std::string("val_") + kMetricNames[i],
-                 offsetof(EpochRow, val) + i * sizeof(double), Kind::f64});
-  for (int i = 0; i < 4; ++i)
-    f.push_back({std::string("train_") + kCountNames[i],
-                 offsetof(EpochRow, train_cm) + i * sizeof(std::int64_t), Kind::i64});
-  for (int i = 0; i < 4; ++i)
-    f.push_back({std::string("val_") + kCountNames[i],
-                 offsetof(EpochRow, val_cm) + i * sizeof(std::int64_t), Kind::i64});
-  f.push_back({"lr", offsetof(EpochRow, lr), Kind::f64});
-  f.push_back({"seconds", offsetof(EpochRow, seconds), Kind::f64});
-  f.push_back({"images_per_second", offsetof(EpochRow, images_per_second), Kind::f64});
-  return f;
-}
-
-hid_t native_type(Kind k) {
-  switch (k) {
-    case Kind::i32:
-      return H5T_NATIVE_INT32;
-    case Kind::i64:
-      return H5T_NATIVE_INT64;
-    case Kind::f64:
-      return H5T_NATIVE_DOUBLE;
-  }
-  return H5T_NATIVE_DOUBLE;
-}
-hid_t file_type(Kind k) {
-  switch (k) {
-    case Kind::i32:
-      return H5T_STD_I32LE;
-    case Kind::i64:
-      return H5T_STD_I64LE;
-    case Kind::f64:
-      return H5T_IEEE_F64LE;
-  }
-  return H5T_IEEE_F64LE;
-}
-
-/// Compound type of the epoch row: in memory (`packed` false) or on disk (packed, little
-/// endian, in the documented column order).
-Handle epoch_type(bool packed) {
-  auto fields = epoch_fields();
-  std::size_t size = 0;
-  for (const auto& f : fields) size += H5Tget_size(file_type(f.kind));
-  Handle t(H5Tcreate(H5T_COMPOUND, packed ? size : sizeof(EpochRow)), "creating epoch row type");
-  std::size_t offset = 0;
-  for (const auto& f : fields) {
-    hid_t member = packed ? file_type(f.kind) : native_type(f.kind);
-    check(H5Tinsert(t.get(), f.name.c_str(), packed ? offset : f.offset, member),
-          "adding column " + f.name + " to the epoch row type");
-    offset += H5Tget_size(member);
-  }
-  return t;
-}
-
-Handle status_type(bool packed) {
-  Handle t(H5Tenum_create(packed ? H5T_STD_I8LE : H5T_NATIVE_INT8), "creating status enum type");
-  for (auto s : {TrialStatus::pending, TrialStatus::running, TrialStatus::done, TrialStatus::failed,
-                 TrialStatus::stopped_early}) {
-    std::int8_t v = static_cast<std::int8_t>(s);
-    check(H5Tenum_insert(t.get(), to_string(s), &v), "adding status " + std::string(to_string(s)));
-  }
-  return t;
-}
-
-Handle state_type(bool packed) {
-  Handle status = status_type(packed);
-  hsize_t n = TrialState::kMaxRanks;
-  Handle ranks(H5Tarray_create2(packed ? H5T_STD_I32LE : H5T_NATIVE_INT32, 1, &n),
-               "creating ranks array type");
-  Handle time = hdf5::fixed_string_type(TrialState::kMaxTimeBytes);
-  Handle reason = hdf5::fixed_string_type(TrialState::kMaxReasonBytes);
-  struct Member {
-    const char* name;
-    hid_t type;
-    std::size_t offset;
-  };
-  const Member members[] = {
-      {"status", status.get(), offsetof(StateRow, status)},
-      {"attempts", packed ? H5T_STD_I32LE : H5T_NATIVE_INT32, offsetof(StateRow, attempts)},
-      {"n_ranks", packed ? H5T_STD_I32LE : H5T_NATIVE_INT32, offsetof(StateRow, n_ranks)},
-      {"ranks", ranks.get(), offsetof(StateRow, ranks)},
-      {"start_time", time.get(), offsetof(StateRow, start_time)},
-      {"end_time", time.get(), offsetof(StateRow, end_time)},
-      {"failure_reason", reason.get(), offsetof(StateRow, failure_reason)},
-  };
-  std::size_t size = 0;
-  for (const auto& m : members) size += H5Tget_size(m.type);
-  Handle t(H5Tcreate(H5T_COMPOUND, packed ? size : sizeof(StateRow)), "creating state type");
-  std::size_t offset = 0;
-  for (const auto& m : members) {
-    check(H5Tinsert(t.get(), m.name, packed ? offset : m.offset, m.type),
-          std::string("adding field ") + m.name + " to the state type");
-    offset += H5Tget_size(m.type);
-  }
-  return t;
-}
-
-EpochRow to_row(const EpochRecord& r) {
-  EpochRow row{};
-  row.epoch = r.epoch;
-  auto put = [](const SplitMetrics& m, double* out, std::int64_t* cm) {
-    const double v[7] = {m.loss, m.accuracy, m.precision, m.recall, m.specificity, m.f1, m.auc};
-    std::copy(v, v + 7, out);
-    cm[0] = m.cm.tp;
-    cm[1] = m.cm.fp;
-    cm[2] = m.cm.tn;
-    cm[3] = m.cm.fn;
-  };
-  put(r.train, row.train, row.train_cm);
-  put(r.val, row.val, row.val_cm);
-  row.lr = r.lr;
-  row.seconds = r.seconds;
-  row.images_per_second = r.images_per_second;
-  return row;
-}
-
-EpochRecord from_row(const EpochRow& row) {
-  EpochRecord r;
-  r.epoch = row.epoch;
-  auto get = [](const double* v, const std::int64_t* cm, SplitMetrics& m) {
-    m.loss = v[0];
-    m.accuracy = v[1];
-    m.precision = v[2];
-    m.recall = v[3];
-    m.specificity = v[4];
-    m.f1 = v[5];
-    m.auc = v[6];
-    m.cm = ConfusionMatrix{cm[0], cm[1], cm[2], cm[3]};
-  };
-  get(row.train, row.train_cm, r.train);
-  get(row.val, row.val_cm, r.val);
-  r.lr = row.lr;
-  r.seconds = row.seconds;
-  r.images_per_second = row.images_per_second;
-  return r;
-}
-
-StateRow to_row(const std::string& id, const TrialState& s) {
-  if (s.ranks.size() > TrialState::kMaxRanks) {
-    throw std::invalid_argument(fmt::format("trial '{}': {} ranks, the store holds at most {}", id,
-                                            s.ranks.size(), TrialState::kMaxRanks));
-  }
-  StateRow row{};
-  row.status = static_cast<std::int8_t>(s.status);
-  row.attempts = s.attempts;
-  row.n_ranks = static_cast<std::int32_t>(s.ranks.size());
-  std::copy(s.ranks.begin(), s.ranks.end(), row.ranks);
-  hdf5::copy_fixed(s.start_time, row.start_time, sizeof row.start_time);
-  hdf5::copy_fixed(s.end_time, row.end_time, sizeof row.end_time);
-  hdf5::copy_fixed(s.failure_reason, row.failure_reason, sizeof row.failure_reason);
-  return row;
-}
-
-TrialState from_row(const StateRow& row) {
-  TrialState s;
-  s.status = static_cast<TrialStatus>(row.status);
-  s.attempts = row.attempts;
-  int n = std::max(0, std::min<int>(row.n_ranks, TrialState::kMaxRanks));
-  s.ranks.assign(row.ranks, row.ranks + n);
-  s.start_time = hdf5::from_fixed(row.start_time, sizeof row.start_time);
-  s.end_time = hdf5::from_fixed(row.end_time, sizeof row.end_time);
-  s.failure_reason = hdf5::from_fixed(row.failure_reason, sizeof row.failure_reason);
-  return s;
-}
-
-// ---- small helpers -----------------------------------------------------------------------
-
-std::string now_utc() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-bool file_exists(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0;
-}
-
-std::string errno_text() { return std::strerror(errno); }
-
-void fsync_path(const std::string& path, bool directory) {
-  int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-  if (fd < 0) throw std::runtime_error("cannot open " + path + " to sync it: " + errno_text());
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0 && !directory)
-    throw std::runtime_error("fsync of " + path + " failed: " + errno_text());
-}
-
-std::string parent_dir(const std::string& path) {
-  auto pos = path.find_last_of('/');
-  if (pos == std::string::npos) return ".";
-  if (pos == 0) return "/";
-  return path.substr(0, pos);
-}
-
-/// Makes `tmp` durable and atomically replaces `path` with it.
-void publish(const std::string& tmp, const std::string& path) {
-  fsync_path(tmp, false);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + errno_text());
-  }
-  fsync_path(parent_dir(path), true);
-}
-
-void copy_file(const std::string& from, const std::string& to) {
-  std::ifstream in(from, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + from + " to copy it");
-  std::ofstream out(to, std::ios::binary | std::ios::trunc);
-  if (!out) throw std::runtime_error("cannot create " + to);
-  out << in.rdbuf();
-  out.flush();
-  if (!out) throw std::runtime_error("copying " + from + " to " + to + " failed");
-}
-
-std::string tmp_path(const std::string& path) {
-  return fmt::format("{}.tmp-{}", path, static_cast<long>(::getpid()));
-}
-
-/// Exclusive advisory lock on "<path>.lock" for the writer's lifetime. The kernel drops it
-/// when the process dies, so a crashed writer never leaves a stale lock.
-class WriterLock {
- public:
-  WriterLock() = default;
-  explicit WriterLock(const std::string& path) : lock_path_(path + ".lock") {
-    fd_ = ::open(lock_path_.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-    if (fd_ < 0)
-      throw std::runtime_error("cannot create writer lock " + lock_path_ + ": " + errno_text());
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd_);
-      fd_ = -1;
-      throw std::runtime_error("another process is writing " + path + " (lock " + lock_path_ +
-                               " is held); a store has exactly one writer");
-    }
-  }
-  ~WriterLock() { release(); }
-  WriterLock(WriterLock&& o) noexcept
-      : lock_path_(std::move(o.lock_path_)), fd_(std::exchange(o.fd_, -1)) {}
-  WriterLock& operator=(WriterLock&& o) noexcept {
-    if (this != &o) {
-      release();
-      lock_path_ = std::move(o.lock_path_);
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  void release() {
-    if (fd_ >= 0) ::close(fd_);  // closing the only descriptor drops the flock
-    fd_ = -1;
-  }
-
- private:
-  std::string lock_path_;
-  int fd_ = -1;
-};
+using namespace schema;
 
 Handle make_fapl(bool clear_status_flags) {
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), "creating file access property list");
@@ -375,27 +60,6 @@ nlohmann::json parse_params(const TrialInit& t) {
   return j;
 }
 
-/// Visits the leaves of a JSON object as dotted paths ("augmentation.hflip").
-template <typename F>
-void flatten(const nlohmann::json& j, const std::string& prefix, F&& visit) {
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
-    if (it->is_object() && !it->empty()) {
-      flatten(*it, key, visit);
-    } else {
-      visit(key, *it);
-    }
-  }
-}
-
-std::string display_text(const nlohmann::json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_boolean()) return sweeps::to_text(sweeps::Value{v.get<bool>()});
-  if (v.is_number_unsigned()) return std::to_string(v.get<std::uint64_t>());
-  if (v.is_number_integer()) return sweeps::to_text(sweeps::Value{v.get<std::int64_t>()});
-  if (v.is_number_float()) return sweeps::to_text(sweeps::Value{v.get<double>()});
-  return v.dump();
-}
 
 Handle chunked_dcpl(hsize_t chunk) {
   Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), "creating dataset creation property list");
@@ -431,13 +95,6 @@ Handle create_scalar(hid_t loc, const std::string& name, hid_t file_type_id, hid
   return ds;
 }
 
-hsize_t extent(hid_t ds) {
-  Handle space(H5Dget_space(ds), "getting dataset extent");
-  hsize_t dims[H5S_MAX_RANK] = {0};
-  int rank = check(H5Sget_simple_extent_dims(space.get(), dims, nullptr), "reading dataset extent");
-  return rank == 0 ? 1 : dims[0];
-}
-
 /// Writes `count` elements at [start, start+count) of 1-D dataset `ds` (already sized).
 void write_rows(hid_t ds, hid_t mem_type, hsize_t start, hsize_t count, const void* data,
                 const std::string& what) {
@@ -447,23 +104,6 @@ void write_rows(hid_t ds, hid_t mem_type, hsize_t start, hsize_t count, const vo
         "selecting rows of " + what);
   Handle mspace(H5Screate_simple(1, &count, nullptr), "creating memory dataspace");
   check(H5Dwrite(ds, mem_type, mspace.get(), fspace.get(), H5P_DEFAULT, data), "writing " + what);
-}
-
-template <typename T>
-std::vector<T> read_all(hid_t ds, hid_t mem_type, const std::string& what) {
-  std::vector<T> out(static_cast<std::size_t>(extent(ds)));
-  if (!out.empty()) {
-    check(H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "reading " + what);
-  }
-  return out;
-}
-
-/// Length of the complete prefix of an epochs table: rows whose epoch column is 1, 2, ...
-/// Rows after it are left over from a crash between extending and writing.
-std::size_t complete_prefix(const std::vector<EpochRow>& rows) {
-  std::size_t n = 0;
-  while (n < rows.size() && rows[n].epoch == static_cast<std::int32_t>(n + 1)) ++n;
-  return n;
 }
 
 // ---- building objects (before SWMR mode) -------------------------------------------------
@@ -476,7 +116,7 @@ void write_root(hid_t file, const SweepInfo& info) {
   hdf5::write_attr(file, "spec_overrides", info.spec_overrides);
   hdf5::write_attr(file, "spec_effective_yaml", info.spec_effective_yaml);
   hdf5::write_attr(file, "spec_hash", info.spec_hash);
-  hdf5::write_attr(file, "created", info.created.empty() ? now_utc() : info.created);
+  hdf5::write_attr(file, "created", info.created.empty() ? io::iso_utc_now() : info.created);
   hdf5::write_attr(file, "libtorch_version", info.libtorch_version);
   hdf5::write_attr(file, "cuda_version", info.cuda_version);
   hdf5::write_attr(file, "nccl_version", info.nccl_version);
@@ -553,6 +193,20 @@ struct ExistingTrial {
   std::uint64_t seed = 0;
 };
 
+/// The lock that keeps out a second writer: "<path>.lock", released when the process dies.
+io::FileLock writer_lock(const std::string& path) {
+  io::FileLock lock(path + ".lock", io::FileLock::Mode::try_once);
+  if (!lock.held()) {
+    throw std::runtime_error("another process is writing " + path + " (lock " + path +
+                             ".lock is held); a store has exactly one writer");
+  }
+  return lock;
+}
+
+std::string tmp_path(const std::string& path) {
+  return fmt::format("{}.tmp-{}", path, static_cast<long>(::getpid()));
+}
+
 }  // namespace
 
 // ---- SweepStore --------------------------------------------------------------------------
@@ -564,7 +218,7 @@ struct SweepStore::Impl {
   };
 
   std::string path;
-  WriterLock lock;
+  io::FileLock lock;
   Handle file;
   Handle epoch_mem = epoch_type(false);
   Handle state_mem = state_type(false);
@@ -639,13 +293,13 @@ SweepStore SweepStore::create(const std::string& path, const SweepInfo& info,
     parse_params(t);
     if (!seen.insert(t.id).second) throw std::invalid_argument("duplicate trial id '" + t.id + "'");
   }
-  if (file_exists(path)) {
+  if (io::file_exists(path)) {
     throw std::runtime_error("cannot create sweep store " + path +
                              ": the file exists (use open_for_append to continue a sweep)");
   }
   auto impl = std::make_unique<Impl>();
   impl->path = path;
-  impl->lock = WriterLock(path);
+  impl->lock = writer_lock(path);
 
   // Build the complete file under a private name, then publish it atomically: a crash
   // before the rename leaves no half-built results.h5 behind.
@@ -657,7 +311,7 @@ SweepStore SweepStore::create(const std::string& path, const SweepInfo& info,
     for (const auto& t : trials) add_trial(file.get(), t);
     file.close();
   }
-  publish(tmp, path);
+  io::publish(tmp, path);
   impl->open_swmr();
   return SweepStore(std::move(impl));
 }
@@ -665,11 +319,11 @@ SweepStore SweepStore::create(const std::string& path, const SweepInfo& info,
 SweepStore SweepStore::open_for_append(const std::string& path,
                                        const std::vector<TrialInit>& trials) {
   hdf5::silence_error_printing();
-  if (!file_exists(path))
+  if (!io::file_exists(path))
     throw std::runtime_error("cannot open sweep store " + path + ": no such file");
   auto impl = std::make_unique<Impl>();
   impl->path = path;
-  impl->lock = WriterLock(path);
+  impl->lock = writer_lock(path);
 
   // Which trials does the file already have? (SWMR-read works on a crashed file.)
   std::map<std::string, ExistingTrial> existing;
@@ -708,7 +362,7 @@ SweepStore SweepStore::open_for_append(const std::string& path,
   if (!to_add.empty() || !has_evaluations) {
     // New objects cannot be created in SWMR mode: add them to a copy, publish the copy.
     const std::string tmp = tmp_path(path);
-    copy_file(path, tmp);
+    io::copy_file(path, tmp);
     {
       Handle fapl = make_fapl(/*clear_status_flags=*/true);
       Handle file(H5Fopen(tmp.c_str(), H5F_ACC_RDWR, fapl.get()),
@@ -717,7 +371,7 @@ SweepStore SweepStore::open_for_append(const std::string& path,
       if (!has_evaluations) create_evaluations(file.get());
       file.close();
     }
-    publish(tmp, path);
+    io::publish(tmp, path);
   }
   impl->open_swmr();
   return SweepStore(std::move(impl));
@@ -830,139 +484,6 @@ void SweepStore::close() {
   impl_->file.close();
   impl_->lock.release();
   impl_.reset();
-}
-
-// ---- reader ------------------------------------------------------------------------------
-
-namespace {
-
-// Every row of a 1-D dataset of fixed-size strings of `bytes` bytes.
-std::vector<std::string> read_string_rows(hid_t file, const char* name, std::size_t bytes) {
-  Handle ds(H5Dopen2(file, name, H5P_DEFAULT), std::string("opening ") + name);
-  Handle type = hdf5::fixed_string_type(bytes);
-  const hsize_t n = extent(ds.get());
-  std::vector<char> buf(n * bytes);
-  if (n > 0) {
-    check(H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()),
-          std::string("reading ") + name);
-  }
-  std::vector<std::string> rows;
-  for (hsize_t i = 0; i < n; ++i) rows.push_back(hdf5::from_fixed(buf.data() + i * bytes, bytes));
-  return rows;
-}
-
-SweepSnapshot read_once(const std::string& path) {
-  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT),
-              "opening " + path + " for SWMR reading");
-  hid_t f = file.get();
-  SweepSnapshot snap;
-  if (hdf5::read_attr_string(f, "format") != kFormatName) {
-    throw std::runtime_error(path + ": root attribute 'format' is not '" + kFormatName + "'");
-  }
-  SweepInfo& info = snap.info;
-  info.tool_version = hdf5::read_attr_string(f, "tool_version");
-  info.spec_yaml = hdf5::read_attr_string(f, "spec_yaml");
-  if (hdf5::attr_exists(f, "spec_effective_yaml")) {  // absent in older files (store.h)
-    info.spec_overrides = hdf5::read_attr_strings(f, "spec_overrides");
-    info.spec_effective_yaml = hdf5::read_attr_string(f, "spec_effective_yaml");
-  }
-  info.spec_hash = hdf5::read_attr_string(f, "spec_hash");
-  info.created = hdf5::read_attr_string(f, "created");
-  info.libtorch_version = hdf5::read_attr_string(f, "libtorch_version");
-  info.cuda_version = hdf5::read_attr_string(f, "cuda_version");
-  info.nccl_version = hdf5::read_attr_string(f, "nccl_version");
-  info.mpi_version = hdf5::read_attr_string(f, "mpi_version");
-  info.hostnames = hdf5::read_attr_strings(f, "hostnames");
-  info.data_manifest_hash = hdf5::read_attr_string(f, "data_manifest_hash");
-  info.leakage_report_json = hdf5::read_attr_string(f, "leakage_report_json");
-  info.slurm_job_ids = read_string_rows(f, "slurm_job_ids", kJobIdBytes);
-  if (hdf5::link_exists(f, kEvaluations)) {
-    snap.evaluations = read_string_rows(f, kEvaluations, kMaxEvaluationBytes);
-  }
-
-  Handle epoch_mem = epoch_type(false), state_mem = state_type(false);
-  Handle tgroup(H5Gopen2(f, "trials", H5P_DEFAULT), "opening /trials in " + path);
-  for (const auto& id : hdf5::child_names(tgroup.get())) {
-    const std::string where = path + ":/trials/" + id;
-    Handle g(H5Gopen2(tgroup.get(), id.c_str(), H5P_DEFAULT), "opening " + where);
-    TrialResult r;
-    r.id = hdf5::read_attr_string(g.get(), "id");
-    r.name = hdf5::read_attr_string(g.get(), "name");
-    r.params_json = hdf5::read_attr_string(g.get(), "params_json");
-    r.seed = hdf5::read_attr_uint64(g.get(), "seed");
-    try {
-      flatten(nlohmann::json::parse(r.params_json), "",
-              [&](const std::string& key, const nlohmann::json& v) {
-                r.params[key] = display_text(v);
-              });
-    } catch (const nlohmann::json::exception& e) {
-      throw std::runtime_error(where + ": params_json is not valid JSON: " + e.what());
-    }
-    auto open = [&](const char* name) {
-      return Handle(H5Dopen2(g.get(), name, H5P_DEFAULT), "opening " + where + "/" + name);
-    };
-    {
-      Handle ds = open("state");
-      StateRow row{};
-      check(H5Dread(ds.get(), state_mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &row),
-            "reading " + where + "/state");
-      TrialState s = from_row(row);
-      r.status = s.status;
-      r.attempts = s.attempts;
-      r.failure_reason = s.failure_reason;
-      r.ranks = s.ranks;
-      r.start_time = s.start_time;
-      r.end_time = s.end_time;
-    }
-    {
-      Handle ds = open("epochs");
-      auto rows = read_all<EpochRow>(ds.get(), epoch_mem.get(), where + "/epochs");
-      rows.resize(complete_prefix(rows));
-      for (const auto& row : rows) r.epochs.push_back(from_row(row));
-    }
-    {
-      std::int32_t best = 0;
-      Handle ds = open("best_epoch");
-      check(H5Dread(ds.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, &best),
-            "reading " + where + "/best_epoch");
-      if (best > 0) {
-        Handle l = open("best_val_labels"), s = open("best_val_scores");
-        auto labels = read_all<std::int8_t>(l.get(), H5T_NATIVE_INT8, where + "/best_val_labels");
-        auto scores = read_all<float>(s.get(), H5T_NATIVE_FLOAT, where + "/best_val_scores");
-        if (labels.size() != scores.size()) {
-          throw std::runtime_error(fmt::format("{}: {} best_val_labels but {} best_val_scores",
-                                               where, labels.size(), scores.size()));
-        }
-        r.best_epoch = best;
-        r.best_val_predictions.labels = std::move(labels);
-        r.best_val_predictions.scores = std::move(scores);
-      }
-    }
-    snap.trials.push_back(std::move(r));
-  }
-  return snap;
-}
-
-}  // namespace
-
-SweepSnapshot read_store(const std::string& path, const ReadOptions& options) {
-  hdf5::silence_error_printing();
-  if (!file_exists(path))
-    throw std::runtime_error("cannot read sweep store " + path + ": no such file");
-  const auto deadline = std::chrono::steady_clock::now() + options.retry_for;
-  for (;;) {
-    try {
-      return read_once(path);
-    } catch (const hdf5::Hdf5Error&) {
-      if (std::chrono::steady_clock::now() >= deadline) throw;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
-}
-
-std::string store_path(const std::string& dir) {
-  if (dir.empty()) return "results.h5";
-  return dir.back() == '/' ? dir + "results.h5" : dir + "/results.h5";
 }
 
 }  // namespace mammosweep::results

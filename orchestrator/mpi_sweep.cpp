@@ -1,0 +1,223 @@
+#include "orchestrator/mpi_sweep.h"
+
+#include <fmt/format.h>
+#include <torch/cuda.h>
+
+#include <chrono>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "cluster/communicator.h"
+#include "cluster/protocol.h"
+#include "orchestrator/cli.h"
+#include "orchestrator/placement.h"
+#include "orchestrator/run_setup.h"
+#include "orchestrator/sweep_results.h"
+#include "worker/data.h"
+#include "worker/trainer.h"
+
+namespace mammosweep::orchestrator {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// A cluster::Communicator seen through the trainer's GradientGroup interface.
+class CommunicatorGroup : public worker::GradientGroup {
+ public:
+  explicit CommunicatorGroup(std::unique_ptr<cluster::Communicator> c) : c_(std::move(c)) {}
+  int rank() const override { return c_->rank(); }
+  int size() const override { return c_->size(); }
+  void allreduce_mean(std::vector<torch::Tensor>& t) override { c_->allreduce_mean(t); }
+  void broadcast(torch::Tensor& t, int root) override { c_->broadcast(t, root); }
+  std::vector<std::string> allgather_bytes(const std::string& b) override {
+    return c_->allgather(b);
+  }
+
+ private:
+  std::unique_ptr<cluster::Communicator> c_;
+};
+
+}  // namespace
+
+int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int world_size) {
+  const int need = coord.replicas();
+  if (need > world_size - 1) {
+    throw InputError(fmt::format("resources.replicas is {} but this run has only {} worker "
+                                 "rank(s); start more ranks (mpirun -np {})",
+                                 need, world_size - 1, need + 1));
+  }
+  std::set<int> idle;
+  std::map<int, std::string> host;
+  std::map<std::string, std::vector<int>> busy;  // trial id -> ranks, [0] = leader
+  bool stopping = false;
+  while (true) {
+    if (stop_requested() && !stopping) {
+      stopping = true;
+      std::cout << "stop requested: checkpointing running trials at the next step\n"
+                << std::flush;
+      for (const auto& [id, ranks] : busy) {
+        cluster::send_message(control, ranks[0], cluster::CheckpointNow{id});
+      }
+    }
+    while (!stopping && coord.has_queued() && static_cast<int>(idle.size()) >= need) {
+      std::map<int, std::string> idle_hosts;
+      for (int r : idle) idle_hosts[r] = host[r];
+      const std::vector<int> ranks = place_group(idle_hosts, need);
+      Job job = *coord.next_job();
+      coord.started(job, ranks);
+      cluster::Assign assign{sweeps::to_text(job.trial), job.attempt, ranks,
+                             job.resume_from_epoch};
+      for (int r : ranks) {
+        cluster::send_message(control, r, assign);
+        idle.erase(r);
+      }
+      busy[job.trial.id] = ranks;
+    }
+    if (busy.empty() && (stopping || !coord.has_queued())) break;
+    std::optional<cluster::Message> msg = cluster::recv_message(control, 500ms);
+    if (!msg) continue;
+    const int src = msg->source;
+    std::visit(
+        [&](auto& m) {
+          using T = std::decay_t<decltype(m)>;
+          if constexpr (std::is_same_v<T, cluster::Ready>) {
+            idle.insert(src);
+            host[src] = m.hostname;
+          } else if constexpr (std::is_same_v<T, cluster::EpochReport>) {
+            worker::EpochDecision d = worker::EpochDecision::proceed;
+            if (busy.count(m.trial_id)) {
+              d = coord.epoch(m.trial_id, m.record, m.val_predictions.value_or(results::Predictions{}));
+            }
+            cluster::Stop verdict{m.trial_id, "", d == worker::EpochDecision::stop_early};
+            if (verdict.stop) verdict.reason = "early stopping";
+            cluster::send_message(control, src, verdict);
+          } else if constexpr (std::is_same_v<T, cluster::Done>) {
+            if (busy.erase(m.trial_id)) coord.finished(m.trial_id, m.status);
+          } else if constexpr (std::is_same_v<T, cluster::Failed>) {
+            if (busy.erase(m.trial_id)) {
+              if (m.kind == results::FailureKind::interrupted) {
+                coord.interrupted(m.trial_id);
+              } else {
+                coord.failed(m.trial_id, m.kind, m.reason, m.rank);
+              }
+            }
+          }
+        },
+        msg->body);
+  }
+  return stopping ? kExitInterrupted : kExitOk;
+}
+
+int work(const RunOptions& opt, const cluster::MpiSession& session,
+         const cluster::MpiComm& control, int workers_on_node) {
+  Setup s = make_setup(opt, workers_on_node);
+  const bool cuda = s.spec.resources.gpus > 0 && torch::cuda::is_available();
+  const int device = cuda ? session.local_rank() % std::max<int>(1, torch::cuda::device_count())
+                          : -1;
+  auto ready = [&] {
+    cluster::send_message(control, 0,
+                          cluster::Ready{session.rank(), session.hostname(),
+                                         session.local_rank(), device});
+  };
+  ready();
+  std::optional<worker::PreparedData> data;
+  while (true) {
+    std::optional<cluster::Message> msg = cluster::recv_message(control, cluster::kWaitForever, 0);
+    if (!msg || std::holds_alternative<cluster::Shutdown>(msg->body)) break;
+    auto* assign = std::get_if<cluster::Assign>(&msg->body);
+    if (!assign) continue;  // a late CheckpointNow for a trial that already ended
+    sweeps::Trial trial = sweeps::trial_from_text(assign->trial_text);
+    const bool leader = assign->group_ranks.at(0) == session.rank();
+    int last_reported = assign->resume_from_epoch;
+    bool checkpoint_now = false;
+    try {
+      // The group first: after it exists, a member that fails tells the others (sync_group)
+      // instead of leaving them waiting in a collective.
+      std::unique_ptr<CommunicatorGroup> group;
+      if (assign->group_ranks.size() > 1) {
+        cluster::MpiComm g = cluster::create_group(session.world(), assign->group_ranks);
+        group = std::make_unique<CommunicatorGroup>(
+            cuda ? cluster::make_nccl_communicator(g, device)
+                 : cluster::make_mpi_communicator(std::move(g)));
+      }
+      std::exception_ptr prepare_failure;
+      try {
+        if (!data) {
+          worker::PrepareOptions po = s.prepare;
+          po.check_leakage = false;  // rank 0 ran the guard before handing out any trial
+          data.emplace(worker::prepare_data(s.spec.data, po));
+        }
+      } catch (...) {
+        if (!group) throw;
+        prepare_failure = std::current_exception();
+      }
+      if (group) worker::sync_group(*group, prepare_failure);
+      worker::TrainerOptions to =
+          trainer_options(s, opt, trial, assign->resume_from_epoch, session.rank());
+      to.progress = false;
+      to.group = group.get();
+      to.cuda_device = std::max(0, device);
+      to.should_stop = [&] {
+        if (leader && !checkpoint_now) {
+          if (auto m = cluster::recv_message(control, 0us, 0)) {
+            if (std::holds_alternative<cluster::CheckpointNow>(m->body)) checkpoint_now = true;
+          }
+        }
+        return stop_requested().load() || checkpoint_now;
+      };
+      to.on_epoch = [&](const results::EpochRecord& r, const results::Predictions& val) {
+        if (!leader) return worker::EpochDecision::proceed;
+        cluster::send_message(control, 0, cluster::EpochReport{trial.id, r, val});
+        last_reported = r.epoch;
+        while (true) {
+          std::optional<cluster::Message> v = cluster::recv_message(control, cluster::kWaitForever, 0);
+          if (!v) continue;
+          if (auto* stop = std::get_if<cluster::Stop>(&v->body)) {
+            return stop->stop ? worker::EpochDecision::stop_early : worker::EpochDecision::proceed;
+          }
+          if (std::holds_alternative<cluster::CheckpointNow>(v->body)) checkpoint_now = true;
+        }
+      };
+      worker::TrainOutcome outcome = worker::train_trial(trial, *data, to);
+      if (leader) {
+        cluster::Done done;
+        done.trial_id = trial.id;
+        done.status = outcome.status;
+        done.epochs_completed = outcome.epochs_completed;
+        done.best_epoch = outcome.best_epoch;
+        cluster::send_message(control, 0, done);
+      }
+    } catch (const worker::Interrupted& e) {
+      if (leader) {
+        cluster::send_message(control, 0,
+                              cluster::Failed{trial.id, e.what(), results::FailureKind::interrupted,
+                                              session.rank(), last_reported});
+      }
+    } catch (const worker::GroupAborted&) {
+      // Another member failed and reports it; this rank is free again.
+    } catch (const worker::TrialFailure& e) {
+      cluster::send_message(control, 0,
+                            cluster::Failed{trial.id, e.what(), e.kind(),
+                                            session.rank(), 0});
+    } catch (const std::exception& e) {
+      cluster::send_message(control, 0,
+                            cluster::Failed{trial.id, e.what(), results::FailureKind::exception,
+                                            session.rank(), 0});
+    }
+    ready();
+  }
+  return kExitOk;
+}
+
+ShutdownWorkers::~ShutdownWorkers() {
+  for (int r = 1; r < size_; ++r) {
+    try {
+      cluster::send_message(control_, r, cluster::Shutdown{});
+    } catch (...) {
+    }
+  }
+}
+
+}  // namespace mammosweep::orchestrator

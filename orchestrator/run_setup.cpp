@@ -1,0 +1,103 @@
+#include "orchestrator/run_setup.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "orchestrator/cli.h"
+#include "orchestrator/sweep_results.h"
+#include "sweeps/parse.h"
+#include "worker/checkpoint.h"
+
+namespace mammosweep::orchestrator {
+namespace {
+
+std::string default_cache_dir() {
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/mammosweep";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/mammosweep";
+  return "/tmp/mammosweep-cache";
+}
+
+FaultInjection fault_injection_from_env() {
+  FaultInjection f;
+  const char* env = std::getenv("MAMMOSWEEP_INJECT_FAILURE");
+  if (!env || !*env) return f;
+  char name[128] = {};
+  if (std::sscanf(env, "%d:%127[^:]:%d:%d", &f.rank, name, &f.epoch, &f.step) != 4 ||
+      f.epoch < 1 || f.step < 1) {
+    throw InputError(fmt::format("MAMMOSWEEP_INJECT_FAILURE='{}': expected RANK:TRIAL:EPOCH:STEP "
+                                 "with EPOCH and STEP >= 1, e.g. 2:B:1:3",
+                                 env));
+  }
+  f.trial = name;
+  return f;
+}
+
+/// `text` as a YAML double-quoted scalar.
+std::string yaml_quoted(const std::string& text) {
+  std::string q = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') q += '\\';
+    q += c;
+  }
+  return q + "\"";
+}
+
+}  // namespace
+
+Setup make_setup(const RunOptions& opt, int workers_on_node) {
+  Setup s;
+  s.fault = fault_injection_from_env();
+  // --data-root is --set data.root=...: the effective spec records the data that trained.
+  std::vector<std::string> overrides = opt.overrides;
+  if (!opt.data_root.empty()) overrides.push_back("data.root=" + yaml_quoted(opt.data_root));
+  s.spec = sweeps::load_spec(opt.spec_path, overrides);
+  s.trials = sweeps::expand(s.spec);
+  if (!opt.only_trial.empty()) {
+    std::vector<sweeps::Trial> match;
+    for (const auto& t : s.trials) {
+      if (t.id == opt.only_trial || t.name == opt.only_trial) match.push_back(t);
+    }
+    if (match.size() != 1) {
+      std::string names;
+      for (const auto& t : s.trials) names += fmt::format("\n  {}  {}", t.id, t.name);
+      throw InputError(fmt::format("{}: {} trial matches '{}'; the spec's trials are:{}",
+                                   opt.spec_path, match.empty() ? "no" : "more than one",
+                                   opt.only_trial, names));
+    }
+    s.trials = match;
+  }
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  s.threads = opt.threads > 0                  ? opt.threads
+              : s.spec.resources.threads > 0   ? s.spec.resources.threads
+                                               : std::max(1, cores / std::max(1, workers_on_node));
+  s.prepare.cache_dir = opt.cache_dir.empty() ? default_cache_dir() : opt.cache_dir;
+  s.prepare.threads = s.threads;
+  return s;
+}
+
+worker::TrainerOptions trainer_options(const Setup& s, const RunOptions& opt,
+                                       const sweeps::Trial& trial, int resume_epoch,
+                                       int world_rank) {
+  worker::TrainerOptions to;
+  const FaultInjection& f = s.fault;
+  if (f.rank == world_rank && (f.trial == trial.name || f.trial == trial.id)) {
+    to.fail_at_epoch = f.epoch;
+    to.fail_at_step = f.step;
+  }
+  to.checkpoint_dir = worker::checkpoint_dir(opt.out_dir, trial.id);
+  to.resume_epoch = resume_epoch;
+  to.threads = s.threads;
+  to.metric = s.spec.metric.name;
+  to.goal = s.spec.metric.goal;
+  to.progress = opt.progress;
+  to.mean = s.spec.data.mean;
+  to.std = s.spec.data.std;
+  to.use_cuda = s.spec.resources.gpus > 0;
+  return to;
+}
+
+}  // namespace mammosweep::orchestrator

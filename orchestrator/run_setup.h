@@ -1,0 +1,40 @@
+#pragma once
+// What every rank derives from the command line alone, so that rank 0 and the workers agree
+// without messages: the spec (--set and --data-root applied), its trials, the data
+// preparation options, the threads per training rank, and test fault injection.
+#include <string>
+#include <vector>
+
+#include "orchestrator/sweep_runner.h"
+#include "sweeps/spec.h"
+#include "sweeps/trial.h"
+#include "worker/data.h"
+#include "worker/trainer.h"
+
+namespace mammosweep::orchestrator {
+
+/// MAMMOSWEEP_INJECT_FAILURE=RANK:TRIAL:EPOCH:STEP makes world rank RANK throw at that
+/// training step of trial TRIAL (name or id): fault injection for tests and cluster checks.
+struct FaultInjection {
+  int rank = -1, epoch = 0, step = 0;
+  std::string trial;
+};
+
+struct Setup {
+  sweeps::SweepSpec spec;
+  std::vector<sweeps::Trial> trials;
+  worker::PrepareOptions prepare;
+  int threads = 1;
+  FaultInjection fault;
+};
+
+/// Throws InputError for a bad MAMMOSWEEP_INJECT_FAILURE or an --only trial that matches
+/// no trial (or several); sweeps::SpecError for a bad spec.
+Setup make_setup(const RunOptions& opt, int workers_on_node);
+
+/// The trainer's options for one attempt at `trial` on `world_rank`.
+worker::TrainerOptions trainer_options(const Setup& s, const RunOptions& opt,
+                                       const sweeps::Trial& trial, int resume_epoch,
+                                       int world_rank);
+
+}  // namespace mammosweep::orchestrator

@@ -1,0 +1,142 @@
+// read_store: a consistent snapshot of results.h5, read in SWMR mode (store.h).
+#include <fmt/format.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <thread>
+
+#include "io/files.h"
+#include "results/store.h"
+#include "results/store_schema.h"
+#include "sweeps/params.h"
+
+namespace mammosweep::results {
+namespace {
+
+using namespace schema;
+
+std::string display_text(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return sweeps::to_text(sweeps::Value{v.get<bool>()});
+  if (v.is_number_unsigned()) return std::to_string(v.get<std::uint64_t>());
+  if (v.is_number_integer()) return sweeps::to_text(sweeps::Value{v.get<std::int64_t>()});
+  if (v.is_number_float()) return sweeps::to_text(sweeps::Value{v.get<double>()});
+  return v.dump();
+}
+
+SweepSnapshot read_once(const std::string& path) {
+  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT),
+              "opening " + path + " for SWMR reading");
+  hid_t f = file.get();
+  SweepSnapshot snap;
+  if (hdf5::read_attr_string(f, "format") != kFormatName) {
+    throw std::runtime_error(path + ": root attribute 'format' is not '" + kFormatName + "'");
+  }
+  SweepInfo& info = snap.info;
+  info.tool_version = hdf5::read_attr_string(f, "tool_version");
+  info.spec_yaml = hdf5::read_attr_string(f, "spec_yaml");
+  if (hdf5::attr_exists(f, "spec_effective_yaml")) {  // absent in older files (store.h)
+    info.spec_overrides = hdf5::read_attr_strings(f, "spec_overrides");
+    info.spec_effective_yaml = hdf5::read_attr_string(f, "spec_effective_yaml");
+  }
+  info.spec_hash = hdf5::read_attr_string(f, "spec_hash");
+  info.created = hdf5::read_attr_string(f, "created");
+  info.libtorch_version = hdf5::read_attr_string(f, "libtorch_version");
+  info.cuda_version = hdf5::read_attr_string(f, "cuda_version");
+  info.nccl_version = hdf5::read_attr_string(f, "nccl_version");
+  info.mpi_version = hdf5::read_attr_string(f, "mpi_version");
+  info.hostnames = hdf5::read_attr_strings(f, "hostnames");
+  info.data_manifest_hash = hdf5::read_attr_string(f, "data_manifest_hash");
+  info.leakage_report_json = hdf5::read_attr_string(f, "leakage_report_json");
+  info.slurm_job_ids = read_string_rows(f, "slurm_job_ids", kJobIdBytes);
+  if (hdf5::link_exists(f, kEvaluations)) {
+    snap.evaluations = read_string_rows(f, kEvaluations, kMaxEvaluationBytes);
+  }
+
+  Handle epoch_mem = epoch_type(false), state_mem = state_type(false);
+  Handle tgroup(H5Gopen2(f, "trials", H5P_DEFAULT), "opening /trials in " + path);
+  for (const auto& id : hdf5::child_names(tgroup.get())) {
+    const std::string where = path + ":/trials/" + id;
+    Handle g(H5Gopen2(tgroup.get(), id.c_str(), H5P_DEFAULT), "opening " + where);
+    TrialResult r;
+    r.id = hdf5::read_attr_string(g.get(), "id");
+    r.name = hdf5::read_attr_string(g.get(), "name");
+    r.params_json = hdf5::read_attr_string(g.get(), "params_json");
+    r.seed = hdf5::read_attr_uint64(g.get(), "seed");
+    try {
+      flatten(nlohmann::json::parse(r.params_json), "",
+              [&](const std::string& key, const nlohmann::json& v) {
+                r.params[key] = display_text(v);
+              });
+    } catch (const nlohmann::json::exception& e) {
+      throw std::runtime_error(where + ": params_json is not valid JSON: " + e.what());
+    }
+    auto open = [&](const char* name) {
+      return Handle(H5Dopen2(g.get(), name, H5P_DEFAULT), "opening " + where + "/" + name);
+    };
+    {
+      Handle ds = open("state");
+      StateRow row{};
+      check(H5Dread(ds.get(), state_mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &row),
+            "reading " + where + "/state");
+      TrialState s = from_row(row);
+      r.status = s.status;
+      r.attempts = s.attempts;
+      r.failure_reason = s.failure_reason;
+      r.ranks = s.ranks;
+      r.start_time = s.start_time;
+      r.end_time = s.end_time;
+    }
+    {
+      Handle ds = open("epochs");
+      auto rows = read_all<EpochRow>(ds.get(), epoch_mem.get(), where + "/epochs");
+      rows.resize(complete_prefix(rows));
+      for (const auto& row : rows) r.epochs.push_back(from_row(row));
+    }
+    {
+      std::int32_t best = 0;
+      Handle ds = open("best_epoch");
+      check(H5Dread(ds.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, &best),
+            "reading " + where + "/best_epoch");
+      if (best > 0) {
+        Handle l = open("best_val_labels"), s = open("best_val_scores");
+        auto labels = read_all<std::int8_t>(l.get(), H5T_NATIVE_INT8, where + "/best_val_labels");
+        auto scores = read_all<float>(s.get(), H5T_NATIVE_FLOAT, where + "/best_val_scores");
+        if (labels.size() != scores.size()) {
+          throw std::runtime_error(fmt::format("{}: {} best_val_labels but {} best_val_scores",
+                                               where, labels.size(), scores.size()));
+        }
+        r.best_epoch = best;
+        r.best_val_predictions.labels = std::move(labels);
+        r.best_val_predictions.scores = std::move(scores);
+      }
+    }
+    snap.trials.push_back(std::move(r));
+  }
+  return snap;
+}
+
+}  // namespace
+
+SweepSnapshot read_store(const std::string& path, const ReadOptions& options) {
+  hdf5::silence_error_printing();
+  if (!io::file_exists(path))
+    throw std::runtime_error("cannot read sweep store " + path + ": no such file");
+  const auto deadline = std::chrono::steady_clock::now() + options.retry_for;
+  for (;;) {
+    try {
+      return read_once(path);
+    } catch (const hdf5::Hdf5Error&) {
+      if (std::chrono::steady_clock::now() >= deadline) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+}
+
+std::string store_path(const std::string& dir) {
+  if (dir.empty()) return "results.h5";
+  return dir.back() == '/' ? dir + "results.h5" : dir + "/results.h5";
+}
+
+}  // namespace mammosweep::results

@@ -1,0 +1,99 @@
+#pragma once
+// Internal to the results library: the on-disk layout of results.h5 shared by the writer
+// (store_writer.cpp) and the reader (store_reader.cpp). The format for other tools is
+// documented in docs/results-format.md; a change here is a change there.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "results/hdf5.h"
+#include "results/records.h"
+#include "results/store.h"
+
+namespace mammosweep::results::schema {
+
+using hdf5::check;
+using hdf5::Handle;
+
+constexpr std::int64_t kFormatVersion = 1;
+constexpr const char* kFormatName = "mammosweep-results";
+constexpr std::size_t kJobIdBytes = 64;
+constexpr hsize_t kEpochChunk = 32;
+constexpr hsize_t kPredictionChunk = 4096;
+constexpr hsize_t kJobChunk = 16;
+constexpr hsize_t kEvaluationChunk = 4;
+constexpr const char* kEvaluations = "evaluations";
+
+constexpr const char* kMetricNames[] = {"loss",        "accuracy", "precision", "recall",
+                                        "specificity", "f1",       "auc"};
+constexpr const char* kCountNames[] = {"tp", "fp", "tn", "fn"};
+
+/// In-memory image of one `epochs` row.
+struct EpochRow {
+  std::int32_t epoch;
+  double train[7];
+  double val[7];
+  std::int64_t train_cm[4];
+  std::int64_t val_cm[4];
+  double lr, seconds, images_per_second;
+};
+
+/// In-memory image of a trial's `state` value.
+struct StateRow {
+  std::int8_t status;
+  std::int32_t attempts;
+  std::int32_t n_ranks;
+  std::int32_t ranks[TrialState::kMaxRanks];
+  char start_time[TrialState::kMaxTimeBytes];
+  char end_time[TrialState::kMaxTimeBytes];
+  char failure_reason[TrialState::kMaxReasonBytes];
+};
+
+/// HDF5 types of the rows: in memory (`packed` false) or on disk (packed, little endian,
+/// in the documented column order).
+Handle epoch_type(bool packed);
+Handle state_type(bool packed);
+
+EpochRow to_row(const EpochRecord& r);
+EpochRecord from_row(const EpochRow& row);
+StateRow to_row(const std::string& id, const TrialState& s);
+TrialState from_row(const StateRow& row);
+
+/// Rows of a 1-D dataset (1 for a scalar).
+hsize_t extent(hid_t ds);
+template <typename T>
+std::vector<T> read_all(hid_t ds, hid_t mem_type, const std::string& what) {
+  std::vector<T> out(static_cast<std::size_t>(extent(ds)));
+  if (!out.empty()) {
+    check(H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "reading " + what);
+  }
+  return out;
+}
+
+/// Every row of the 1-D dataset `name` of fixed-size strings of `bytes` bytes.
+std::vector<std::string> read_string_rows(hid_t file, const char* name, std::size_t bytes);
+
+/// Length of the complete prefix of an epochs table: rows whose epoch column is 1, 2, ...
+/// Rows after it are left over from a crash between extending and writing.
+inline std::size_t complete_prefix(const std::vector<EpochRow>& rows) {
+  std::size_t n = 0;
+  while (n < rows.size() && rows[n].epoch == static_cast<std::int32_t>(n + 1)) ++n;
+  return n;
+}
+
+/// Visits the leaves of a JSON object as dotted paths ("augmentation.hflip").
+template <typename F>
+void flatten(const nlohmann::json& j, const std::string& prefix, F&& visit) {
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
+    if (it->is_object() && !it->empty()) {
+      flatten(*it, key, visit);
+    } else {
+      visit(key, *it);
+    }
+  }
+}
+
+}  // namespace mammosweep::results::schema
