@@ -2,7 +2,7 @@
 //
 //   mpirun -np 2 build/bench/allreduce [--floats 25000000] [--iters 10] [--backend mpi|nccl]
 //
-// Reports, on rank 0, the median time of one in-place allreduce_sum of a float32 buffer and
+// Prints, on rank 0, one JSON line: the median time of one in-place allreduce_sum of a float32 buffer and
 // two bandwidths (the nccl-tests conventions):
 //   algbw = bytes / time                     (what the caller sees)
 //   busbw = algbw * 2 (n - 1) / n            (per-link traffic of a ring; comparable across n)
@@ -11,6 +11,7 @@
 #include <ATen/Parallel.h>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -75,10 +76,12 @@ int main(int argc, char** argv) {
     const double algbw = bytes / median / 1e9;
     const double busbw = algbw * 2.0 * (n - 1) / std::max(n, 1);
     if (comm->rank() == 0) {
-      std::printf("allreduce_sum backend=%s ranks=%d floats=%lld bytes=%.0f iters=%d\n",
-                  comm->backend(), n, static_cast<long long>(o.floats), bytes, o.iters);
-      std::printf("median %.4f s  min %.4f s  algbw %.3f GB/s  busbw %.3f GB/s\n", median,
-                  seconds.front(), algbw, busbw);
+      nlohmann::ordered_json j = {{"bench", "allreduce"},     {"backend", comm->backend()},
+                                  {"ranks", n},               {"floats", o.floats},
+                                  {"bytes", bytes},           {"iters", o.iters},
+                                  {"median_s", median},       {"min_s", seconds.front()},
+                                  {"algbw_gbs", algbw},       {"busbw_gbs", busbw}};
+      std::printf("%s\n", j.dump().c_str());
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "allreduce bench: %s\n", e.what());

@@ -117,15 +117,7 @@ fi
 if want 4; then
 echo "== 4. allreduce" >&2
 load=$(cut -d' ' -f1 /proc/loadavg)
-ar=$("${MPIRUN[@]}" -np 2 "$BIN/allreduce" --floats 25000000 --iters 10)
-echo "$ar" >&2
-echo "$ar" | "$PY" -c '
-import json, re, sys
-t = sys.stdin.read()
-m = re.search(r"median ([\d.]+) s\s+min ([\d.]+) s\s+algbw ([\d.]+) GB/s\s+busbw ([\d.]+)", t)
-print(json.dumps({"bench": "allreduce", "ranks": 2, "floats": 25000000, "median_s": float(m[1]),
-                  "min_s": float(m[2]), "algbw_gbs": float(m[3]), "busbw_gbs": float(m[4])}))
-' | LOAD_BEFORE=$load record cat
+LOAD_BEFORE=$load record "${MPIRUN[@]}" -np 2 "$BIN/allreduce" --floats 25000000 --iters 10
 
 fi
 

@@ -180,3 +180,16 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     *) echo "usage: slurm_harness.sh start | stop DIR" >&2; exit 2 ;;
   esac
 fi
+
+# job_field ID KEY: one field of `scontrol -o show job` (independent of mammosweep's query_job).
+job_field() { scontrol -o show job "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+field_is() { [ "$(job_field "$1" "$2")" = "$3" ]; }  # field_is ID KEY VALUE
+
+# For a test's EXIT trap: kills the pids in bg_pids, stops the Slurm, removes $tmp.
+bg_pids=()
+slurm_test_cleanup() {
+  local p
+  for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null; done
+  slurm_stop
+  rm -rf "$tmp"
+}

@@ -9,20 +9,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=slurm_harness.sh
 source "$here/slurm_harness.sh"
 tmp="$(mktemp -d)"
-bg_pids=()
-cleanup() {
-  local p
-  for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null; done
-  slurm_stop
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap slurm_test_cleanup EXIT
 # shellcheck source=../shell_helpers.sh
 source "$here/../shell_helpers.sh"
-job_field() {  # job_field ID KEY: one field of `scontrol -o show job` (independent of query_job)
-  scontrol -o show job "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
-}
-field_is() { [ "$(job_field "$1" "$2")" = "$3" ]; }  # field_is ID KEY VALUE
 
 slurm_start || exit 1
 spec="$src/sweeps/week7.yaml"

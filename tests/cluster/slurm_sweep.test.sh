@@ -15,16 +15,7 @@ source "$here/../orchestrator/sweep_fixture.sh"   # tmp, fail, make_data, write_
 # shellcheck source=slurm_harness.sh
 source "$here/slurm_harness.sh"
 bin="$MAMMOSWEEP"
-bg_pids=()
-cleanup() {
-  local p
-  for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null; done
-  slurm_stop
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-job_field() { scontrol -o show job "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
-field_is() { [ "$(job_field "$1" "$2")" = "$3" ]; }  # field_is ID KEY VALUE
+trap slurm_test_cleanup EXIT
 # no_ranks_left OUT: no process has OUT on its command line any more.
 no_ranks_left() { ! pgrep -f -- "--out $1( |$)" >/dev/null; }
 # json_job FIELD [INDEX]: a field of `status --format json`'s slurm_jobs[INDEX] (stdin).
