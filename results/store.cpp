@@ -35,6 +35,7 @@ constexpr hsize_t kPredictionChunk = 4096;
 constexpr hsize_t kJobChunk = 16;
 constexpr hsize_t kEvaluationChunk = 4;
 constexpr const char* kEvaluations = "evaluations";
+constexpr unsigned kSwmrReadAttempts = 5;  // see read_once
 
 // ---- row layouts -------------------------------------------------------------------------
 
@@ -431,11 +432,25 @@ Handle create_scalar(hid_t loc, const std::string& name, hid_t file_type_id, hid
   return ds;
 }
 
-hsize_t extent(hid_t ds) {
-  Handle space(H5Dget_space(ds), "getting dataset extent");
+/// Number of rows of a 1-D (or scalar) dataset. A file whose dataset has another shape is
+/// refused before anything is read into a buffer sized by this count.
+hsize_t extent(hid_t ds, const std::string& what) {
+  Handle space(H5Dget_space(ds), "getting the extent of " + what);
   hsize_t dims[H5S_MAX_RANK] = {0};
-  int rank = check(H5Sget_simple_extent_dims(space.get(), dims, nullptr), "reading dataset extent");
+  int rank = check(H5Sget_simple_extent_dims(space.get(), dims, nullptr),
+                   "reading the extent of " + what);
+  if (rank > 1) {
+    throw hdf5::Hdf5Error(
+        fmt::format("{}: expected a 1-D dataset, found {} dimensions", what, rank));
+  }
   return rank == 0 ? 1 : dims[0];
+}
+
+/// Reads the one element of a scalar (or one-row) dataset into `out`.
+void read_one(hid_t ds, hid_t mem_type, void* out, const std::string& what) {
+  const hsize_t n = extent(ds, what);
+  if (n != 1) throw hdf5::Hdf5Error(fmt::format("{}: expected one element, found {}", what, n));
+  check(H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), "reading " + what);
 }
 
 /// Writes `count` elements at [start, start+count) of 1-D dataset `ds` (already sized).
@@ -451,7 +466,7 @@ void write_rows(hid_t ds, hid_t mem_type, hsize_t start, hsize_t count, const vo
 
 template <typename T>
 std::vector<T> read_all(hid_t ds, hid_t mem_type, const std::string& what) {
-  std::vector<T> out(static_cast<std::size_t>(extent(ds)));
+  std::vector<T> out(static_cast<std::size_t>(extent(ds, what)));
   if (!out.empty()) {
     check(H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "reading " + what);
   }
@@ -753,7 +768,7 @@ void SweepStore::append_epoch(const std::string& id, const EpochRecord& record) 
   }
   hsize_t row_index = static_cast<hsize_t>(record.epoch - 1);
   hsize_t needed = row_index + 1;
-  if (extent(t.epochs.get()) < needed) {
+  if (extent(t.epochs.get(), "/trials/" + id + "/epochs") < needed) {
     check(H5Dset_extent(t.epochs.get(), &needed), "extending /trials/" + id + "/epochs");
   }
   EpochRow row = to_row(record);
@@ -798,7 +813,7 @@ void SweepStore::add_job_id(const std::string& job_id) {
     throw std::invalid_argument(
         fmt::format("Slurm job id '{}' is longer than {} bytes", job_id, kJobIdBytes));
   }
-  hsize_t n = extent(impl_->jobs.get());
+  hsize_t n = extent(impl_->jobs.get(), "slurm_job_ids");
   hsize_t grown = n + 1;
   check(H5Dset_extent(impl_->jobs.get(), &grown), "extending slurm_job_ids");
   char buf[kJobIdBytes];
@@ -812,7 +827,7 @@ void SweepStore::add_evaluation(const std::string& json) {
     throw std::invalid_argument(fmt::format("evaluation record of {} bytes exceeds {} bytes",
                                             json.size(), kMaxEvaluationBytes));
   }
-  hsize_t n = extent(impl_->evaluations.get());
+  hsize_t n = extent(impl_->evaluations.get(), kEvaluations);
   hsize_t grown = n + 1;
   check(H5Dset_extent(impl_->evaluations.get(), &grown), "extending evaluations");
   std::vector<char> buf(kMaxEvaluationBytes);
@@ -840,7 +855,7 @@ namespace {
 std::vector<std::string> read_string_rows(hid_t file, const char* name, std::size_t bytes) {
   Handle ds(H5Dopen2(file, name, H5P_DEFAULT), std::string("opening ") + name);
   Handle type = hdf5::fixed_string_type(bytes);
-  const hsize_t n = extent(ds.get());
+  const hsize_t n = extent(ds.get(), name);
   std::vector<char> buf(n * bytes);
   if (n > 0) {
     check(H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()),
@@ -852,7 +867,13 @@ std::vector<std::string> read_string_rows(hid_t file, const char* name, std::siz
 }
 
 SweepSnapshot read_once(const std::string& path) {
-  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT),
+  // A SWMR reader re-reads metadata whose checksum fails (it may be mid-write), by default
+  // 100 times with growing sleeps: a corrupt file then hangs the reader for minutes. A few
+  // attempts cover a racing write; read_store's own retry loop covers the rest.
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), "creating file access property list");
+  check(H5Pset_metadata_read_attempts(fapl.get(), kSwmrReadAttempts),
+        "setting metadata read attempts");
+  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl.get()),
               "opening " + path + " for SWMR reading");
   hid_t f = file.get();
   SweepSnapshot snap;
@@ -904,8 +925,10 @@ SweepSnapshot read_once(const std::string& path) {
     {
       Handle ds = open("state");
       StateRow row{};
-      check(H5Dread(ds.get(), state_mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &row),
-            "reading " + where + "/state");
+      read_one(ds.get(), state_mem.get(), &row, where + "/state");
+      if (row.status < 0 || row.status > static_cast<std::int8_t>(TrialStatus::stopped_early)) {
+        throw std::runtime_error(fmt::format("{}/state: unknown status {}", where, row.status));
+      }
       TrialState s = from_row(row);
       r.status = s.status;
       r.attempts = s.attempts;
@@ -923,8 +946,7 @@ SweepSnapshot read_once(const std::string& path) {
     {
       std::int32_t best = 0;
       Handle ds = open("best_epoch");
-      check(H5Dread(ds.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, &best),
-            "reading " + where + "/best_epoch");
+      read_one(ds.get(), H5T_NATIVE_INT32, &best, where + "/best_epoch");
       if (best > 0) {
         Handle l = open("best_val_labels"), s = open("best_val_scores");
         auto labels = read_all<std::int8_t>(l.get(), H5T_NATIVE_INT8, where + "/best_val_labels");
@@ -953,8 +975,12 @@ SweepSnapshot read_store(const std::string& path, const ReadOptions& options) {
   for (;;) {
     try {
       return read_once(path);
-    } catch (const hdf5::Hdf5Error&) {
-      if (std::chrono::steady_clock::now() >= deadline) throw;
+    } catch (const hdf5::Hdf5Error& e) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        // Errors about one attribute or dataset do not name the file; say which file it is.
+        if (std::string(e.what()).find(path) != std::string::npos) throw;
+        throw hdf5::Hdf5Error(path + ": " + e.what());
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
