@@ -290,7 +290,7 @@ MessageBody decode(MessageType type, const std::string& bytes) {
   json j;
   try {
     j = json::parse(bytes);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a huge number
     throw std::invalid_argument(
         fmt::format("protocol: {} message is not valid JSON: {}", to_string(type), e.what()));
   }

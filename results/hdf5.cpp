@@ -64,6 +64,11 @@ void write_scalar_attr(hid_t obj, const std::string& name, hid_t file_type, hid_
 template <typename T>
 T read_scalar_attr(hid_t obj, const std::string& name, hid_t mem_type) {
   Handle attr = open_attr(obj, name);
+  Handle space(H5Aget_space(attr.get()), "getting dataspace of attribute '" + name + "'");
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  if (n != 1) {  // H5Aread writes every element: more than one would overrun `v`
+    throw Hdf5Error("attribute '" + name + "': expected one value, found " + std::to_string(n));
+  }
   T v{};
   check(H5Aread(attr.get(), mem_type, &v), "reading attribute '" + name + "'");
   return v;

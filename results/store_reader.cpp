@@ -26,7 +26,13 @@ std::string display_text(const nlohmann::json& v) {
 }
 
 SweepSnapshot read_once(const std::string& path) {
-  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT),
+  // A SWMR reader re-reads metadata whose checksum fails (it may be mid-write), by default
+  // 100 times with growing sleeps: a corrupt file then hangs the reader for minutes. A few
+  // attempts cover a racing write; read_store's own retry loop covers the rest.
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), "creating file access property list");
+  check(H5Pset_metadata_read_attempts(fapl.get(), kSwmrReadAttempts),
+        "setting metadata read attempts");
+  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl.get()),
               "opening " + path + " for SWMR reading");
   hid_t f = file.get();
   SweepSnapshot snap;
@@ -78,8 +84,10 @@ SweepSnapshot read_once(const std::string& path) {
     {
       Handle ds = open("state");
       StateRow row{};
-      check(H5Dread(ds.get(), state_mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &row),
-            "reading " + where + "/state");
+      read_one(ds.get(), state_mem.get(), &row, where + "/state");
+      if (row.status < 0 || row.status > static_cast<std::int8_t>(TrialStatus::stopped_early)) {
+        throw std::runtime_error(fmt::format("{}/state: unknown status {}", where, row.status));
+      }
       TrialState s = from_row(row);
       r.status = s.status;
       r.attempts = s.attempts;
@@ -97,8 +105,7 @@ SweepSnapshot read_once(const std::string& path) {
     {
       std::int32_t best = 0;
       Handle ds = open("best_epoch");
-      check(H5Dread(ds.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, &best),
-            "reading " + where + "/best_epoch");
+      read_one(ds.get(), H5T_NATIVE_INT32, &best, where + "/best_epoch");
       if (best > 0) {
         Handle l = open("best_val_labels"), s = open("best_val_scores");
         auto labels = read_all<std::int8_t>(l.get(), H5T_NATIVE_INT8, where + "/best_val_labels");
@@ -127,8 +134,12 @@ SweepSnapshot read_store(const std::string& path, const ReadOptions& options) {
   for (;;) {
     try {
       return read_once(path);
-    } catch (const hdf5::Hdf5Error&) {
-      if (std::chrono::steady_clock::now() >= deadline) throw;
+    } catch (const hdf5::Hdf5Error& e) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        // Errors about one attribute or dataset do not name the file; say which file it is.
+        if (std::string(e.what()).find(path) != std::string::npos) throw;
+        throw hdf5::Hdf5Error(path + ": " + e.what());
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }

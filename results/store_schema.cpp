@@ -190,18 +190,29 @@ TrialState from_row(const StateRow& row) {
   return s;
 }
 
-hsize_t extent(hid_t ds) {
-  Handle space(H5Dget_space(ds), "getting dataset extent");
+hsize_t extent(hid_t ds, const std::string& what) {
+  Handle space(H5Dget_space(ds), "getting the extent of " + what);
   hsize_t dims[H5S_MAX_RANK] = {0};
-  int rank = check(H5Sget_simple_extent_dims(space.get(), dims, nullptr), "reading dataset extent");
+  int rank = check(H5Sget_simple_extent_dims(space.get(), dims, nullptr),
+                   "reading the extent of " + what);
+  if (rank > 1) {
+    throw hdf5::Hdf5Error(
+        fmt::format("{}: expected a 1-D dataset, found {} dimensions", what, rank));
+  }
   return rank == 0 ? 1 : dims[0];
+}
+
+void read_one(hid_t ds, hid_t mem_type, void* out, const std::string& what) {
+  const hsize_t n = extent(ds, what);
+  if (n != 1) throw hdf5::Hdf5Error(fmt::format("{}: expected one element, found {}", what, n));
+  check(H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), "reading " + what);
 }
 
 // Every row of a 1-D dataset of fixed-size strings of `bytes` bytes.
 std::vector<std::string> read_string_rows(hid_t file, const char* name, std::size_t bytes) {
   Handle ds(H5Dopen2(file, name, H5P_DEFAULT), std::string("opening ") + name);
   Handle type = hdf5::fixed_string_type(bytes);
-  const hsize_t n = extent(ds.get());
+  const hsize_t n = extent(ds.get(), name);
   std::vector<char> buf(n * bytes);
   if (n > 0) {
     check(H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()),

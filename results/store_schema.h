@@ -25,6 +25,7 @@ constexpr hsize_t kPredictionChunk = 4096;
 constexpr hsize_t kJobChunk = 16;
 constexpr hsize_t kEvaluationChunk = 4;
 constexpr const char* kEvaluations = "evaluations";
+constexpr unsigned kSwmrReadAttempts = 5;  // see read_once in store_reader.cpp
 
 constexpr const char* kMetricNames[] = {"loss",        "accuracy", "precision", "recall",
                                         "specificity", "f1",       "auc"};
@@ -61,11 +62,14 @@ EpochRecord from_row(const EpochRow& row);
 StateRow to_row(const std::string& id, const TrialState& s);
 TrialState from_row(const StateRow& row);
 
-/// Rows of a 1-D dataset (1 for a scalar).
-hsize_t extent(hid_t ds);
+/// Rows of a 1-D dataset (1 for a scalar). A dataset of another shape is refused (Hdf5Error
+/// naming `what`) before anything is read into a buffer sized by this count.
+hsize_t extent(hid_t ds, const std::string& what);
+/// Reads the one element of a scalar (or one-row) dataset into `out`.
+void read_one(hid_t ds, hid_t mem_type, void* out, const std::string& what);
 template <typename T>
 std::vector<T> read_all(hid_t ds, hid_t mem_type, const std::string& what) {
-  std::vector<T> out(static_cast<std::size_t>(extent(ds)));
+  std::vector<T> out(static_cast<std::size_t>(extent(ds, what)));
   if (!out.empty()) {
     check(H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "reading " + what);
   }

@@ -407,7 +407,7 @@ void SweepStore::append_epoch(const std::string& id, const EpochRecord& record) 
   }
   hsize_t row_index = static_cast<hsize_t>(record.epoch - 1);
   hsize_t needed = row_index + 1;
-  if (extent(t.epochs.get()) < needed) {
+  if (extent(t.epochs.get(), "/trials/" + id + "/epochs") < needed) {
     check(H5Dset_extent(t.epochs.get(), &needed), "extending /trials/" + id + "/epochs");
   }
   EpochRow row = to_row(record);
@@ -452,7 +452,7 @@ void SweepStore::add_job_id(const std::string& job_id) {
     throw std::invalid_argument(
         fmt::format("Slurm job id '{}' is longer than {} bytes", job_id, kJobIdBytes));
   }
-  hsize_t n = extent(impl_->jobs.get());
+  hsize_t n = extent(impl_->jobs.get(), "slurm_job_ids");
   hsize_t grown = n + 1;
   check(H5Dset_extent(impl_->jobs.get(), &grown), "extending slurm_job_ids");
   char buf[kJobIdBytes];
@@ -466,7 +466,7 @@ void SweepStore::add_evaluation(const std::string& json) {
     throw std::invalid_argument(fmt::format("evaluation record of {} bytes exceeds {} bytes",
                                             json.size(), kMaxEvaluationBytes));
   }
-  hsize_t n = extent(impl_->evaluations.get());
+  hsize_t n = extent(impl_->evaluations.get(), kEvaluations);
   hsize_t grown = n + 1;
   check(H5Dset_extent(impl_->evaluations.get(), &grown), "extending evaluations");
   std::vector<char> buf(kMaxEvaluationBytes);

@@ -1,5 +1,6 @@
 // `--set KEY=VALUE` overrides: applied to the spec's YAML document, which is then parsed
 // again, so an override is checked exactly like the same value written in the file.
+#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include <string>
@@ -7,6 +8,7 @@
 
 #include "sweeps/params.h"
 #include "sweeps/parse.h"
+#include "sweeps/yaml_text.h"
 
 namespace mammosweep::sweeps {
 
@@ -42,14 +44,25 @@ SweepSpec load_spec(const std::string& path, const std::vector<std::string>& ove
     if (parts.size() > 2 && parts[0] == "training" && find_param(key.substr(9))) {
       parts = {"training", key.substr(9)};
     }
+    // A part that holds a scalar or a list cannot take a key (yaml-cpp would throw).
     std::vector<YAML::Node> chain{root};
-    for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    std::string walked, not_a_map;
+    for (std::size_t i = 0; i + 1 < parts.size() && not_a_map.empty(); ++i) {
+      walked += (i ? "." : "") + parts[i];
       YAML::Node next = chain.back()[parts[i]];
       if (!next.IsDefined() || next.IsNull()) {
         chain.back()[parts[i]] = YAML::Node(YAML::NodeType::Map);
         next = chain.back()[parts[i]];
+      } else if (!next.IsMap()) {
+        not_a_map = walked;
       }
       chain.push_back(next);
+    }
+    if (!not_a_map.empty()) {
+      bad.push_back({"--set " + o, 0, 0,
+                     fmt::format("'{}' is {}, not a mapping, so '{}' cannot be set", not_a_map,
+                                 describe(chain.back()), key)});
+      continue;
     }
     chain.back()[parts.back()] = value;
   }

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "sweeps/trial.h"
+#include "sweeps/yaml_text.h"
 
 namespace mammosweep::sweeps {
 
@@ -94,15 +95,6 @@ class Ctx {
   std::vector<Diagnostic> diags_;
 };
 
-std::string describe(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Null: return "nothing";
-    case YAML::NodeType::Scalar: return "'" + n.Scalar() + "'";
-    default: return "an undefined node";
-  }
-}
 
 bool is_quoted(const YAML::Node& n) { return n.Tag() == "!"; }
 

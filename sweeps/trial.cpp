@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
+#include <type_traits>
 
 #include "sweeps/splitmix.h"
 
@@ -122,14 +124,36 @@ std::string to_text(const Trial& t) {
   return j.dump();
 }
 
+namespace {
+
+// get<int>() and get<std::uint64_t>() cast any JSON number: a fraction, a negative or a
+// too large value would change silently (or be undefined behaviour for a huge float).
+template <typename Int>
+Int exact_integer(const json& j, const char* key) {
+  const json& v = j.at(key);
+  if (v.is_number_unsigned() &&
+      v.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<Int>::max()))
+    return static_cast<Int>(v.get<std::uint64_t>());
+  if constexpr (std::is_signed_v<Int>) {
+    if (v.is_number_integer() && !v.is_number_unsigned() &&
+        v.get<std::int64_t>() >= std::numeric_limits<Int>::min())
+      return static_cast<Int>(v.get<std::int64_t>());
+  }
+  throw std::invalid_argument(fmt::format("malformed trial text: '{}' must be an integer in "
+                                          "{}..{}, got {}", key, std::numeric_limits<Int>::min(),
+                                          std::numeric_limits<Int>::max(), v.dump()));
+}
+
+}  // namespace
+
 Trial trial_from_text(const std::string& text) {
   try {
     json j = json::parse(text);
     Trial t;
     t.id = j.at("id").get<std::string>();
     t.name = j.at("name").get<std::string>();
-    t.index = j.at("index").get<int>();
-    t.seed = j.at("seed").get<std::uint64_t>();
+    t.index = exact_integer<int>(j, "index");
+    t.seed = exact_integer<std::uint64_t>(j, "seed");
     t.params = params_from(j.at("params"));
     return t;
   } catch (const json::exception& e) {

@@ -1,6 +1,7 @@
 #include "worker/checkpoint.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/serialize.h>
 #include <unistd.h>
 
@@ -18,18 +19,28 @@ namespace {
 
 constexpr char kMagic[8] = {'M', 'S', 'C', 'K', 'P', 'T', '0', '1'};
 
+std::string shape_text(c10::IntArrayRef sizes) {
+  return fmt::format("[{}]", fmt::join(sizes, ", "));
+}
+
+/// Copies the archive's tensor `key` into `into`. A tensor of another shape is refused:
+/// copy_ would broadcast a smaller one silently or fail with a message naming no tensor.
+void restore(torch::serialize::InputArchive& archive, const std::string& key, torch::Tensor into,
+             bool is_buffer) {
+  torch::Tensor t;
+  archive.read(key, t, is_buffer);
+  if (!t.defined() || t.sizes() != into.sizes()) {
+    throw std::runtime_error(fmt::format("tensor '{}' has shape {}, the model's is {}", key,
+                                         t.defined() ? shape_text(t.sizes()) : "(undefined)",
+                                         shape_text(into.sizes())));
+  }
+  into.copy_(t);
+}
+
 void read_model_state(torch::serialize::InputArchive& archive, ResNet50Impl& model) {
   torch::NoGradGuard no_grad;
-  for (auto& p : model.named_parameters()) {
-    torch::Tensor t;
-    archive.read("p." + p.key(), t);
-    p.value().copy_(t);
-  }
-  for (auto& b : model.named_buffers()) {
-    torch::Tensor t;
-    archive.read("b." + b.key(), t, true);
-    b.value().copy_(t);
-  }
+  for (auto& p : model.named_parameters()) restore(archive, "p." + p.key(), p.value(), false);
+  for (auto& b : model.named_buffers()) restore(archive, "b." + b.key(), b.value(), true);
 }
 
 }  // namespace
@@ -133,13 +144,24 @@ int load_checkpoint_weights(const std::string& path, ResNet50Impl& model) {
     throw std::runtime_error(path + ": not a valid checkpoint (missing, truncated, or its "
                              "checksum does not match)");
   }
-  std::istringstream in(*payload);
-  torch::serialize::InputArchive archive;
-  archive.load_from(in, torch::kCPU);
-  read_model_state(archive, model);
-  c10::IValue v;
-  archive.read("epoch", v);
-  return static_cast<int>(v.toInt());
+  // The checksum verified, so the file is what a writer wrote; it can still be another
+  // model's checkpoint or a crafted file. LibTorch's errors name no file: say which one.
+  try {
+    std::istringstream in(*payload);
+    torch::serialize::InputArchive archive;
+    archive.load_from(in, torch::kCPU);
+    read_model_state(archive, model);
+    c10::IValue v;
+    archive.read("epoch", v);
+    return static_cast<int>(v.toInt());
+  } catch (const c10::Error& e) {
+    throw std::runtime_error(path + ": not a checkpoint of this model: " +
+                             e.what_without_backtrace());
+  } catch (const std::exception& e) {  // ours, or LibTorch's others (torch::jit::ErrorReport)
+    const std::string why = e.what();
+    throw std::runtime_error(path + ": not a checkpoint of this model: " +
+                             (why.empty() ? "LibTorch cannot read its archive" : why));
+  }
 }
 
 void prune_checkpoints(const std::string& dir, int epoch, int best) {

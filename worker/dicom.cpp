@@ -23,6 +23,7 @@
 #include <iterator>
 #include <map>
 #include <streambuf>
+#include <utility>
 #include <vector>
 
 #include <unistd.h>
@@ -75,6 +76,12 @@ class Precheck {
       pos = next;
     }
     if (meta_end > n_) truncated(132, "file meta information");
+    // GDCM reads the meta information by its group length; where that disagrees with the
+    // elements, GDCM and this check would read the data set from different bytes.
+    if (meta_end != 0 && pos != meta_end)
+      corrupt(132, "the file meta information group length says it ends at byte " +
+                       std::to_string(meta_end) + ", its elements end at byte " +
+                       std::to_string(pos));
     while (!ts.empty() && (ts.back() == '\0' || ts.back() == ' ')) ts.pop_back();
     if (ts.empty()) corrupt(132, "no Transfer Syntax UID (0002,0010) in the file meta information");
     if (ts == "1.2.840.10008.1.2.1.99")
@@ -108,6 +115,7 @@ class Precheck {
     if (us_[kPixelRepresentation] > 1)
       corrupt(0, "pixel representation " + std::to_string(us_[kPixelRepresentation]) +
                      " (expected 0 or 1)");
+    if (ts == "1.2.840.10008.1.2.5") check_rle(samples, allocated);
   }
 
  private:
@@ -197,20 +205,55 @@ class Precheck {
       const bool fragments = h.tag == kPixelData && (vr == "OB" || vr == "OW");
       if (s.explicit_vr && vr != "SQ" && vr != "UN" && !fragments)
         corrupt(pos, "undefined length for " + vr + " element " + tag_text(h.tag));
-      pos = items(h.value, vr == "UN" ? Syntax{false, false} : s, depth + 1);
+      pos = items(h.value, vr == "UN" ? Syntax{false, false} : s, depth + 1,
+                  fragments && depth == 0 ? &fragments_ : nullptr);
     }
     return pos;
   }
 
   // Items of a sequence of undefined length (or fragments of encapsulated pixel data), through
   // the sequence delimiter.
-  std::size_t items(std::size_t pos, Syntax s, int depth) {
+  // `fragments` (for encapsulated pixel data) receives each item's value offset and length.
+  std::size_t items(std::size_t pos, Syntax s, int depth,
+                    std::vector<std::pair<std::size_t, std::size_t>>* fragments = nullptr) {
     if (depth > 32) corrupt(pos, "sequences nested more than 32 deep");
     for (;;) {
       const Header h = header(pos, s);
       if (h.tag == kSequenceEnd) return h.value;
       if (h.tag != kItem) corrupt(pos, "expected an item or a sequence delimiter");
+      if (fragments && !h.undefined) fragments->emplace_back(h.value, h.length);
       pos = h.undefined ? elements(h.value, kToDelimiter, s, depth + 1) : skip(pos, h);
+    }
+  }
+
+  // RLE Lossless (PS3.5 G.3): each frame's fragment starts with a 64-byte header, the number
+  // of segments (one per byte of each sample) and their offsets. GDCM's RLE decoder trusts
+  // that header (a count of 0 divides by zero; offsets or a frame too large for its segments
+  // read past the fragment), so it is checked here. A PackBits segment of L bytes decodes to
+  // at most 64 * L bytes (a 2-byte run repeats one byte up to 128 times).
+  void check_rle(unsigned samples, unsigned allocated) const {
+    const std::uint64_t plane = std::uint64_t(us_.at(kRows)) * us_.at(kColumns);
+    const unsigned expected = samples * (allocated / 8);
+    for (std::size_t f = 1; f < fragments_.size(); ++f) {  // fragment 0: the offset table
+      const auto [at, length] = fragments_[f];
+      if (length < 64) corrupt(at, "RLE fragment shorter than its 64-byte header");
+      const std::uint32_t count = u32(at, false);
+      if (count != expected)
+        corrupt(at, "RLE header lists " + std::to_string(count) + " segments, " +
+                        std::to_string(samples) + " samples of " + std::to_string(allocated) +
+                        " bits need " + std::to_string(expected));
+      for (std::uint32_t i = 0; i < count; ++i) {
+        const std::uint64_t begin = u32(at + 4 + 4 * i, false);
+        const std::uint64_t end = i + 1 < count ? u32(at + 8 + 4 * i, false) : length;
+        if (begin < 64 || begin >= end || end > length)
+          corrupt(at, "RLE segment " + std::to_string(i + 1) + " has offsets " +
+                          std::to_string(begin) + ".." + std::to_string(end) +
+                          " outside its fragment of " + std::to_string(length) + " bytes");
+        if (plane > 64 * (end - begin))
+          corrupt(at, "RLE segment " + std::to_string(i + 1) + " of " +
+                          std::to_string(end - begin) + " bytes cannot hold " +
+                          std::to_string(plane) + " pixels");
+      }
     }
   }
 
@@ -219,6 +262,7 @@ class Precheck {
   const std::string& name_;
   bool has_pixel_data_ = false;
   std::map<std::uint32_t, unsigned> us_;  // top-level Image Pixel attributes
+  std::vector<std::pair<std::size_t, std::size_t>> fragments_;  // encapsulated pixel data
 };
 
 // A read-only, seekable std::streambuf over bytes in memory (GDCM reads from a std::istream).
@@ -373,6 +417,9 @@ Image decode_dicom_memory(const std::uint8_t* data, std::size_t size, const std:
                    "\" pixels (colour must be unsigned, and YBR 8-bit)");
 
   const std::size_t width = dims[0], height = dims[1];
+  if (std::uint64_t(width) * height > kMaxImagePixels)
+    fail(name, "DICOM image size " + std::to_string(width) + "x" + std::to_string(height) +
+                   " exceeds the limit of " + std::to_string(kMaxImagePixels) + " pixels");
   const std::size_t pixels = width * height, n = pixels * samples;
   const std::size_t bytes = n * (allocated / 8);
   if (im.GetBufferLength() != bytes)

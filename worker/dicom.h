@@ -26,8 +26,10 @@
 // corrupt structure, no pixel data, PALETTE COLOR or another photometric interpretation,
 // BitsAllocated other than 8/16, a deflated data set. The file's structure is checked before
 // GDCM parses it, because Debian's GDCM is built with assertions that abort the process on
-// truncated input; a crash inside GDCM's codecs still ends the process, after naming the
-// file on stderr (see dicom.cpp and docs/data.md section 2.1).
+// truncated input (and, as fuzzing found, crashes on a bad RLE header or on a meta group
+// length that disagrees with its elements: both are checked too); a crash inside GDCM's
+// codecs still ends the process, after naming the file on stderr (see dicom.cpp and
+// docs/data.md section 2.1).
 #pragma once
 
 #include <cstddef>

@@ -32,6 +32,14 @@ namespace {
   throw ImageError(name + ": " + problem);
 }
 
+void check_pixel_count(const std::string& name, const char* format, std::uint64_t width,
+                       std::uint64_t height) {
+  if (width * height > kMaxImagePixels)
+    fail(name, std::string(format) + " size " + std::to_string(width) + "x" +
+                   std::to_string(height) + " exceeds the limit of " +
+                   std::to_string(kMaxImagePixels) + " pixels (corrupt header?)");
+}
+
 // ----------------------------------------------------------------------------------- PNG
 struct PngReadContext {
   const std::uint8_t* data = nullptr;
@@ -112,6 +120,7 @@ Image decode_png(const std::uint8_t* data, std::size_t size, const std::string& 
     fail(name, "unsupported PNG channel count " + std::to_string(layout.channels));
   if (layout.bit_depth != 8 && layout.bit_depth != 16)
     fail(name, "unsupported PNG bit depth " + std::to_string(layout.bit_depth));
+  check_pixel_count(name, "PNG", layout.width, layout.height);
 
   std::vector<std::uint8_t> raw(layout.row_bytes * layout.height);
   std::vector<png_bytep> rows(layout.height);
@@ -212,6 +221,7 @@ Image decode_jpeg(const std::uint8_t* data, std::size_t size, const std::string&
     fail(name, std::string("corrupt JPEG: ") + err.message);
   if (layout.channels != 1 && layout.channels != 3)
     fail(name, "unsupported JPEG component count " + std::to_string(layout.channels));
+  check_pixel_count(name, "JPEG", std::uint64_t(layout.width), std::uint64_t(layout.height));
   const std::size_t row_bytes = std::size_t(layout.width) * layout.channels;
   std::vector<std::uint8_t> raw(row_bytes * layout.height);
   if (!jpeg_read_pixels_setjmp(&guard, &err, raw.data(), row_bytes))
@@ -244,21 +254,29 @@ class PnmReader {
                       " is not valid (expected 1..100000 per side)");
     if (maxval <= 0 || maxval > 65535)
       fail(name_, "PNM maxval " + std::to_string(maxval) + " is not in 1..65535");
+    check_pixel_count(name_, "PNM", std::uint64_t(width), std::uint64_t(height));
     Image img;
     img.width = static_cast<int>(width);
     img.height = static_cast<int>(height);
     img.channels = channels;
     img.bit_depth = maxval > 255 ? 16 : 8;
     const std::size_t n = std::size_t(width) * height * channels;
-    img.pixels.resize(n);
+    // The data must be there before the pixels are allocated: binary files hold n samples
+    // of 1 or 2 bytes, plain (ASCII) ones at least one digit and one separator per sample.
+    const std::size_t bps = maxval > 255 ? 2 : 1;
     if (binary) {
       if (pos_ >= size_ || !std::isspace(data_[pos_]))
         fail(name_, "PNM header must end with one whitespace byte after maxval");
       ++pos_;
-      const std::size_t bps = maxval > 255 ? 2 : 1;
       if (size_ - pos_ < n * bps)
         fail(name_, "truncated PNM: expected " + std::to_string(n * bps) +
                         " bytes of pixel data, found " + std::to_string(size_ - pos_));
+    } else if (size_ - pos_ < 2 * n - 1) {
+      fail(name_, "truncated PNM: " + std::to_string(n) + " samples need at least " +
+                      std::to_string(2 * n - 1) + " bytes, found " + std::to_string(size_ - pos_));
+    }
+    img.pixels.resize(n);
+    if (binary) {
       for (std::size_t i = 0; i < n; ++i)
         img.pixels[i] = bps == 1 ? data_[pos_ + i]
                                  : static_cast<std::uint16_t>((data_[pos_ + 2 * i] << 8) |

@@ -31,6 +31,11 @@ struct Image {
 /// Throws std::invalid_argument naming `where` unless `image` holds its invariant.
 void check_image(const Image& image, const char* where);
 
+/// The largest image the decoders accept: 2^27 pixels (e.g. 11585 x 11585; full-field
+/// mammograms are about 4000 x 5000). A header that declares more is refused before any
+/// pixel buffer is allocated, so a small corrupt file cannot make a decoder ask for gigabytes.
+inline constexpr std::uint64_t kMaxImagePixels = std::uint64_t{1} << 27;
+
 /// Decodes a JPEG, PNG (1/2/4/8/16-bit; gray, gray+alpha, RGB, RGBA, palette), PGM (P5 8/16
 /// bit, P2) or DICOM Part 10 ("DICM" at byte 128; see worker/dicom.h) file; the format is
 /// detected from the bytes, not the extension.
