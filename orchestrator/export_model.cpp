@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "io/files.h"
 #include "io/time.h"
 #include "orchestrator/chosen_model.h"
 #include "orchestrator/model_card.h"
@@ -161,7 +162,7 @@ ExportResult export_model(const ExportRequest& opt) {
   r.metric_value = ranked->metric;
   r.training_precision = params.precision;
   for (const char* f : {worker::kModelWeightsFile, worker::kModelJsonFile, worker::kModelCardFile}) {
-    r.files.push_back(opt.out + "/" + f);
+    r.files.push_back(io::join_path(opt.out, f));
   }
   return r;
 }

@@ -4,7 +4,6 @@
 // binaries that link LibTorch.
 #include <stdlib.h>
 
-#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -29,11 +28,7 @@ class TempDir {
   const std::string& path() const { return path_; }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
   /// Names in the folder, sorted.
-  std::vector<std::string> list() const {
-    std::vector<std::string> names = io::list_dir(path_);
-    std::sort(names.begin(), names.end());
-    return names;
-  }
+  std::vector<std::string> list() const { return io::list_dir(path_); }
 
  private:
   std::string path_;

@@ -337,7 +337,9 @@ class PnmReader {
 // ------------------------------------------------------------------------- PNG/JPEG write
 void write_bytes(const std::string& path, const std::uint8_t* data, std::size_t size) {
   try {
-    io::write_file_atomic(path, std::string(reinterpret_cast<const char*>(data), size));
+    io::AtomicFile file(path);
+    file.write(data, size);
+    file.commit();
   } catch (const io::IoError& e) {
     fail(path, e.what());
   }
@@ -415,14 +417,12 @@ bool jpeg_write_setjmp(JpegCompressGuard* g, JpegErrorManager* err, int w, int h
 }  // namespace
 
 // ------------------------------------------------------------------------------- decode
-std::vector<std::uint8_t> read_file_bytes(const std::string& path) {
-  std::string bytes;
+std::string read_file_bytes(const std::string& path) {
   try {
-    bytes = io::read_file(path);
+    return io::read_file(path);
   } catch (const io::IoError& e) {
     fail(path, std::string("cannot open file (missing or unreadable): ") + std::strerror(e.code()));
   }
-  return std::vector<std::uint8_t>(bytes.begin(), bytes.end());
 }
 
 Image decode_image_memory(const std::uint8_t* data, std::size_t size, const std::string& name) {
@@ -443,8 +443,8 @@ Image decode_image_memory(const std::uint8_t* data, std::size_t size, const std:
 }
 
 Image decode_image(const std::string& path) {
-  const auto bytes = read_file_bytes(path);
-  return decode_image_memory(bytes.data(), bytes.size(), path);
+  const std::string bytes = read_file_bytes(path);
+  return decode_image_memory(byte_ptr(bytes), bytes.size(), path);
 }
 
 void check_image(const Image& image, const char* where) {

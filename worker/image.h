@@ -45,8 +45,12 @@ Image decode_image(const std::string& path);
 /// Same as decode_image for bytes already in memory; `name` is used in error messages.
 Image decode_image_memory(const std::uint8_t* data, std::size_t size, const std::string& name);
 
-/// Reads a whole file; throws ImageError naming the file when it cannot be read.
-std::vector<std::uint8_t> read_file_bytes(const std::string& path);
+/// Reads a whole file (io::read_file, read once); throws ImageError naming the file when it
+/// cannot be read. byte_ptr() views the result as the uint8 array the decoders take.
+std::string read_file_bytes(const std::string& path);
+inline const std::uint8_t* byte_ptr(const std::string& s) {
+  return reinterpret_cast<const std::uint8_t*>(s.data());
+}
 
 /// Writes a PNG. `data` is row-major interleaved with `channels` in 1..4 (gray, gray+alpha,
 /// RGB, RGBA) and `bit_depth` 8 or 16 (uint16 samples; 8-bit samples must be <= 255).

@@ -210,11 +210,11 @@ LeakageReport check_leakage(const std::vector<ImageRecord>& records, const Leaka
     auto work = [&] {
       for (std::size_t i = next++; i < n; i = next++) {
         try {
-          const auto bytes = read_file_bytes(records[i].path);
+          const std::string bytes = read_file_bytes(records[i].path);
           Fingerprint& f = fp[i];
           f.file_size = bytes.size();
-          f.file_hash = hash_bytes(bytes.data(), bytes.size(), 1);
-          const Image img = decode_image_memory(bytes.data(), bytes.size(), records[i].path);
+          f.file_hash = hash_bytes(byte_ptr(bytes), bytes.size(), 1);
+          const Image img = decode_image_memory(byte_ptr(bytes), bytes.size(), records[i].path);
           report.shapes[i] = {img.width, img.height, img.channels, img.bit_depth};
           if (options.augmented) f.local = local_features(img);
           const std::uint64_t shape[4] = {std::uint64_t(img.width), std::uint64_t(img.height),

@@ -156,7 +156,10 @@ class DicomTest : public ::testing::Test {
     EXPECT_TRUE(writer.Write()) << out;
     return out;
   }
-  std::vector<std::uint8_t> bytes_of(const std::string& p) const { return read_file_bytes(p); }
+  std::vector<std::uint8_t> bytes_of(const std::string& p) const {
+    const std::string s = read_file_bytes(p);
+    return {s.begin(), s.end()};
+  }
   void write_bytes(const std::string& p, const std::vector<std::uint8_t>& b) const {
     std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(b.data()),
                                             static_cast<std::streamsize>(b.size()));
