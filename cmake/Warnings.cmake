@@ -17,3 +17,13 @@ function(mammosweep_library name)
   target_link_libraries(${name} PUBLIC ${ARG_DEPS})
   mammosweep_warnings(${name})
 endfunction()
+
+# mammosweep_torch_free(exe lib): a test of a library that does not link LibTorch joins the
+# target torch_free_tests, which CI builds and runs under ASan + UBSan
+# (scripts/test --sanitize=torch-free selects them by their labels: io, sweeps, results).
+set(MAMMOSWEEP_TORCH_FREE_LIBS mammosweep_io mammosweep_sweeps mammosweep_results)
+function(mammosweep_torch_free exe lib)
+  if(lib IN_LIST MAMMOSWEEP_TORCH_FREE_LIBS)
+    add_dependencies(torch_free_tests ${exe})
+  endif()
+endfunction()

@@ -1,5 +1,6 @@
 #include "results/hdf5.h"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -196,25 +197,35 @@ std::vector<std::string> attr_names(hid_t obj) {
   return names;
 }
 
-void write_attr(hid_t obj, const std::string& name, const std::string& value) {
-  Handle type = vlen_string_type();
-  const char* p = value.c_str();
-  write_scalar_attr(obj, name, type.get(), type.get(), p);
-}
-
-void write_attr(hid_t obj, const std::string& name, const std::vector<std::string>& values) {
+namespace {
+// Strings are written fixed-length, as long as the longest value (HDF5 has no zero-length
+// strings), never variable-length (see VarLen in hdf5.h).
+void write_fixed_strings(hid_t obj, const std::string& name,
+                         const std::vector<std::string>& values, Handle space) {
   silence_error_printing();
   if (attr_exists(obj, name)) check(H5Adelete(obj, name.c_str()), "replacing attribute " + name);
-  Handle type = vlen_string_type();
-  hsize_t n = values.size();
-  Handle space(values.empty() ? H5Screate(H5S_NULL) : H5Screate_simple(1, &n, nullptr),
-               "creating dataspace for attribute '" + name + "'");
+  std::size_t size = 1;
+  for (const auto& v : values) size = std::max(size, v.size());
+  Handle type = fixed_string_type(size);
   Handle attr(H5Acreate2(obj, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
               "creating attribute '" + name + "'");
   if (values.empty()) return;
-  std::vector<const char*> ptrs;
-  for (const auto& v : values) ptrs.push_back(v.c_str());
-  check(H5Awrite(attr.get(), type.get(), ptrs.data()), "writing attribute '" + name + "'");
+  std::vector<char> buf(size * values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) copy_fixed(values[i], &buf[i * size], size);
+  check(H5Awrite(attr.get(), type.get(), buf.data()), "writing attribute '" + name + "'");
+}
+}  // namespace
+
+void write_attr(hid_t obj, const std::string& name, const std::string& value) {
+  write_fixed_strings(obj, name, {value},
+                      Handle(H5Screate(H5S_SCALAR), "creating dataspace for " + name));
+}
+
+void write_attr(hid_t obj, const std::string& name, const std::vector<std::string>& values) {
+  hsize_t n = values.size();
+  write_fixed_strings(obj, name, values,
+                      Handle(values.empty() ? H5Screate(H5S_NULL) : H5Screate_simple(1, &n, nullptr),
+                             "creating dataspace for " + name));
 }
 
 void write_attr(hid_t obj, const std::string& name, std::int64_t value) {
@@ -236,7 +247,7 @@ void write_attr_bool(hid_t obj, const std::string& name, bool value) {
   write_scalar_attr(obj, name, type.get(), type.get(), v);
 }
 
-std::vector<std::string> read_attr_strings(hid_t obj, const std::string& name) {
+std::vector<std::string> read_attr_strings(hid_t obj, const std::string& name, VarLen varlen) {
   Handle attr = open_attr(obj, name);
   Handle ftype(H5Aget_type(attr.get()), "getting type of attribute '" + name + "'");
   if (H5Tget_class(ftype.get()) != H5T_STRING) {
@@ -247,6 +258,10 @@ std::vector<std::string> read_attr_strings(hid_t obj, const std::string& name) {
   if (n <= 0) return {};
   std::vector<std::string> out;
   if (H5Tis_variable_str(ftype.get()) > 0) {
+    if (varlen == VarLen::refuse) {
+      throw Hdf5Error("attribute '" + name +
+                      "' is a variable-length string, which this results format never writes");
+    }
     Handle mtype = vlen_string_type();
     std::vector<char*> ptrs(static_cast<std::size_t>(n), nullptr);
     check(H5Aread(attr.get(), mtype.get(), ptrs.data()), "reading attribute '" + name + "'");
@@ -262,8 +277,8 @@ std::vector<std::string> read_attr_strings(hid_t obj, const std::string& name) {
   return out;
 }
 
-std::string read_attr_string(hid_t obj, const std::string& name) {
-  auto v = read_attr_strings(obj, name);
+std::string read_attr_string(hid_t obj, const std::string& name, VarLen varlen) {
+  auto v = read_attr_strings(obj, name, varlen);
   return v.empty() ? std::string() : v.front();
 }
 

@@ -85,10 +85,16 @@ void write_attr(hid_t obj, const std::string& name, double value);
 /// Booleans use the h5py convention: an int8 enum {FALSE = 0, TRUE = 1}.
 void write_attr_bool(hid_t obj, const std::string& name, bool value);
 
-/// Reads a scalar string attribute (variable or fixed length). Throws when absent.
-std::string read_attr_string(hid_t obj, const std::string& name);
+/// Variable-length strings live in the file's global heap, which libhdf5 1.10 reads with no
+/// bounds or cycle checks: a corrupt heap hangs it or makes it read out of bounds
+/// (docs/reliability.md, "Fuzzing"). write_attr writes fixed-length strings only; readers
+/// refuse variable-length ones unless the file predates that (results format 1).
+enum class VarLen { refuse, allow };
+/// Reads a scalar string attribute. Throws when absent, or variable-length and refused.
+std::string read_attr_string(hid_t obj, const std::string& name, VarLen varlen = VarLen::refuse);
 /// Reads a 1-D (or null-dataspace) string attribute.
-std::vector<std::string> read_attr_strings(hid_t obj, const std::string& name);
+std::vector<std::string> read_attr_strings(hid_t obj, const std::string& name,
+                                           VarLen varlen = VarLen::refuse);
 std::int64_t read_attr_int64(hid_t obj, const std::string& name);
 std::uint64_t read_attr_uint64(hid_t obj, const std::string& name);
 double read_attr_double(hid_t obj, const std::string& name);

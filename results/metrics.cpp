@@ -179,8 +179,10 @@ MetricsAccumulator MetricsAccumulator::from_bytes(const std::string& bytes, doub
   const std::size_t n = (bytes.size() - kHead) / kRow;
   std::vector<std::int8_t> labels(n);
   std::vector<float> scores(n);
-  std::memcpy(labels.data(), bytes.data() + kHead, n);
-  std::memcpy(scores.data(), bytes.data() + kHead + n, n * sizeof(float));
+  if (n > 0) {  // an empty vector's data() may be null, which memcpy must not get (UBSan)
+    std::memcpy(labels.data(), bytes.data() + kHead, n);
+    std::memcpy(scores.data(), bytes.data() + kHead + n, n * sizeof(float));
+  }
   MetricsAccumulator acc(threshold);
   acc.add(labels.data(), scores.data(), n, loss_sum, count);
   return acc;

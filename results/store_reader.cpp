@@ -36,25 +36,26 @@ SweepSnapshot read_once(const std::string& path) {
               "opening " + path + " for SWMR reading");
   hid_t f = file.get();
   SweepSnapshot snap;
-  if (hdf5::read_attr_string(f, "format") != kFormatName) {
+  const hdf5::VarLen vl = string_policy(f, path);
+  if (hdf5::read_attr_string(f, "format", vl) != kFormatName) {
     throw std::runtime_error(path + ": root attribute 'format' is not '" + kFormatName + "'");
   }
   SweepInfo& info = snap.info;
-  info.tool_version = hdf5::read_attr_string(f, "tool_version");
-  info.spec_yaml = hdf5::read_attr_string(f, "spec_yaml");
+  info.tool_version = hdf5::read_attr_string(f, "tool_version", vl);
+  info.spec_yaml = hdf5::read_attr_string(f, "spec_yaml", vl);
   if (hdf5::attr_exists(f, "spec_effective_yaml")) {  // absent in older files (store.h)
-    info.spec_overrides = hdf5::read_attr_strings(f, "spec_overrides");
-    info.spec_effective_yaml = hdf5::read_attr_string(f, "spec_effective_yaml");
+    info.spec_overrides = hdf5::read_attr_strings(f, "spec_overrides", vl);
+    info.spec_effective_yaml = hdf5::read_attr_string(f, "spec_effective_yaml", vl);
   }
-  info.spec_hash = hdf5::read_attr_string(f, "spec_hash");
-  info.created = hdf5::read_attr_string(f, "created");
-  info.libtorch_version = hdf5::read_attr_string(f, "libtorch_version");
-  info.cuda_version = hdf5::read_attr_string(f, "cuda_version");
-  info.nccl_version = hdf5::read_attr_string(f, "nccl_version");
-  info.mpi_version = hdf5::read_attr_string(f, "mpi_version");
-  info.hostnames = hdf5::read_attr_strings(f, "hostnames");
-  info.data_manifest_hash = hdf5::read_attr_string(f, "data_manifest_hash");
-  info.leakage_report_json = hdf5::read_attr_string(f, "leakage_report_json");
+  info.spec_hash = hdf5::read_attr_string(f, "spec_hash", vl);
+  info.created = hdf5::read_attr_string(f, "created", vl);
+  info.libtorch_version = hdf5::read_attr_string(f, "libtorch_version", vl);
+  info.cuda_version = hdf5::read_attr_string(f, "cuda_version", vl);
+  info.nccl_version = hdf5::read_attr_string(f, "nccl_version", vl);
+  info.mpi_version = hdf5::read_attr_string(f, "mpi_version", vl);
+  info.hostnames = hdf5::read_attr_strings(f, "hostnames", vl);
+  info.data_manifest_hash = hdf5::read_attr_string(f, "data_manifest_hash", vl);
+  info.leakage_report_json = hdf5::read_attr_string(f, "leakage_report_json", vl);
   info.slurm_job_ids = read_string_rows(f, "slurm_job_ids", kJobIdBytes);
   if (hdf5::link_exists(f, kEvaluations)) {
     snap.evaluations = read_string_rows(f, kEvaluations, kMaxEvaluationBytes);
@@ -66,9 +67,9 @@ SweepSnapshot read_once(const std::string& path) {
     const std::string where = path + ":/trials/" + id;
     Handle g(H5Gopen2(tgroup.get(), id.c_str(), H5P_DEFAULT), "opening " + where);
     TrialResult r;
-    r.id = hdf5::read_attr_string(g.get(), "id");
-    r.name = hdf5::read_attr_string(g.get(), "name");
-    r.params_json = hdf5::read_attr_string(g.get(), "params_json");
+    r.id = hdf5::read_attr_string(g.get(), "id", vl);
+    r.name = hdf5::read_attr_string(g.get(), "name", vl);
+    r.params_json = hdf5::read_attr_string(g.get(), "params_json", vl);
     r.seed = hdf5::read_attr_uint64(g.get(), "seed");
     try {
       flatten(nlohmann::json::parse(r.params_json), "",

@@ -7,6 +7,18 @@
 #include <stdexcept>
 
 namespace mammosweep::results::schema {
+
+hdf5::VarLen string_policy(hid_t file, const std::string& path) {
+  const std::int64_t version = hdf5::attr_exists(file, "format_version")
+                                   ? hdf5::read_attr_int64(file, "format_version")
+                                   : 0;
+  if (version < 1 || version > kFormatVersion) {
+    throw std::runtime_error(fmt::format(
+        "{}: results format version {} is not one this mammosweep reads (1 to {})", path,
+        version, kFormatVersion));
+  }
+  return version == 1 ? hdf5::VarLen::allow : hdf5::VarLen::refuse;
+}
 namespace {
 
 enum class Kind { i32, i64, f64 };

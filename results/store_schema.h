@@ -17,7 +17,9 @@ namespace mammosweep::results::schema {
 using hdf5::check;
 using hdf5::Handle;
 
-constexpr std::int64_t kFormatVersion = 1;
+// Format 2 (2026-11-30) writes every string attribute fixed-length; format 1 wrote them
+// variable-length, which stays readable (string_policy below).
+constexpr std::int64_t kFormatVersion = 2;
 constexpr const char* kFormatName = "mammosweep-results";
 constexpr std::size_t kJobIdBytes = 64;
 constexpr hsize_t kEpochChunk = 32;
@@ -26,6 +28,10 @@ constexpr hsize_t kJobChunk = 16;
 constexpr hsize_t kEvaluationChunk = 4;
 constexpr const char* kEvaluations = "evaluations";
 constexpr unsigned kSwmrReadAttempts = 5;  // see read_once in store_reader.cpp
+
+/// How to read string attributes of `file`: variable-length ones only in a format-1 file.
+/// Throws (naming `path`) for a format version this build does not read.
+hdf5::VarLen string_policy(hid_t file, const std::string& path);
 
 constexpr const char* kMetricNames[] = {"loss",        "accuracy", "precision", "recall",
                                         "specificity", "f1",       "auc"};

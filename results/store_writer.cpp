@@ -332,10 +332,11 @@ SweepStore SweepStore::open_for_append(const std::string& path,
     Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT),
                 "opening " + path + " to list its trials");
     has_evaluations = hdf5::link_exists(file.get(), kEvaluations);
+    const hdf5::VarLen vl = string_policy(file.get(), path);
     Handle tgroup(H5Gopen2(file.get(), "trials", H5P_DEFAULT), "opening /trials in " + path);
     for (const auto& id : hdf5::child_names(tgroup.get())) {
       Handle g(H5Gopen2(tgroup.get(), id.c_str(), H5P_DEFAULT), "opening /trials/" + id);
-      existing[id] = {hdf5::read_attr_string(g.get(), "params_json"),
+      existing[id] = {hdf5::read_attr_string(g.get(), "params_json", vl),
                       hdf5::read_attr_uint64(g.get(), "seed")};
     }
   }

@@ -257,6 +257,68 @@ TEST(SweepStore, EvaluationsAppendAndOlderFilesGainTheDataset) {
   EXPECT_EQ(snap.info.slurm_job_ids, sample_info().slurm_job_ids);
 }
 
+/// Replaces root attribute `name` of the file at `path` (raw HDF5, as another writer would).
+void replace_root_attr(const std::string& path, const char* name, hid_t type, const void* value) {
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  ASSERT_GE(H5Adelete(f, name), 0);
+  hid_t space = H5Screate(H5S_SCALAR);
+  hid_t a = H5Acreate2(f, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+  ASSERT_GE(a, 0);
+  ASSERT_GE(H5Awrite(a, type, value), 0);
+  H5Aclose(a);
+  H5Sclose(space);
+  H5Fclose(f);
+}
+
+TEST(SweepStore, StringAttributesAreFixedLengthAndOnlyFormat1MayHoldVariableLength) {
+  TempDir dir;
+  const std::string path = dir.file("results.h5");
+  SweepStore::create(path, sample_info(), sample_trials()).close();
+  // h5dump (an independent reader) sees no variable-length string anywhere in the file.
+  auto [rc, header] = run("h5dump -H " + path);
+  ASSERT_EQ(rc, 0) << header;
+  EXPECT_NE(header.find("STRSIZE"), std::string::npos) << header;
+  EXPECT_EQ(header.find("H5T_VARIABLE"), std::string::npos) << header;
+  EXPECT_EQ(read_store(path).info.spec_hash, sample_info().spec_hash);
+
+  // A variable-length string (what libhdf5 reads from its global heap unchecked) in a
+  // current-format file is refused before it is read, naming the file and the attribute.
+  hid_t vlen = H5Tcopy(H5T_C_S1);
+  ASSERT_GE(H5Tset_size(vlen, H5T_VARIABLE), 0);
+  ASSERT_GE(H5Tset_cset(vlen, H5T_CSET_UTF8), 0);  // as format 1 wrote them
+  const char* text = "sha256:from-a-vlen-string";
+  replace_root_attr(path, "spec_hash", vlen, &text);
+  ReadOptions no_retry;  // a refusal is no racing writer: fail at once
+  no_retry.retry_for = std::chrono::milliseconds(0);
+  try {
+    read_store(path, no_retry);
+    ADD_FAILURE() << "a variable-length attribute in a format-2 file was read";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'spec_hash' is a variable-length string"),
+              std::string::npos)
+        << e.what();
+  }
+  // Format 1 wrote every string attribute variable-length: such files still read.
+  const std::int64_t v1 = 1;
+  replace_root_attr(path, "format_version", H5T_NATIVE_INT64, &v1);
+  EXPECT_EQ(read_store(path, no_retry).info.spec_hash, text);
+  // A newer format than this build knows is refused with both versions named.
+  const std::int64_t v9 = 9;
+  replace_root_attr(path, "format_version", H5T_NATIVE_INT64, &v9);
+  try {
+    read_store(path);
+    ADD_FAILURE() << "format_version 9 was read";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("results format version 9 is not one this mammosweep "
+                                         "reads (1 to 2)"),
+              std::string::npos)
+        << e.what();
+  }
+  H5Tclose(vlen);
+}
+
 TEST(SweepStore, LongFailureReasonIsCutAtUtf8Boundary) {
   TempDir dir;
   const std::string path = dir.file("results.h5");
