@@ -334,6 +334,13 @@ while :; do
   [ -n "$interrupted" ] || break  # a trap interrupted wait: the launcher may still run
 done
 log "launcher exited with status $rc"
+# 138 = killed by SIGUSR1: the forwarded warning reached ranks still starting up, before
+# they could catch it. Nothing was reported since this run began, so it is a checkpointed
+# stop like exit 3 (every reported epoch is in results.h5).
+if [ -n "$warned" ] && [ "$rc" -eq 138 ]; then
+  log "the sweep was still starting up when SIGUSR1 came; nothing reported is lost"
+  rc=3
+fi
 
 if [ -n "$stop_signal" ] && [ -z "$warned" ] && [ "$rc" -eq 3 ]; then
   log "checkpointed after SIG$stop_signal (scancel, or Slurm ending the job); not requeueing; resume by submitting again with the same --out"
