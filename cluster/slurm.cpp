@@ -1,11 +1,5 @@
 #include "cluster/slurm.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -16,113 +10,19 @@
 #include <sstream>
 
 #include "io/files.h"
-
-extern char** environ;
+#include "io/process.h"
 
 namespace mammosweep::cluster {
 
 namespace {
 
-// ---- A small process helper: fork/exec via posix_spawnp, stdout and stderr captured. ----
-
-struct ProcessResult {
-  int exit_code = -1;  // exit status, or 128 + signal when killed by a signal
-  std::string out, err;
-};
-
-class Pipe {  // RAII pair of file descriptors
- public:
-  Pipe() {
-    if (::pipe2(fds_, O_CLOEXEC) != 0) {
-      throw std::runtime_error(fmt::format("cannot create a pipe: {}", std::strerror(errno)));
-    }
+/// io::run_process, with Slurm's hint when the program cannot be started.
+io::ProcessResult run_process(const std::vector<std::string>& argv) {
+  try {
+    return io::run_process(argv);
+  } catch (const io::ProcessError& e) {
+    throw SlurmError(fmt::format("{} (is the Slurm client installed and on PATH?)", e.what()));
   }
-  ~Pipe() {
-    close_read();
-    close_write();
-  }
-  Pipe(const Pipe&) = delete;
-  Pipe& operator=(const Pipe&) = delete;
-  int read_end() const { return fds_[0]; }
-  int write_end() const { return fds_[1]; }
-  void close_read() { close_fd(fds_[0]); }
-  void close_write() { close_fd(fds_[1]); }
-
- private:
-  static void close_fd(int& fd) {
-    if (fd >= 0) ::close(fd);
-    fd = -1;
-  }
-  int fds_[2] = {-1, -1};
-};
-
-class SpawnActions {  // RAII posix_spawn_file_actions_t
- public:
-  SpawnActions() { posix_spawn_file_actions_init(&actions_); }
-  ~SpawnActions() { posix_spawn_file_actions_destroy(&actions_); }
-  SpawnActions(const SpawnActions&) = delete;
-  SpawnActions& operator=(const SpawnActions&) = delete;
-  posix_spawn_file_actions_t* get() { return &actions_; }
-
- private:
-  posix_spawn_file_actions_t actions_;
-};
-
-std::string command_text(const std::vector<std::string>& argv) {
-  std::string text;
-  for (const auto& a : argv) text += (text.empty() ? "" : " ") + a;
-  return text;
-}
-
-/// Runs argv[0] (looked up in PATH) with argv, stdin from /dev/null, and waits for it.
-ProcessResult run_process(const std::vector<std::string>& argv) {
-  Pipe out, err;
-  SpawnActions actions;
-  posix_spawn_file_actions_addopen(actions.get(), 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(actions.get(), out.write_end(), 1);
-  posix_spawn_file_actions_adddup2(actions.get(), err.write_end(), 2);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, args[0], actions.get(), nullptr, args.data(), environ);
-  if (rc != 0) {
-    throw SlurmError(fmt::format("cannot run '{}': {} (is the Slurm client installed and on PATH?)",
-                                 command_text(argv), std::strerror(rc)));
-  }
-  out.close_write();
-  err.close_write();
-
-  ProcessResult result;
-  pollfd fds[2] = {{out.read_end(), POLLIN, 0}, {err.read_end(), POLLIN, 0}};
-  std::string* sinks[2] = {&result.out, &result.err};
-  int open_streams = 2;
-  char buffer[4096];
-  while (open_streams > 0) {
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
-      if (n > 0) {
-        sinks[i]->append(buffer, static_cast<size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        fds[i].fd = -1;  // EOF or error: stop polling it (the Pipe closes it)
-        --open_streams;
-      }
-    }
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) {
-      throw SlurmError(fmt::format("waiting for '{}' failed: {}", command_text(argv),
-                                   std::strerror(errno)));
-    }
-  }
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return result;
 }
 
 std::string trim(const std::string& s) {
@@ -137,9 +37,9 @@ std::string first_line(const std::string& s) {
   return t.substr(0, t.find('\n'));
 }
 
-std::string failure_message(const std::vector<std::string>& argv, const ProcessResult& r) {
+std::string failure_message(const std::vector<std::string>& argv, const io::ProcessResult& r) {
   std::string err = trim(r.err);
-  return fmt::format("'{}' exited with status {}: {}", command_text(argv), r.exit_code,
+  return fmt::format("'{}' exited with status {}: {}", io::command_text(argv), r.exit_code,
                      err.empty() ? "(no message on stderr)" : err);
 }
 
@@ -389,7 +289,7 @@ std::string submit(const SubmitOptions& o) {
   const std::string path = batch_script_path(o);
   io::write_file_atomic(path, script);
   const std::vector<std::string> argv{"sbatch", "--parsable", path};
-  ProcessResult r = run_process(argv);
+  io::ProcessResult r = run_process(argv);
   if (r.exit_code != 0) throw SlurmError(failure_message(argv, r));
   std::string id = parse_sbatch_id(r.out);
   const std::string jobs = o.out_dir + "/slurm_jobs.txt";
@@ -516,7 +416,7 @@ JobState query_job(const std::string& id) {
   JobState st;
   st.id = id;
   const std::vector<std::string> squeue{"squeue", "-h", "-j", id, "-t", "all", "-o", "%T"};
-  ProcessResult q = run_process(squeue);
+  io::ProcessResult q = run_process(squeue);
   if (q.exit_code == 0) {
     st.state = first_line(q.out);
     st.status = parse_job_status(st.state);
@@ -525,7 +425,7 @@ JobState query_job(const std::string& id) {
     return st;  // purged (or never existed)
   }
   const std::vector<std::string> scontrol{"scontrol", "-o", "show", "job", id};
-  ProcessResult c = run_process(scontrol);
+  io::ProcessResult c = run_process(scontrol);
   if (c.exit_code == 0 && !trim(c.out).empty()) {
     JobState detail = parse_scontrol_job(first_line(c.out));
     detail.id = id;  // an array task prints its own JobId; keep the id asked for

@@ -9,6 +9,7 @@
 
 #include "orchestrator/cli.h"
 #include "orchestrator/cli_options.h"
+#include "orchestrator/deploy_formats.h"
 #include "orchestrator/export_model.h"
 #include "orchestrator/model_card.h"
 #include "orchestrator/sweep_results.h"
@@ -18,8 +19,9 @@ namespace mammosweep::orchestrator {
 
 namespace {
 
-int run_export(const ExportRequest& request) {
+int run_export(ExportRequest request, const std::string& formats) {
   return with_input_errors([&]() {
+    request.formats = parse_formats(formats);
     const ExportResult r = export_model(request);
     std::cout << fmt::format("exported trial {} ({}), epoch {}, rank {} of {} by {}: {}\n",
                              r.trial_name, r.trial_id, r.epoch, r.rank, r.ranked_trials,
@@ -37,6 +39,7 @@ int run_export(const ExportRequest& request) {
 
 Command add_export_command(CLI::App& app) {
   auto opt = std::make_shared<ExportRequest>();
+  auto formats = std::make_shared<std::string>("safetensors");
   CLI::App* cmd = app.add_subcommand(
       "export", "Write the model of the week (or --trial) as a deployable model folder");
   add_sweep_dir_option(*cmd, opt->dir);
@@ -44,8 +47,11 @@ Command add_export_command(CLI::App& app) {
                                      "MODEL_CARD.md)")
       ->required();
   cmd->add_option("--trial", opt->trial, "Export this trial (id or name) instead of the winner");
+  cmd->add_option("--format", *formats,
+                  "Comma-separated formats to write: safetensors (always), onnx")
+      ->capture_default_str();
   add_ranking_options(*cmd, opt->choice);
-  return [opt, cmd]() { return cmd->parsed() ? run_export(*opt) : -1; };
+  return [opt, formats, cmd]() { return cmd->parsed() ? run_export(*opt, *formats) : -1; };
 }
 
 }  // namespace mammosweep::orchestrator

@@ -8,6 +8,7 @@
 #include "io/files.h"
 #include "io/time.h"
 #include "orchestrator/chosen_model.h"
+#include "orchestrator/deploy_formats.h"
 #include "orchestrator/model_card.h"
 #include "results/evaluation.h"
 #include "results/metrics.h"
@@ -151,6 +152,18 @@ ExportResult export_model(const ExportRequest& opt) {
       {"mammosweep.tool_version", MAMMOSWEEP_VERSION},
       {"mammosweep.image_size", std::to_string(d.image_size)}};
   worker::write_model_dir(opt.out, *c.model, info, render_card(card), meta);
+  // The other formats are made from the folder just written; then model.json and the card
+  // are written again (atomically, model.json last) to list every file.
+  card.formats = write_formats(opt.out, info, opt.formats);
+  ojson formats = ojson::array();
+  for (const auto& f : card.formats) {
+    formats.push_back({{"format", f.format}, {"file", f.file}, {"bytes", f.bytes}, {"note", f.note}});
+  }
+  extra["formats"] = formats;
+  info.extra_json = extra.dump();
+  io::write_file_atomic(io::join_path(opt.out, worker::kModelCardFile), render_card(card));
+  io::write_file_atomic(io::join_path(opt.out, worker::kModelJsonFile),
+                        worker::model_info_to_json(info));
 
   ExportResult r;
   r.trial_id = t.id;
@@ -161,7 +174,8 @@ ExportResult export_model(const ExportRequest& opt) {
   r.metric = ro.metric;
   r.metric_value = ranked->metric;
   r.training_precision = params.precision;
-  for (const char* f : {worker::kModelWeightsFile, worker::kModelJsonFile, worker::kModelCardFile}) {
+  for (const auto& f : card.formats) r.files.push_back(io::join_path(opt.out, f.file));
+  for (const char* f : {worker::kModelJsonFile, worker::kModelCardFile}) {
     r.files.push_back(io::join_path(opt.out, f));
   }
   return r;

@@ -19,6 +19,8 @@ struct ExportRequest {
   std::string out;    // the model folder to write
   std::string trial;  // id or name; empty = the model of the week
   RankingChoice choice;
+  /// What to write (deploy_formats.h); safetensors is always written.
+  std::vector<std::string> formats{"safetensors"};
 };
 
 struct ExportResult {

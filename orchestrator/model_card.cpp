@@ -143,10 +143,17 @@ std::string render_card(const CardInput& c) {
   md += "- leakage guard: " + c.leakage_text + "\n";
   md += fmt::format("- sweep spec hash `{}`; LibTorch {}\n", c.snap->info.spec_hash,
                     c.snap->info.libtorch_version);
-  md += "\n## Files\n\n- `model.safetensors`: weights (torchvision ResNet50 names + `head.*`)\n"
+  md += "\n## Files\n\n| format | file | size | notes |\n|---|---|---|---|\n";
+  for (const auto& f : c.formats) {
+    md += fmt::format("| {} | `{}` | {:.1f} MB | {} |\n", f.format, f.file,
+                      static_cast<double>(f.bytes) / 1e6, f.note);
+  }
+  md += "\n- single-image CPU latency per format: docs/performance.md, section 9 (not measured "
+        "at export)\n"
         "- `model.json`: this card, machine-readable\n"
-        "- usage: `mammosweep predict --model THIS_FOLDER IMAGE...` "
-        "(see docs/export-and-predict.md)\n";
+        "- usage: `mammosweep predict --model THIS_FOLDER IMAGE...`; ONNX: input `image` "
+        "float32 [batch, 3, S, S], RGB pixel / 255 (normalisation is in the graph), outputs "
+        "`probabilities` [batch, 2] and `p_malignant` [batch] (see docs/export-and-predict.md)\n";
   return md;
 }
 

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "orchestrator/deploy_formats.h"
 #include "results/bootstrap.h"
 #include "results/evaluation.h"
 #include "results/ranking.h"
@@ -32,6 +33,7 @@ struct CardInput {
   const results::BootstrapResult* val_ci = nullptr;  // nullptr: see ranked->ci_note
   double val_threshold = 0.5;
   const results::TestEvaluation* test = nullptr;  // latest test evaluation of this epoch
+  std::vector<FormatFile> formats;  // the files written (export --format); empty: weights only
 };
 
 std::string render_card(const CardInput& card);

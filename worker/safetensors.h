@@ -16,6 +16,8 @@
 // Supported dtypes: BOOL, U8, I8, I16, I32, I64, F16, BF16, F32, F64. Others (U16, U32, U64,
 // F8_*) are rejected with an error that lists the supported names.
 //
+// The container's validation is deploy/safetensors_index.h (no LibTorch; the ONNX writer
+// shares it); this file turns its entries into LibTorch tensors and writes files.
 // Every violation throws WeightsError whose message starts with the file path and, where a
 // tensor is involved, names it:
 //   "w.safetensors: tensor 'conv1.weight': data_offsets [0, 100] hold 100 bytes but
@@ -29,6 +31,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "deploy/safetensors_index.h"
 
 namespace mammosweep::worker {
 
@@ -44,7 +48,7 @@ using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 using SafetensorsMetadata = std::map<std::string, std::string>;
 
 /// Hard limit on the JSON header size (the reference implementation's limit).
-constexpr std::uint64_t kMaxSafetensorsHeaderBytes = 100u * 1000u * 1000u;
+constexpr std::uint64_t kMaxSafetensorsHeaderBytes = deploy::kMaxSafetensorsHeaderBytes;
 
 /// Reads every tensor of `path` into CPU tensors of the file's dtype, ordered by their
 /// position in the data buffer. If `metadata` is not null it receives "__metadata__" (empty

@@ -26,30 +26,11 @@ done
 # Plant a left-right mirrored copy of a train image in valid (as PGM; decoded from the PNG
 # with the standard library only).
 python3 - "$tmp/data/train/0/synth_0_00000.png" "$tmp/data/valid/0/mirrored_copy.pgm" <<'PY' || exit 1
-import struct, sys, zlib
-data = open(sys.argv[1], "rb").read()
-pos, idat, w, h = 8, b"", 0, 0
-while pos < len(data):
-    n, kind = struct.unpack(">I4s", data[pos:pos + 8])
-    body = data[pos + 8:pos + 8 + n]
-    if kind == b"IHDR":
-        w, h, depth, colour = struct.unpack(">IIBB", body[:10])
-        assert depth == 8 and colour == 0, "expects 8-bit gray"
-    elif kind == b"IDAT":
-        idat += body
-    pos += 12 + n
-raw, rows, prev = zlib.decompress(idat), [], bytearray(w)
-for y in range(h):
-    f, line = raw[y * (w + 1)], bytearray(raw[y * (w + 1) + 1:(y + 1) * (w + 1)])
-    for x in range(w):
-        a = line[x - 1] if x else 0
-        b, c = prev[x], prev[x - 1] if x else 0
-        p = a + b - c
-        pred = [0, a, b, (a + b) // 2,
-                a if abs(p - a) <= abs(p - b) and abs(p - a) <= abs(p - c) else b if abs(p - b) <= abs(p - c) else c][f]
-        line[x] = (line[x] + pred) & 255
-    rows.append(bytes(reversed(line)))
-    prev = line
+import os, sys
+sys.path.insert(0, os.path.join(os.environ["MAMMOSWEEP_SOURCE_DIR"], "tests"))
+from png_gray8 import read_png_gray8
+w, h, rows = read_png_gray8(sys.argv[1])
+rows = [bytes(reversed(r)) for r in rows]
 open(sys.argv[2], "wb").write(b"P5\n%d %d\n255\n" % (w, h) + b"".join(rows))
 PY
 check "mirrored copy, leakage error" 2 "$bin" check-data "$tmp/spec.yaml" --threads 2 --json "$tmp/report.json"
