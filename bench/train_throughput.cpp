@@ -2,14 +2,21 @@
 // per process, so the reported peak RSS belongs to that configuration.
 //
 //   build/bench/train_throughput --size 224 --batch 16 --threads 2
-//       [--precision fp32|bf16] [--channels-last] [--warmup 2] [--steps 5]
+//       [--precision fp32|bf16] [--channels-last] [--warmup 2] [--steps 5] [--device cuda]
 //
 // One step is what worker/trainer.cpp does per batch: zero_grad, forward (under bf16 CPU
 // autocast for --precision bf16), float32 cross-entropy, loss.item(), backward, Adam step
-// (lr 1e-4). Model: head 2048 -> 1024 -> ReLU -> Dropout(0.5) -> 2, unfrozen_fraction 1.0
+// (lr 1e-4); loss.item() waits for the device, so each step's host time is its GPU time too.
+// --device cuda (or cuda:N) trains on the GPU under CUDA autocast, as scripts/gpu-check runs
+// it against the Python twin. Model: head 2048 -> 1024 -> ReLU -> Dropout(0.5) -> 2, unfrozen_fraction 1.0
 // (everything trains). With --channels-last the 4-d parameters and the input use the
-// ChannelsLast memory format, as the trainer does. The input is a fixed random batch, so the
-// data pipeline is not measured here (bench/data_pipeline.cpp does that).
+// ChannelsLast memory format, as the trainer does. The input is a fixed random batch in
+// device memory ("input": "synthetic"), or with --data DIR (a `mammosweep synth` folder) the
+// trainer's real input path ("input": "loader"): the decode-once cache (built in
+// DIR-cache-SIZE), a train-mode Loader (oversample-free, hflip + colour jitter 0.2,
+// --loader-threads prefetch threads; on CUDA pinned batches, a non_blocking copy and the
+// augmentation on the device, as worker/trainer.cpp does). The two rates' ratio is what the
+// loader costs (docs/performance.md).
 // Prints one line of JSON (the same keys as bench/train_throughput.py):
 //   img_per_s = batch * steps / (total time of the timed steps), median_step_s,
 //   peak_rss_mib (VmHWM of this process).
@@ -24,12 +31,16 @@
 #include <fstream>
 #include <limits>
 #include <numeric>
+#include <optional>
+#include <utility>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "worker/data.h"
+#include "worker/loader.h"
 #include "worker/resnet50.h"
 
 namespace {
@@ -42,6 +53,9 @@ struct BenchOptions {
   bool channels_last = false;
   int warmup = 2;
   int steps = 5;
+  std::string device = "cpu";
+  std::string data;  // empty: a fixed random batch
+  int loader_threads = 2;
 };
 
 /// VmHWM (peak resident set) of this process in MiB, from /proc/self/status.
@@ -74,8 +88,16 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--steps", o.steps, "Timed steps")
       ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--device", o.device, "cpu, cuda or cuda:N")->capture_default_str();
+  app.add_option("--data", o.data, "Feed batches from the real loader over this synth folder");
+  app.add_option("--loader-threads", o.loader_threads, "Loader prefetch threads (with --data)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   try {
+    const torch::Device device(o.device);
+    if (device.is_cuda() && !torch::cuda::is_available()) {
+      throw std::runtime_error("--device " + o.device + ": no CUDA device");
+    }
     torch::set_num_threads(o.threads);
     torch::manual_seed(0);
     w::ResNet50Options mo;
@@ -91,27 +113,65 @@ int main(int argc, char** argv) {
         if (t.dim() == 4) t.set_data(t.contiguous(torch::MemoryFormat::ChannelsLast));
       }
     }
+    model->to(device);
     model->train();
     torch::optim::Adam optimizer(model->trainable_parameters(), torch::optim::AdamOptions(1e-4));
-    const torch::Tensor x = torch::rand({o.batch, 3, o.size, o.size}).contiguous(format);
-    const torch::Tensor y = torch::randint(0, 2, {o.batch}, torch::kLong);
+    const torch::Tensor x =
+        torch::rand({o.batch, 3, o.size, o.size}).contiguous(format).to(device);
+    const torch::Tensor y = torch::randint(0, 2, {o.batch}, torch::kLong).to(device);
     const bool bf16 = o.precision == "bf16";
+    // --data: the real loader (see the top of this file).
+    std::optional<w::PreparedData> data;
+    std::optional<w::Loader> loader;
+    w::LoaderOptions lo;
+    int epoch = 0;
+    if (!o.data.empty()) {
+      mammosweep::sweeps::DataSpec ds;
+      ds.root = o.data;
+      ds.image_size = o.size;
+      ds.class_map = {{"0", 0}, {"1", 1}};
+      w::PrepareOptions po;
+      po.cache_dir = o.data + "-cache-" + std::to_string(o.size);
+      po.threads = o.loader_threads;
+      po.check_leakage = false;
+      data.emplace(w::prepare_data(ds, po));
+      lo.batch_size = o.batch;
+      lo.train = true;
+      lo.augment.hflip = true;
+      lo.augment.brightness = lo.augment.contrast = lo.augment.saturation = 0.2;
+      lo.prefetch_threads = o.loader_threads;
+      lo.channels_last = o.channels_last;
+      lo.device_transforms = lo.pin_memory = device.is_cuda();
+      loader.emplace(*data->cache, data->train, lo);
+      loader->start_epoch(epoch);
+    }
+    w::Batch batch;
+    auto next_input = [&]() -> std::pair<torch::Tensor, torch::Tensor> {
+      if (!loader) return {x, y};
+      while (!loader->next(batch)) loader->start_epoch(++epoch);
+      torch::Tensor images = batch.images;
+      if (lo.device_transforms) {
+        images = w::transform_batch(images.to(device, /*non_blocking=*/true), lo, epoch, batch.step);
+      }
+      return {images, batch.labels.to(device, /*non_blocking=*/true)};
+    };
 
     std::vector<double> times;
     for (int i = 0; i < o.warmup + o.steps; ++i) {
       const auto t0 = Clock::now();
+      const auto [xb, yb] = next_input();
       optimizer.zero_grad(/*set_to_none=*/true);
       torch::Tensor logits;
       if (bf16) {
-        at::autocast::set_autocast_dtype(torch::kCPU, at::kBFloat16);
-        at::autocast::set_autocast_enabled(torch::kCPU, true);
-        logits = model->forward(x);
-        at::autocast::set_autocast_enabled(torch::kCPU, false);
+        at::autocast::set_autocast_dtype(device.type(), at::kBFloat16);
+        at::autocast::set_autocast_enabled(device.type(), true);
+        logits = model->forward(xb);
+        at::autocast::set_autocast_enabled(device.type(), false);
         at::autocast::clear_cache();
       } else {
-        logits = model->forward(x);
+        logits = model->forward(xb);
       }
-      torch::Tensor loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat), y);
+      torch::Tensor loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat), yb);
       const double loss_value = loss.item<double>();
       loss.backward();
       optimizer.step();
@@ -127,7 +187,8 @@ int main(int argc, char** argv) {
     std::sort(sorted.begin(), sorted.end());
     const nlohmann::ordered_json line = {
         {"bench", "train_throughput"}, {"impl", "cpp"}, {"size", o.size}, {"batch", o.batch},
-        {"threads", o.threads}, {"precision", o.precision}, {"channels_last", o.channels_last},
+        {"threads", o.threads}, {"device", o.device},
+        {"input", loader ? "loader" : "synthetic"}, {"precision", o.precision}, {"channels_last", o.channels_last},
         {"warmup", o.warmup}, {"steps", o.steps}, {"img_per_s", o.batch * o.steps / total},
         {"median_step_s", sorted[sorted.size() / 2]}, {"peak_rss_mib", peak_rss_mib()}};
     std::printf("%s\n", line.dump().c_str());

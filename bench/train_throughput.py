@@ -3,11 +3,12 @@
 counterpart of bench/train_throughput.cpp (same settings, same torch, same batch).
 
     .venv/bin/python bench/train_throughput.py --size 224 --batch 16 --threads 2 \
-        [--precision fp32|bf16] [--channels-last] [--warmup 2] [--steps 5]
+        [--precision fp32|bf16] [--channels-last] [--warmup 2] [--steps 5] [--device cuda]
 
 One training step = zero_grad, forward (under bf16 CPU autocast when --precision bf16),
 cross-entropy in float32, loss.item(), backward, Adam step: what worker/trainer.cpp does per
-batch. The input is a fixed random batch (no data pipeline; see bench/data_pipeline.py).
+batch; loss.item() waits for the device, so host time is GPU time on --device cuda (autocast
+on that device). The input is a fixed random batch (no data pipeline; see bench/data_pipeline.py).
 Prints ONE line of JSON: img_per_s over the timed steps (batch * steps / their total time),
 median step time and peak RSS (VmHWM) of this process. Run one configuration per process so
 that peak RSS is per configuration.
@@ -50,24 +51,26 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     model = build_model()
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
-    model = model.to(memory_format=fmt)
+    dev = torch.device(a.device)
+    model = model.to(dev, memory_format=fmt)
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    x = torch.rand(a.batch, 3, a.size, a.size).contiguous(memory_format=fmt)
-    y = torch.randint(0, 2, (a.batch,))
+    x = torch.rand(a.batch, 3, a.size, a.size).contiguous(memory_format=fmt).to(dev)
+    y = torch.randint(0, 2, (a.batch,)).to(dev)
     bf16 = a.precision == "bf16"
 
     times = []
     for i in range(a.warmup + a.steps):
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
             logits = model(x)
         loss = torch.nn.functional.cross_entropy(logits.float(), y)
         loss_value = loss.item()
@@ -81,7 +84,7 @@ def main():
 
     print(json.dumps({
         "bench": "train_throughput", "impl": "python", "size": a.size, "batch": a.batch,
-        "threads": a.threads, "precision": a.precision, "channels_last": a.channels_last,
+        "threads": a.threads, "device": a.device, "precision": a.precision, "channels_last": a.channels_last,
         "warmup": a.warmup, "steps": a.steps,
         "img_per_s": a.batch * a.steps / sum(times),
         "median_step_s": statistics.median(times),

@@ -41,6 +41,7 @@ class SweepCoordinator {
   bool has_queued() const { return !queue_.empty(); }
   /// Ranks (data-parallel replicas) each trial needs.
   int replicas() const { return spec_.resources.replicas; }
+  double gpu_share() const { return spec_.resources.gpus; }  ///< of one device, per rank
 
   void started(const Job& job, const std::vector<int>& ranks);
   /// Records the epoch (idempotently: an epoch the store already holds is not appended

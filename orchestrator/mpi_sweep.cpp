@@ -49,8 +49,23 @@ int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int wor
                                  need, world_size - 1, need + 1));
   }
   std::set<int> idle;
-  std::map<int, std::string> host;
+  std::map<int, RankSlot> workers;               // every rank that sent Ready: host, device
   std::map<std::string, std::vector<int>> busy;  // trial id -> ranks, [0] = leader
+  DeviceLoad load;                               // device -> share held by running trials
+  const double share = coord.gpu_share();
+  auto hold = [&](const std::vector<int>& ranks, double sign) {
+    for (int r : ranks) {
+      const RankSlot& slot = workers[r];
+      if (share > 0 && slot.device >= 0) load[{slot.host, slot.device}] += sign * share;
+    }
+  };
+  auto release = [&](const std::string& trial_id) {
+    auto it = busy.find(trial_id);
+    if (it == busy.end()) return false;
+    hold(it->second, -1);
+    busy.erase(it);
+    return true;
+  };
   bool stopping = false;
   while (true) {
     if (stop_requested() && !stopping) {
@@ -62,9 +77,15 @@ int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int wor
       }
     }
     while (!stopping && coord.has_queued() && static_cast<int>(idle.size()) >= need) {
-      std::map<int, std::string> idle_hosts;
-      for (int r : idle) idle_hosts[r] = host[r];
-      const std::vector<int> ranks = place_group(idle_hosts, need);
+      std::map<int, RankSlot> idle_slots;
+      for (int r : idle) idle_slots[r] = workers[r];
+      const GpuPlacement placed = place_on_devices(idle_slots, workers, load, need, share);
+      // "Never" counts devices, so it waits until every worker has said which it has.
+      if (placed.never && static_cast<int>(workers.size()) == world_size - 1) {
+        throw InputError("resources: a trial " + placed.why);
+      }
+      if (placed.ranks.empty()) break;  // waits for a running trial to free its share
+      const std::vector<int>& ranks = placed.ranks;
       Job job = *coord.next_job();
       coord.started(job, ranks);
       cluster::Assign assign{sweeps::to_text(job.trial), job.attempt, ranks,
@@ -73,6 +94,7 @@ int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int wor
         cluster::send_message(control, r, assign);
         idle.erase(r);
       }
+      hold(ranks, +1);
       busy[job.trial.id] = ranks;
     }
     if (busy.empty() && (stopping || !coord.has_queued())) break;
@@ -84,7 +106,7 @@ int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int wor
           using T = std::decay_t<decltype(m)>;
           if constexpr (std::is_same_v<T, cluster::Ready>) {
             idle.insert(src);
-            host[src] = m.hostname;
+            workers[src] = RankSlot{m.hostname, m.device};
           } else if constexpr (std::is_same_v<T, cluster::EpochReport>) {
             worker::EpochDecision d = worker::EpochDecision::proceed;
             if (busy.count(m.trial_id)) {
@@ -94,9 +116,9 @@ int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int wor
             if (verdict.stop) verdict.reason = "early stopping";
             cluster::send_message(control, src, verdict);
           } else if constexpr (std::is_same_v<T, cluster::Done>) {
-            if (busy.erase(m.trial_id)) coord.finished(m.trial_id, m.status);
+            if (release(m.trial_id)) coord.finished(m.trial_id, m.status);
           } else if constexpr (std::is_same_v<T, cluster::Failed>) {
-            if (busy.erase(m.trial_id)) {
+            if (release(m.trial_id)) {
               if (m.kind == results::FailureKind::interrupted) {
                 coord.interrupted(m.trial_id);
               } else {

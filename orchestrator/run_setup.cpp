@@ -97,6 +97,7 @@ worker::TrainerOptions trainer_options(const Setup& s, const RunOptions& opt,
   to.mean = s.spec.data.mean;
   to.std = s.spec.data.std;
   to.use_cuda = s.spec.resources.gpus > 0;
+  to.gpu_share = to.use_cuda ? s.spec.resources.gpus : 1.0;
   return to;
 }
 

@@ -251,6 +251,29 @@ struct Reader {
     out = d;
   }
 
+  /// 0, 1 or 1/n for an integer n in [2, 64] (written to 0.5% precision: 0.333 is 1/3);
+  /// `out` gets the exact 0, 1 or 1/n.
+  void gpu_share(const std::string& key, double& out) {
+    YAML::Node n = get(key);
+    if (!n) return;
+    Value v = n.IsScalar() ? infer(n) : Value{std::string()};
+    const double d = std::holds_alternative<double>(v) ? std::get<double>(v)
+                     : std::holds_alternative<std::int64_t>(v)
+                         ? static_cast<double>(std::get<std::int64_t>(v))
+                         : std::nan("");
+    const double parts = d > 0 ? std::round(1.0 / d) : 0;
+    if (d == 0 || (parts >= 1 && parts <= 64 && std::fabs(d * parts - 1.0) <= 0.005)) {
+      out = d == 0 ? 0.0 : 1.0 / parts;
+      return;
+    }
+    const std::string why = d > 1 ? " (a rank drives one GPU: use resources.replicas for more "
+                                    "GPUs per trial)"
+                                  : "";
+    ctx.error(n, fmt::format("{}.{} expects 0, 1 or a share 1/n of one GPU (0.5, 0.25, 0.125, "
+                             "..., n <= 64), got {}{}",
+                             section, key, describe(n), why));
+  }
+
   void boolean(const std::string& key, bool& out) {
     YAML::Node n = get(key);
     if (!n) return;
@@ -637,7 +660,7 @@ SweepSpec parse_spec(const std::string& text, const std::string& file) {
   if (YAML::Node r = top.get("resources"); r && expect_map(ctx, r, "resources")) {
     Reader rr{ctx, r, "resources"};
     rr.integer("replicas", spec.resources.replicas, 1, 4096);
-    rr.integer("gpus", spec.resources.gpus, 0, 64);
+    rr.gpu_share("gpus", spec.resources.gpus);
     rr.integer("threads", spec.resources.threads, 0, 4096);
     rr.finish();
   }

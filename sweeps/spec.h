@@ -76,7 +76,9 @@ const char* to_string(SelectionSpec::Rule r);  // "best" | "one_se"
 
 struct Resources {
   int replicas = 1;  // ranks per trial (data-parallel group size)
-  int gpus = 0;      // GPUs per replica (0 = CPU)
+  // GPUs per replica: 0 = CPU, 1 = a whole device, 1/n (n = 2..64) = a share of one device
+  // that n ranks use at once (Ray Tune's fractional GPUs); parse stores the exact 1/n.
+  double gpus = 0;
   int threads = 0;   // threads per rank (0 = cores on the node / ranks on the node)
 };
 

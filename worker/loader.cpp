@@ -259,6 +259,10 @@ Batch Loader::make_batch(std::int64_t b) const {
   torch::Tensor x = raw.permute({0, 3, 1, 2}).to(at::kFloat).div_(255.0);
   if (!options_.device_transforms) x = transform_batch(x, options_, epoch_, out.step);
   out.images = options_.channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x.contiguous();
+  if (options_.pin_memory) {
+    out.images = out.images.pin_memory();
+    out.labels = out.labels.pin_memory();
+  }
   return out;
 }
 

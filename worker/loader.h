@@ -28,7 +28,8 @@
 // step = batch_number * world + rank (distinct for every batch of every rank, so repeated
 // oversampled indices get fresh augmentation), then normalize(mean, std). With
 // device_transforms = true the loader stops after "/ 255" and the caller applies
-// transform_batch(batch.images.to(device), options, epoch, batch.step) on the device.
+// transform_batch(batch.images.to(device), options, epoch, batch.step) on the device; with
+// pin_memory = true the batch's tensors are page-locked, so that copy can be asynchronous.
 // Background threads build batches into a bounded window of prefetch_depth batches; each
 // batch is a pure function of (order, batch number), so the output is identical for any
 // number of threads (0 = build synchronously in next()).
@@ -63,6 +64,9 @@ struct LoaderOptions {
   std::vector<double> std{0.229, 0.224, 0.225};
   bool channels_last = false;      ///< images in ChannelsLast memory format
   bool device_transforms = false;  ///< leave augment + normalize to the caller (see above)
+  /// Batches in page-locked host memory (needs CUDA), built by the prefetch threads, so the
+  /// trainer's non_blocking copy to the device overlaps the previous step's GPU work.
+  bool pin_memory = false;
 };
 
 /// The sample order of one epoch, before sharding (see the top of this file). Entries index

@@ -19,6 +19,7 @@
 #include "results/ranking.h"
 #include "sweeps/splitmix.h"
 #include "worker/checkpoint.h"
+#include "worker/cuda_device.h"
 #include "worker/image.h"
 #include "worker/leakage.h"
 #include "worker/loader.h"
@@ -138,6 +139,7 @@ struct Run {
     lo.std = options.std;
     lo.channels_last = p.channels_last;
     lo.device_transforms = device.is_cuda();
+    lo.pin_memory = device.is_cuda();
     return lo;
   }
 
@@ -212,7 +214,7 @@ struct Run {
         maybe_inject_failure(epoch, step + 1);
         if (!loader.next(batch)) throw std::logic_error("loader ended before num_batches()");
         torch::Tensor x = to_device_images(batch, lo, epoch);
-        y = batch.labels.to(device);
+        y = batch.labels.to(device, /*non_blocking=*/true);
         optimizer->zero_grad(/*set_to_none=*/true);
         {
           AutocastScope autocast(bf16, device.type());
@@ -264,7 +266,7 @@ struct Run {
       while (loader.next(batch)) {
         if (!distributed()) sync();
         torch::Tensor x = to_device_images(batch, lo, epoch);
-        torch::Tensor y = batch.labels.to(device);
+        torch::Tensor y = batch.labels.to(device, /*non_blocking=*/true);
         torch::Tensor logits;
         {
           AutocastScope autocast(bf16, device.type());
@@ -306,6 +308,9 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
   if (options.use_cuda && torch::cuda::is_available()) {
     device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(options.cuda_device));
   }
+  // On CUDA: this trial's own stream, and its share of the device's memory (gpu_share < 1).
+  std::unique_ptr<DeviceScope> device_scope;
+  if (device.is_cuda()) device_scope = enter_cuda_device(options.cuda_device, options.gpu_share);
   Run run(trial, data, options, device);
   // Setup failures (a bad weights file, too little data for a batch per rank, ...) are
   // shared before the first collective, so a group fails together instead of hanging.

@@ -96,6 +96,9 @@ struct TrainerOptions {
   int threads = 1;             // intra-op threads for this rank (set explicitly)
   bool use_cuda = false;       // train on CUDA device `cuda_device` when available
   int cuda_device = 0;
+  /// Share of `cuda_device` this rank holds (resources.gpus; 1/n when n trials share it):
+  /// caps its memory (cuda_device.h). The trial also runs on a CUDA stream of its own.
+  double gpu_share = 1.0;
   int prefetch_threads = 1;
   std::string metric = "val_auc";  // picks the best epoch (and checkpoint)
   results::Goal goal = results::Goal::maximize;

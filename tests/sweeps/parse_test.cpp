@@ -89,6 +89,29 @@ TEST(Parse, SectionRangesIncludeOrExcludeTheirEnds) {
   expect_one_error(factor("1000001"), 3, 21, factor_range);
 }
 
+// resources.gpus: CPU, a whole GPU, or a share 1/n of one (fractional GPUs, n <= 64).
+TEST(Parse, ResourcesGpusAcceptsWholeOrOneOverN) {
+  auto gpus = [](const std::string& v) {
+    return "name: s\nresources:\n  gpus: " + v + "\nvariants: [{name: a}]\n";
+  };
+  EXPECT_EQ(parse_spec(gpus("0")).resources.gpus, 0.0);
+  EXPECT_EQ(parse_spec(gpus("1")).resources.gpus, 1.0);
+  EXPECT_EQ(parse_spec(gpus("0.25")).resources.gpus, 0.25);
+  EXPECT_EQ(parse_spec(gpus("0.125")).resources.gpus, 0.125);
+  // Written to 0.5%: the exact 1/n is stored.
+  EXPECT_EQ(parse_spec(gpus("0.333")).resources.gpus, 1.0 / 3.0);
+  EXPECT_EQ(parse_spec(gpus("0.015625")).resources.gpus, 1.0 / 64.0);
+  EXPECT_EQ(parse_spec("name: s\nvariants: [{name: a}]\n").resources.gpus, 0.0);
+  const std::string expects = "resources.gpus expects 0, 1 or a share 1/n of one GPU";
+  expect_one_error(gpus("0.3"), 3, 9, expects + " (0.5, 0.25, 0.125, ..., n <= 64), got '0.3'");
+  expect_one_error(gpus("0.4"), 3, 9, expects);
+  expect_one_error(gpus("-0.5"), 3, 9, expects);
+  expect_one_error(gpus("0.01"), 3, 9, expects);  // 1/100: n above 64
+  expect_one_error(gpus("half"), 3, 9, expects);
+  expect_one_error(gpus("2"), 3, 9, "use resources.replicas for more GPUs per trial");
+  expect_one_error(gpus("1.5"), 3, 9, "a rank drives one GPU");
+}
+
 TEST(Parse, OutOfRangeValues) {
   auto one = [](const std::string& key, const std::string& value, const std::string& expected) {
     std::string text = "name: s\ntraining:\n  " + key + ": " + value + "\nvariants: [{name: a}]\n";

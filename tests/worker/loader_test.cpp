@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <torch/cuda.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -293,6 +294,30 @@ TEST_F(LoaderTest, DeviceTransformsDeferAugmentAndNormalize) {
     EXPECT_GE(rb[i].images.min().item<float>(), 0.0f);
     EXPECT_LE(rb[i].images.max().item<float>(), 1.0f);
     EXPECT_TRUE(at::allclose(transform_batch(rb[i].images, o, 2, rb[i].step), fb[i].images));
+  }
+}
+
+// Pinned batches (the CUDA path) hold the same values as pageable ones. GPU only: pinning
+// needs CUDA.
+TEST_F(LoaderTest, PinnedBatchesEqualPageableOnes) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device: pinned memory needs CUDA";
+  LoaderOptions o = train_options();
+  o.device_transforms = true;
+  Loader pageable(*cache_, train_, o);
+  o.pin_memory = true;
+  Loader pinned(*cache_, train_, o);
+  const auto a = all_batches(pageable, 1);
+  const auto b = all_batches(pinned, 1);
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_TRUE(b[i].images.is_pinned());
+    EXPECT_TRUE(b[i].labels.is_pinned());
+    EXPECT_FALSE(a[i].images.is_pinned());
+    EXPECT_TRUE(at::equal(a[i].images, b[i].images));
+    EXPECT_TRUE(at::equal(a[i].labels, b[i].labels));
+    // The asynchronous copy lands the same values on the device.
+    const auto dev = b[i].images.to(at::Device(at::kCUDA, 0), /*non_blocking=*/true);
+    EXPECT_TRUE(at::equal(dev.cpu(), a[i].images));
   }
 }
 
