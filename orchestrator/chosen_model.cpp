@@ -59,9 +59,10 @@ std::string find_checkpoint(const std::string& dir, const results::TrialResult& 
   }
   throw InputError(fmt::format(
       "{}: missing: the checkpoint of epoch {} of trial {} ({}) was pruned or never written "
-      "(checkpoints kept: {}). The trainer keeps the last two epochs and the best epoch by the "
-      "sweep's metric; `--by final` always has its checkpoint, and `--by best` with the sweep's "
-      "own metric{}.",
+      "(checkpoints kept: {}). A running trial keeps its last two epochs and its best one; "
+      "once trials end, the spec's checkpoints: policy keeps weights only for the top "
+      "keep_top_trials trials, of their best and/or last epoch (docs/sweep-spec.md): `--by "
+      "final` needs keep: last or best_and_last, `--by best` the sweep's own metric{}.",
       path, epoch, t.name, t.id, have.empty() ? "none" : "epochs " + have,
       ro.by == results::EpochChoice::best ? " (not --metric " + ro.metric + ")" : ""));
 }

@@ -25,7 +25,8 @@ int run_cli(int argc, char** argv) {
                                 add_leaderboard_command(app), add_plot_command(app),
                                 add_submit_command(app),  add_run_command(app), add_train_command(app),
                                 add_synth_command(app),   add_export_command(app), add_evaluate_command(app),
-                                add_predict_command(app), add_check_data_command(app)};
+                                add_predict_command(app), add_check_data_command(app),
+                                add_prune_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -10,6 +10,7 @@
 
 #include "orchestrator/cli.h"
 #include "orchestrator/cli_options.h"
+#include "orchestrator/retention.h"
 #include "orchestrator/sweep_results.h"
 #include "results/leaderboard.h"
 
@@ -35,6 +36,7 @@ std::string render(const results::SweepSnapshot& snap, const results::Ranking& r
   lo.top = opt.top;
   lo.view = opt.epochs ? results::LeaderboardView::epochs : results::LeaderboardView::trials;
   lo.tests = test_evaluations(snap, opt.dir);
+  for (const auto& t : snap.trials) lo.weights[t.id] = weights_text(trial_disk(opt.dir, t.id));
   std::string table = results::render_leaderboard(snap.trials, ranking, opt.format, lo);
   const results::RankedTrial* w = ranking.winner();
   const std::string test_note =

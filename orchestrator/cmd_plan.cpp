@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "io/disk.h"
 #include "orchestrator/cli.h"
+#include "orchestrator/retention.h"
 #include "orchestrator/text_table.h"
 #include "sweeps/parse.h"
 #include "sweeps/trial.h"
@@ -23,11 +25,16 @@ struct PlanOptions {
 int plan(const PlanOptions& opt) {
   sweeps::SweepSpec spec = sweeps::load_spec(opt.spec);
   std::vector<sweeps::Trial> trials = sweeps::expand(spec);
+  const nlohmann::json keep_top = spec.checkpoints.keep_top_trials
+                                      ? nlohmann::json(*spec.checkpoints.keep_top_trials)
+                                      : nlohmann::json("all");
   if (opt.format == "json") {
     nlohmann::json j = {{"name", spec.name},
                         {"method", sweeps::to_string(spec.method)},
                         {"seed", spec.seed},
                         {"metric", {{"name", spec.metric.name}, {"goal", sweeps::to_string(spec.metric.goal)}}},
+                        {"checkpoints", {{"keep_top_trials", keep_top},
+                                         {"keep", sweeps::to_string(spec.checkpoints.keep)}}},
                         {"trials", nlohmann::json::array()}};
     for (const auto& t : trials) j["trials"].push_back(nlohmann::json::parse(sweeps::to_text(t)));
     std::cout << j.dump(2) << "\n";
@@ -59,6 +66,13 @@ int plan(const PlanOptions& opt) {
                            spec.data.root.empty() ? "(no root set)" : spec.data.root,
                            spec.data.layout, spec.data.image_size, spec.data.image_size,
                            spec.resources.replicas);
+  const DiskProjection disk = project_disk(trials, spec.checkpoints, 1);
+  std::cout << fmt::format(
+      "checkpoints: keep_top_trials {}, keep {}; projected peak disk {} with one trial at a "
+      "time, {} more per extra concurrent trial (docs/sweep-spec.md, checkpoints)\n",
+      keep_top.is_string() ? std::string("all") : keep_top.dump(),
+      sweeps::to_string(spec.checkpoints.keep), io::format_bytes(disk.peak),
+      io::format_bytes(4 * disk.full));
   return kExitOk;
 }
 

@@ -18,8 +18,10 @@
 
 #include "cluster/slurm.h"
 #include "orchestrator/cli.h"
+#include "io/disk.h"
 #include "io/files.h"
 #include "orchestrator/cli_options.h"
+#include "orchestrator/retention.h"
 #include "orchestrator/sweep_results.h"
 #include "orchestrator/text_table.h"
 
@@ -190,10 +192,19 @@ int print_json(const StatusOptions& opt, const results::SweepSnapshot& snap,
   j["counts"] = nlohmann::json::object();
   for (const auto& [status, n] : p.counts) j["counts"][results::to_string(status)] = n;
   j["trials"] = nlohmann::json::array();
+  std::uint64_t trial_bytes = 0;
   for (const auto& tp : p.trials) {
     const auto& t = snap.trials[tp.index];
+    const TrialDisk disk = trial_disk(opt.dir, t.id);
+    trial_bytes += disk.bytes;
+    std::vector<int> weights = disk.full;
+    weights.insert(weights.end(), disk.weights_only.begin(), disk.weights_only.end());
+    std::sort(weights.begin(), weights.end());
     j["trials"].push_back(
         {{"id", t.id},
+         {"disk_bytes", disk.bytes},
+         {"weights_epochs", weights},
+         {"optimizer_state_epochs", disk.full},
          {"name", t.name},
          {"status", results::to_string(t.status)},
          {"epochs_done", tp.epochs_done},
@@ -202,6 +213,11 @@ int print_json(const StatusOptions& opt, const results::SweepSnapshot& snap,
          {"attempts", t.attempts},
          {"reason", t.failure_reason}});
   }
+  const io::FsSpace fs = io::fs_space(opt.dir);
+  j["disk"] = {{"trials_bytes", trial_bytes},
+               {"total_bytes", io::tree_bytes(opt.dir)},
+               {"free_bytes", fs.available},
+               {"filesystem_bytes", fs.total}};
   j["seconds_per_epoch"] = number_or_null(p.seconds_per_epoch);
   j["remaining_epochs"] = p.remaining_epochs ? nlohmann::json(*p.remaining_epochs) : nullptr;
   j["eta_seconds"] = p.eta_seconds ? number_or_null(*p.eta_seconds) : nullptr;
@@ -227,14 +243,25 @@ int print_table(const StatusOptions& opt, const results::SweepSnapshot& snap,
   std::cout << fmt::format("{} trial{}: {}\n\n", snap.trials.size(),
                            snap.trials.size() == 1 ? "" : "s", counts);
 
-  TextTable table({"id", "name", "status", "epochs", "last val AUC", "attempts", "reason"});
+  TextTable table({"id", "name", "status", "epochs", "last val AUC", "attempts", "disk",
+                   "weights (epochs)", "reason"});
+  std::uint64_t trial_bytes = 0;
   for (const auto& tp : p.trials) {
     const auto& t = snap.trials[tp.index];
+    const TrialDisk disk = trial_disk(opt.dir, t.id);
+    trial_bytes += disk.bytes;
     table.add_row({t.id, t.name, results::to_string(t.status), epochs_text(tp),
                    std::isfinite(tp.last_val_auc) ? fmt::format("{:.3f}", tp.last_val_auc) : "n/a",
-                   std::to_string(t.attempts), t.failure_reason});
+                   std::to_string(t.attempts), io::format_bytes(disk.bytes), weights_text(disk),
+                   t.failure_reason});
   }
   std::cout << table.render() << "\n";
+  const io::FsSpace fs = io::fs_space(opt.dir);
+  std::cout << fmt::format("disk: {} in all ({} of checkpoints), {} free on the file system "
+                           "of {}\n",
+                           io::format_bytes(io::tree_bytes(opt.dir)),
+                           io::format_bytes(trial_bytes), io::format_bytes(fs.available),
+                           opt.dir);
 
   for (const auto& tp : p.trials) {
     const auto& t = snap.trials[tp.index];

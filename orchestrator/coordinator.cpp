@@ -10,7 +10,9 @@
 #include <iostream>
 #include <unistd.h>
 
+#include "io/disk.h"
 #include "io/time.h"
+#include "orchestrator/retention.h"
 #include "orchestrator/policy.h"
 #include "orchestrator/sweep_results.h"
 #include "results/ranking.h"
@@ -33,8 +35,14 @@ SweepCoordinator::SweepCoordinator(const sweeps::SweepSpec& spec,
   const std::string es_metric = early_stopping_metric(spec);
 
   // Replay what the store holds: best-so-far values and the early-stopping history.
-  std::map<std::string, results::TrialResult> stored;
-  for (auto& t : results::read_store(store.path()).trials) stored[t.id] = std::move(t);
+  results::SweepSnapshot snap = results::read_store(store.path());
+  ranking_ = ranking_options(snap, {});
+  table_ = std::move(snap.trials);
+  std::map<std::string, const results::TrialResult*> stored;
+  for (std::size_t i = 0; i < table_.size(); ++i) {
+    row_[table_[i].id] = i;
+    stored[table_[i].id] = &table_[i];
+  }
   // Open MPI gives ranks a pseudo-terminal even when mpirun writes to a file, so the live
   // table is kept to one-process runs on a real terminal (and off with --no-progress).
   tty_ = options.progress && ::isatty(1) != 0 && std::getenv("OMPI_COMM_WORLD_SIZE") == nullptr;
@@ -48,7 +56,7 @@ SweepCoordinator::SweepCoordinator(const sweeps::SweepSpec& spec,
     auto it = stored.find(t.id);
     int last = 0;
     if (it != stored.end()) {
-      for (const auto& e : it->second.epochs) {
+      for (const auto& e : it->second->epochs) {
         best.offer(e);
         policy_->on_epoch(t.id, e.epoch, results::epoch_metric(e, es_metric));
         last = e.epoch;
@@ -83,6 +91,8 @@ void SweepCoordinator::started(const Job& job, const std::vector<int>& ranks) {
   state.failure_reason.clear();
   if (state.start_time.empty()) state.start_time = io::iso_utc_now();
   store_.set_state(job.trial.id, state);
+  running_.insert(job.trial.id);
+  row(job.trial.id).status = results::TrialStatus::running;
   ++attempts_this_run_[job.trial.id];
   std::string where = ranks.size() == 1 ? fmt::format("rank {}", ranks[0])
                                         : fmt::format("ranks {}", fmt::join(ranks, ","));
@@ -101,11 +111,18 @@ worker::EpochDecision SweepCoordinator::epoch(const std::string& trial_id,
   const int stored = store_.last_epoch(trial_id);
   if (rec.epoch < stored) return worker::EpochDecision::proceed;  // already recorded
   store_.append_epoch(trial_id, rec);  // epoch == stored replaces the row (a recomputation)
+  std::vector<results::EpochRecord>& rows = row(trial_id).epochs;
+  rows.resize(static_cast<std::size_t>(rec.epoch - 1));  // the store's rule: L+1 appends, L replaces
+  rows.push_back(rec);
   // A recomputed best epoch (the run died after append_epoch, maybe before its predictions
   // were stored) stores its predictions again: the replayed best_ already holds it.
   results::BestEpoch& best = best_.at(trial_id);
   const bool recomputed_best = rec.epoch == stored && best.epoch() == rec.epoch;
-  if (best.offer(rec) || recomputed_best) store_.set_best_predictions(trial_id, rec.epoch, val);
+  if (best.offer(rec) || recomputed_best) {
+    store_.set_best_predictions(trial_id, rec.epoch, val);
+    row(trial_id).best_epoch = rec.epoch;
+    row(trial_id).best_val_predictions = val;
+  }
   if (rec.epoch > stored) --epochs_left_;
   seconds_per_epoch_ =
       seconds_per_epoch_ < 0 ? rec.seconds : 0.7 * seconds_per_epoch_ + 0.3 * rec.seconds;
@@ -141,6 +158,9 @@ void SweepCoordinator::finished(const std::string& trial_id, results::TrialStatu
     state.failure_reason = fmt::format("stopped early by the {} rule", policy_->name());
   }
   store_.set_state(trial_id, state);
+  row(trial_id).status = status;
+  running_.erase(trial_id);
+  retain();
 }
 
 void SweepCoordinator::failed(const std::string& trial_id, results::FailureKind kind,
@@ -151,6 +171,8 @@ void SweepCoordinator::failed(const std::string& trial_id, results::FailureKind 
   state.failure_reason = fmt::format("{} on rank {}: {}", results::to_string(kind), rank, reason);
   state.end_time = io::iso_utc_now();
   store_.set_state(trial_id, state);
+  row(trial_id).status = results::TrialStatus::failed;
+  running_.erase(trial_id);
   live_[trial_id].state = "failed";
   say(fmt::format("trial {} ({}) failed: {}", trial.name, trial_id, state.failure_reason));
   if (attempts_this_run_[trial_id] <= spec_.retries) {
@@ -160,6 +182,7 @@ void SweepCoordinator::failed(const std::string& trial_id, results::FailureKind 
   } else {
     ++failures_;
     epochs_left_ -= trial.params.epochs - store_.last_epoch(trial_id);
+    retain();
   }
 }
 
@@ -186,6 +209,37 @@ void SweepCoordinator::interrupted(const std::string& trial_id) {
   results::TrialState state = store_.state(trial_id);
   state.status = results::TrialStatus::running;  // resumable
   store_.set_state(trial_id, state);
+  row(trial_id).status = results::TrialStatus::running;
+  running_.erase(trial_id);
+}
+
+void SweepCoordinator::disk_full(const std::string& trial_id, const std::string& reason) {
+  interrupted(trial_id);
+  live_[trial_id].state = "running";
+  say(fmt::format("trial {} ({}) stopped, not failed: disk full: {}", trials_.at(trial_id).name,
+                  trial_id, reason));
+  if (out_of_space_.empty()) out_of_space_ = reason;
+}
+
+void SweepCoordinator::retain() {
+  try {
+    std::set<std::string> active = running_;
+    for (const Job& j : queue_) active.insert(j.trial.id);
+    const RetentionPlan plan =
+        plan_retention(options_.out_dir, table_, ranking_, spec_.checkpoints, active);
+    if (plan.trials.empty()) return;
+    const RetentionResult r = apply_retention(plan);
+    std::vector<std::string> what;
+    for (const auto& p : plan.trials) {
+      what.push_back(fmt::format("{} ({}): {}, because {}", p.name, p.id, describe(p),
+                                 p.decision.reason));
+    }
+    say(fmt::format("checkpoints: {} freed; {}", io::format_bytes(r.freed),
+                    fmt::join(what, "; ")));
+    for (const auto& e : r.errors) say("checkpoints: " + e);
+  } catch (const std::exception& e) {
+    say(fmt::format("checkpoints: retention skipped this time: {}", e.what()));
+  }
 }
 
 }  // namespace mammosweep::orchestrator

@@ -6,12 +6,14 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "orchestrator/sweep_runner.h"
 #include "results/best_epoch.h"
 #include "results/failure.h"
+#include "results/ranking.h"
 #include "results/records.h"
 #include "results/store.h"
 #include "sweeps/spec.h"
@@ -54,6 +56,10 @@ class SweepCoordinator {
               int rank);
   /// The trial stays `running` in the store: a later run resumes it.
   void interrupted(const std::string& trial_id);
+  /// A checkpoint of the trial did not fit on disk (worker::DiskFull): the trial stays
+  /// `running` (resumable, not failed) and the sweep stops: out_of_space() says why.
+  void disk_full(const std::string& trial_id, const std::string& reason);
+  const std::string& out_of_space() const { return out_of_space_; }
 
   int failures() const { return failures_; }
 
@@ -61,6 +67,17 @@ class SweepCoordinator {
   /// Prints one progress line. On a terminal a live table of every trial (state, epoch,
   /// last val AUC) stays below the lines and is redrawn in place.
   void say(const std::string& line);
+  /// Applies the spec's checkpoint retention (orchestrator/retention.h) to the sweep folder;
+  /// trials running or queued in this run are left alone.
+  void retain();
+  std::set<std::string> running_;
+  std::string out_of_space_;
+  /// What the store holds, kept in step with every write: retention ranks from it without
+  /// re-reading results.h5 (a 1,000-trial store takes seconds to read) at every trial end.
+  std::vector<results::TrialResult> table_;  // store order
+  std::map<std::string, std::size_t> row_;   // trial id -> index into table_
+  results::RankingOptions ranking_;
+  results::TrialResult& row(const std::string& id) { return table_.at(row_.at(id)); }
   struct Live {
     std::string state = "pending";
     int epoch = 0;

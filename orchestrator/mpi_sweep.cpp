@@ -68,10 +68,10 @@ int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int wor
   };
   bool stopping = false;
   while (true) {
-    if (stop_requested() && !stopping) {
+    if ((stop_requested() || !coord.out_of_space().empty()) && !stopping) {
       stopping = true;
-      std::cout << "stop requested: checkpointing running trials at the next step\n"
-                << std::flush;
+      std::cout << (stop_requested() ? "stop requested" : "disk full")
+                << ": checkpointing running trials at the next step\n" << std::flush;
       for (const auto& [id, ranks] : busy) {
         cluster::send_message(control, ranks[0], cluster::CheckpointNow{id});
       }
@@ -121,6 +121,8 @@ int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int wor
             if (release(m.trial_id)) {
               if (m.kind == results::FailureKind::interrupted) {
                 coord.interrupted(m.trial_id);
+              } else if (m.kind == results::FailureKind::disk_full) {
+                coord.disk_full(m.trial_id, m.reason);
               } else {
                 coord.failed(m.trial_id, m.kind, m.reason, m.rank);
               }
@@ -217,6 +219,10 @@ int work(const RunOptions& opt, const cluster::MpiSession& session,
                               cluster::Failed{trial.id, e.what(), results::FailureKind::interrupted,
                                               session.rank(), last_reported});
       }
+    } catch (const worker::DiskFull& e) {
+      cluster::send_message(control, 0,
+                            cluster::Failed{trial.id, e.what(), results::FailureKind::disk_full,
+                                            session.rank(), last_reported});
     } catch (const worker::GroupAborted&) {
       // Another member failed and reports it; this rank is free again.
     } catch (const worker::TrialFailure& e) {

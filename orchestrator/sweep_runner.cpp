@@ -3,15 +3,18 @@
 #include <fmt/format.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <iostream>
 
 #include "cluster/mpi.h"
+#include "io/disk.h"
 #include "io/files.h"
 #include "orchestrator/cli.h"
 #include "orchestrator/coordinator.h"
 #include "orchestrator/mpi_sweep.h"
+#include "orchestrator/retention.h"
 #include "orchestrator/run_setup.h"
 #include "orchestrator/store_setup.h"
 #include "orchestrator/sweep_results.h"
@@ -57,11 +60,48 @@ int run_local(SweepCoordinator& coord, const Setup& s, const worker::PreparedDat
     } catch (const worker::Interrupted&) {
       coord.interrupted(id);
       return kExitInterrupted;
+    } catch (const worker::DiskFull& e) {
+      coord.disk_full(id, e.what());
+      return kExitInterrupted;
     } catch (const worker::TrialFailure& e) {
       coord.failed(id, e.kind(), e.what(), 0);
     }
   }
   return kExitOk;
+}
+
+/// Warns (does not refuse: the projection is an upper bound) when the sweep's projected peak
+/// disk use, less what its trials already hold, exceeds the free space of the output file
+/// system.
+void check_disk_space(const std::string& out_dir, const DiskProjection& need) {
+  const std::uint64_t held = io::tree_bytes(io::join_path(out_dir, "trials"));
+  const std::uint64_t more = need.peak > held ? need.peak - held : 0;
+  const io::FsSpace fs = io::fs_space(out_dir);
+  if (more <= fs.available) return;
+  std::cout << fmt::format(
+                   "warning: this sweep may need {} more disk than the {} free on the file system "
+                   "of {}: peak {} = {} running trial(s) x 4 checkpoints of {} + {} kept trial(s) "
+                   "x {} x {} of weights (docs/sweep-spec.md, checkpoints). A full disk stops the "
+                   "sweep, resumably; lower checkpoints.keep_top_trials or free space.\n",
+                   io::format_bytes(more - fs.available), io::format_bytes(fs.available), out_dir,
+                   io::format_bytes(need.peak), need.concurrent, io::format_bytes(need.full),
+                   need.kept, need.files_per_kept, io::format_bytes(need.weights))
+            << std::flush;
+}
+
+/// What to do after a checkpoint did not fit: how much space is needed, and how to resume.
+std::string disk_full_message(const std::string& out_dir, const std::string& reason,
+                              const DiskProjection& need) {
+  const std::uint64_t free_now = io::fs_space(out_dir).available;
+  const std::uint64_t held = io::tree_bytes(io::join_path(out_dir, "trials"));
+  const std::uint64_t more = need.peak > held + free_now ? need.peak - held - free_now : 0;
+  return fmt::format(
+      "disk full: {}\nThe trial is not failed: it resumes from its last checkpoint. Free at "
+      "least {} on that file system to continue (one checkpoint); the rest of the sweep may need "
+      "{} more than the {} free now (projected peak {}). `mammosweep prune {}` applies the "
+      "retention policy now.\n",
+      reason, io::format_bytes(need.full), io::format_bytes(more), io::format_bytes(free_now),
+      io::format_bytes(need.peak), out_dir);
 }
 
 /// Worker ranks on this node: every rank of the node except the coordinator.
@@ -103,8 +143,13 @@ int run_sweep(const RunOptions& opt) {
             << std::flush;
 
   results::SweepStore store = open_store(opt, s, data, hosts);
+  const int concurrent =
+      session.size() > 1 ? std::max(1, (session.size() - 1) / s.spec.resources.replicas) : 1;
+  const DiskProjection need = project_disk(s.trials, s.spec.checkpoints, concurrent);
+  check_disk_space(opt.out_dir, need);
 
   int rc = kExitOk;
+  std::string out_of_space;
   {
     SweepCoordinator coord(s.spec, s.trials, store, opt);
     if (session.size() > 1) {
@@ -127,6 +172,7 @@ int run_sweep(const RunOptions& opt) {
     } else {
       rc = run_local(coord, s, data, opt);
     }
+    out_of_space = coord.out_of_space();
     if (rc == kExitOk && coord.failures() > 0) {
       std::cout << fmt::format("{} trial(s) failed; see the leaderboard for reasons\n",
                                coord.failures());
@@ -134,6 +180,9 @@ int run_sweep(const RunOptions& opt) {
     }
   }
   store.close();
+  if (rc == kExitInterrupted && !out_of_space.empty()) {
+    std::cout << "\n" << disk_full_message(opt.out_dir, out_of_space, need);
+  }
   if (rc == kExitInterrupted) {
     std::cout << fmt::format(
         "\ninterrupted: every reported epoch is saved; resume with\n  mammosweep run {} --out {} "
@@ -143,7 +192,9 @@ int run_sweep(const RunOptions& opt) {
   }
   results::SweepSnapshot snap = load_sweep(opt.out_dir);
   results::Ranking ranking = results::rank_trials(snap.trials, ranking_options(snap, {}));
-  std::cout << "\n" << results::render_leaderboard(snap.trials, ranking, "md");
+  results::LeaderboardOptions lo;
+  for (const auto& t : snap.trials) lo.weights[t.id] = weights_text(trial_disk(opt.out_dir, t.id));
+  std::cout << "\n" << results::render_leaderboard(snap.trials, ranking, "md", lo);
   if (!ranking.justification.empty()) {
     std::cout << "\n## Model of the week\n\n" << ranking.justification << "\n";
   }

@@ -8,7 +8,8 @@ namespace mammosweep::results {
 
 namespace {
 constexpr FailureKind kAll[] = {FailureKind::exception, FailureKind::diverged, FailureKind::oom,
-                                FailureKind::bad_image, FailureKind::interrupted};
+                                FailureKind::bad_image, FailureKind::interrupted,
+                                FailureKind::disk_full};
 }
 
 const char* to_string(FailureKind kind) {
@@ -18,6 +19,7 @@ const char* to_string(FailureKind kind) {
     case FailureKind::oom: return "oom";
     case FailureKind::bad_image: return "bad_image";
     case FailureKind::interrupted: return "interrupted";
+    case FailureKind::disk_full: return "disk_full";
   }
   return "unknown";
 }

@@ -12,6 +12,7 @@ enum class FailureKind {
   oom,          // out of memory (CPU or GPU)
   bad_image,    // an image could not be decoded or preprocessed
   interrupted,  // stopped by a signal: not a failure of the trial, it resumes
+  disk_full,    // a checkpoint did not fit on disk: not a failure of the trial, it resumes
 };
 
 const char* to_string(FailureKind kind);

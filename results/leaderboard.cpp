@@ -208,6 +208,8 @@ LeaderboardTable build_leaderboard(const std::vector<TrialResult>& trials, const
       table.columns.push_back({"test_sensitivity", "test sensitivity [95% CI]", Kind::interval});
       table.columns.push_back({"test_specificity", "test specificity [95% CI]", Kind::interval});
     }
+    const bool weights = !options.weights.empty();
+    if (weights) table.columns.push_back({"weights", "weights (epochs)", Kind::text});
     table.columns.insert(table.columns.end(), tail_cols.begin(), tail_cols.end());
     auto add_row = [&](const TrialResult& t, const RankedTrial* r, const std::string& reason) {
       LeaderboardRow row;
@@ -241,6 +243,10 @@ LeaderboardTable build_leaderboard(const std::vector<TrialResult>& trials, const
                                 : LeaderboardCell{});
         row.cells.push_back(tci ? interval_cell(tci->specificity.point, &tci->specificity)
                                 : LeaderboardCell{});
+      }
+      if (weights) {
+        auto it = options.weights.find(t.id);
+        row.cells.push_back(text_cell(it == options.weights.end() ? "none" : it->second));
       }
       row.cells.push_back(text_cell(to_string(t.status)));
       row.cells.push_back(text_cell(r != nullptr ? r->paired_note : std::string()));

@@ -24,6 +24,7 @@
 //     empty (CSV) or null (JSON). Numbers keep 6 significant digits.
 #include <iosfwd>
 #include <memory>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,9 @@ struct LeaderboardOptions {
   /// trials view adds test AUC, sensitivity and specificity [CI] columns, filled only for
   /// the trials evaluated at their selected epoch (the latest evaluation).
   std::vector<TestEvaluation> tests;
+  /// Trial id -> the epochs whose weights are still on disk ("3", "4, 5 (+optimizer)",
+  /// "none"). When non-empty, the trials view adds a "weights" column before status.
+  std::map<std::string, std::string> weights;
 };
 
 enum class ColumnKind { text, integer, number, interval, param };

@@ -568,6 +568,29 @@ void parse_threshold(Ctx& ctx, const YAML::Node& n, ThresholdRule& t) {
 }
 
 // selection: {rule: best | one_se, alpha: (0, 0.5), threshold: see parse_threshold}.
+/// checkpoints: {keep_top_trials: K | all, keep: best | last | best_and_last}
+void parse_checkpoints(Ctx& ctx, const YAML::Node& n, CheckpointPolicy& c) {
+  Reader r{ctx, n, "checkpoints"};
+  if (YAML::Node k = r.get("keep_top_trials")) {
+    const Value v = k.IsScalar() ? infer(k) : Value{std::string()};
+    const auto* top = std::get_if<std::int64_t>(&v);
+    if (k.IsScalar() && k.Scalar() == "all") {
+      c.keep_top_trials.reset();
+    } else if (top && *top >= 1 && *top <= 1000000) {
+      c.keep_top_trials = static_cast<int>(*top);
+    } else {
+      ctx.error(k, "checkpoints.keep_top_trials expects an integer >= 1, or all (keep every "
+                   "trial's weights), got " + describe(k));
+    }
+  }
+  std::string keep = to_string(c.keep);
+  r.string("keep", keep, {"best", "last", "best_and_last"});
+  c.keep = keep == "last"            ? CheckpointPolicy::Keep::last
+           : keep == "best_and_last" ? CheckpointPolicy::Keep::best_and_last
+                                     : CheckpointPolicy::Keep::best;
+  r.finish();
+}
+
 void parse_selection(Ctx& ctx, const YAML::Node& n, SelectionSpec& s) {
   if (!expect_map(ctx, n, "selection")) return;
   Reader r{ctx, n, "selection"};
@@ -676,6 +699,9 @@ SweepSpec parse_spec(const std::string& text, const std::string& file) {
     r.finish();
   }
   top.integer("retries", spec.retries, 0, 100);
+  if (YAML::Node c = top.get("checkpoints"); c && expect_map(ctx, c, "checkpoints")) {
+    parse_checkpoints(ctx, c, spec.checkpoints);
+  }
   if (YAML::Node s = top.get("slurm"); s && expect_map(ctx, s, "slurm")) {
     Reader r{ctx, s, "slurm"};
     r.string("partition", spec.slurm.partition);

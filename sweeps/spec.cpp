@@ -19,6 +19,15 @@ const char* to_string(SelectionSpec::Rule r) {
   return r == SelectionSpec::Rule::one_se ? "one_se" : "best";
 }
 
+const char* to_string(CheckpointPolicy::Keep k) {
+  switch (k) {
+    case CheckpointPolicy::Keep::best: return "best";
+    case CheckpointPolicy::Keep::last: return "last";
+    case CheckpointPolicy::Keep::best_and_last: return "best_and_last";
+  }
+  return "?";
+}
+
 std::string to_string(const ThresholdRule& t) {
   std::ostringstream v;
   v << t.value;

@@ -90,6 +90,17 @@ struct EarlyStopping {
   int min_trials = 3;           // median: trials needed at an epoch before stopping
 };
 
+/// Which checkpoints a sweep keeps once trials finish (docs/sweep-spec.md, "checkpoints").
+/// Running and resumable trials always keep what resuming needs; this is about the others.
+struct CheckpointPolicy {
+  enum class Keep { best, last, best_and_last };
+  /// Finished trials outside the best `keep_top_trials` by the sweep metric keep no weights;
+  /// nullopt ("all") keeps every finished trial's weights.
+  std::optional<int> keep_top_trials = 5;
+  Keep keep = Keep::best_and_last;  // which epochs' weights a kept trial keeps
+};
+const char* to_string(CheckpointPolicy::Keep k);  // "best" | "last" | "best_and_last"
+
 struct SlurmDefaults {
   std::string partition, account, qos;
   std::string time = "01:00:00";
@@ -115,6 +126,7 @@ struct SweepSpec {
   Resources resources;
   EarlyStopping early_stopping;
   int retries = 0;
+  CheckpointPolicy checkpoints;
   SlurmDefaults slurm;
 
   std::string source_path;  // the file it came from ("<string>" when parsed from text)

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <sstream>
 
 #include "io/files.h"
@@ -17,7 +18,14 @@
 namespace mammosweep::worker {
 namespace {
 
-constexpr char kMagic[8] = {'M', 'S', 'C', 'K', 'P', 'T', '0', '1'};
+constexpr char kMagic[8] = {'M', 'S', 'C', 'K', 'P', 'T', '0', '1'};         // full
+constexpr char kWeightsMagic[8] = {'M', 'S', 'C', 'K', 'P', 'W', '0', '1'};  // weights only
+
+std::optional<CheckpointKind> kind_of_magic(const char* bytes) {
+  if (std::memcmp(bytes, kMagic, 8) == 0) return CheckpointKind::full;
+  if (std::memcmp(bytes, kWeightsMagic, 8) == 0) return CheckpointKind::weights_only;
+  return std::nullopt;
+}
 
 std::string shape_text(c10::IntArrayRef sizes) {
   return fmt::format("[{}]", fmt::join(sizes, ", "));
@@ -73,8 +81,8 @@ std::string serialize_checkpoint(ResNet50Impl& model, torch::optim::Optimizer& o
 }
 
 /// Header + checksum + payload, written atomically (temporary file, fsync, rename).
-void write_checkpoint(const std::string& path, const std::string& body) {
-  std::string bytes(kMagic, sizeof kMagic);
+void write_checkpoint(const std::string& path, const std::string& body, CheckpointKind kind) {
+  std::string bytes(kind == CheckpointKind::full ? kMagic : kWeightsMagic, sizeof kMagic);
   std::uint64_t size = body.size();
   std::uint64_t sum = fnv1a64(body.data(), body.size());
   bytes.append(reinterpret_cast<const char*>(&size), 8);
@@ -85,14 +93,17 @@ void write_checkpoint(const std::string& path, const std::string& body) {
 
 
 /// The payload of a checkpoint whose header and checksum verify, or an empty optional.
-std::optional<std::string> read_verified(const std::string& path) {
+std::optional<std::string> read_verified(const std::string& path, CheckpointKind* kind) {
   std::string bytes;
   try {
     bytes = io::read_file(path);
   } catch (const std::runtime_error&) {
     return std::nullopt;
   }
-  if (bytes.size() < 24 || bytes.compare(0, 8, std::string(kMagic, 8)) != 0) return std::nullopt;
+  if (bytes.size() < 24) return std::nullopt;
+  const std::optional<CheckpointKind> k = kind_of_magic(bytes.data());
+  if (!k) return std::nullopt;
+  if (kind) *kind = *k;
   std::uint64_t size = 0, sum = 0;
   std::memcpy(&size, bytes.data() + 8, 8);
   std::memcpy(&sum, bytes.data() + 16, 8);
@@ -162,6 +173,46 @@ int load_checkpoint_weights(const std::string& path, ResNet50Impl& model) {
     throw std::runtime_error(path + ": not a checkpoint of this model: " +
                              (why.empty() ? "LibTorch cannot read its archive" : why));
   }
+}
+
+std::optional<CheckpointKind> checkpoint_kind(const std::string& path) {
+  char magic[8] = {};
+  std::ifstream in(path, std::ios::binary);
+  if (!in.read(magic, 8)) return std::nullopt;
+  return kind_of_magic(magic);
+}
+
+void strip_optimizer_state(const std::string& path) {
+  CheckpointKind kind = CheckpointKind::full;
+  std::optional<std::string> payload = read_verified(path, &kind);
+  if (!payload) {
+    throw std::runtime_error(path + ": not a valid checkpoint (missing, truncated, or its "
+                             "checksum does not match)");
+  }
+  if (kind == CheckpointKind::weights_only) return;
+  torch::serialize::OutputArchive out;
+  try {
+    std::istringstream in(*payload);
+    torch::serialize::InputArchive archive;
+    archive.load_from(in, torch::kCPU);
+    for (const std::string& key : archive.keys()) {
+      const bool param = key.rfind("p.", 0) == 0, buffer = key.rfind("b.", 0) == 0;
+      if (param || buffer) {
+        torch::Tensor t;
+        archive.read(key, t, buffer);
+        out.write(key, t, buffer);
+      } else if (key != "optimizer") {
+        c10::IValue v;
+        archive.read(key, v);
+        out.write(key, v);
+      }
+    }
+  } catch (const c10::Error& e) {
+    throw std::runtime_error(path + ": cannot read its archive: " + e.what_without_backtrace());
+  }
+  std::ostringstream body;
+  out.save_to(body);
+  write_checkpoint(path, body.str(), CheckpointKind::weights_only);
 }
 
 void prune_checkpoints(const std::string& dir, int epoch, int best) {

@@ -4,6 +4,9 @@
 //   "MSCKPT01", u64 payload bytes, u64 FNV-1a of the payload, then the payload: a torch
 //   archive with the parameters (p.*), buffers (b.*), the optimizer state, and the epoch,
 //   best_epoch, best_metric and best_val_loss of the best-epoch rule (results/best_epoch.h).
+// A finished trial's kept checkpoints are rewritten as weights only (magic "MSCKPW01": the
+// same archive without the optimizer state, about a third of the size): export, evaluate
+// and load_checkpoint_weights read both kinds; resuming needs a full one.
 // Files are written atomically (temporary file, fsync, rename); a file whose header or
 // checksum does not verify is treated as absent.
 #include <c10/core/Device.h>
@@ -30,6 +33,8 @@ struct CheckpointMeta {
   double best_val_loss = results::kNaN;  // the best-epoch rule's tie-break
 };
 
+enum class CheckpointKind { full, weights_only };
+
 /// OUT/trials/<trial id>: where a sweep keeps a trial's checkpoints.
 std::string checkpoint_dir(const std::string& out_dir, const std::string& trial_id);
 /// DIR/epoch-NNNN.ckpt
@@ -39,13 +44,23 @@ std::string checkpoint_path(const std::string& dir, int epoch);
 /// parameters and optimizer state.
 std::string serialize_checkpoint(ResNet50Impl& model, torch::optim::Optimizer& optimizer,
                                  const CheckpointMeta& meta);
-/// Header + checksum + payload, written atomically.
-void write_checkpoint(const std::string& path, const std::string& body);
+/// Header + checksum + payload, written atomically. Throws io::IoError (code() ENOSPC or
+/// EDQUOT on a full disk); the temporary file is removed and `path` is left as it was.
+void write_checkpoint(const std::string& path, const std::string& body,
+                      CheckpointKind kind = CheckpointKind::full);
+/// The kind the header of `path` declares (reads 8 bytes), or nullopt when it is not a
+/// checkpoint (the checksum is not checked).
+std::optional<CheckpointKind> checkpoint_kind(const std::string& path);
+/// Rewrites a verified full checkpoint as weights only, atomically (needs its new size in
+/// free space). A weights-only file is left alone. Throws std::runtime_error naming the file
+/// when it does not verify, io::IoError when the write fails.
+void strip_optimizer_state(const std::string& path);
 /// Keeps the checkpoints of epochs >= epoch - 1 and of `best`; removes the others.
 void prune_checkpoints(const std::string& dir, int epoch, int best);
 
-/// The payload of a checkpoint whose header and checksum verify, or nullopt.
-std::optional<std::string> read_verified(const std::string& path);
+/// The payload of a checkpoint (either kind) whose header and checksum verify, or nullopt.
+std::optional<std::string> read_verified(const std::string& path,
+                                         CheckpointKind* kind = nullptr);
 /// Restores model and optimizer from a payload (on `device`); returns its metadata.
 CheckpointMeta load_checkpoint(const std::string& payload, ResNet50Impl& model,
                                torch::optim::Optimizer& optimizer, const c10::Device& device);

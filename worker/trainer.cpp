@@ -8,12 +8,14 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <sstream>
 #include <utility>
 
+#include "io/disk.h"
 #include "io/files.h"
 #include "results/metrics.h"
 #include "results/ranking.h"
@@ -344,7 +346,9 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
     if (options.resume_epoch != 0 && (!run.group || run.group->rank() == 0)) {
       for (const auto& [epoch, path] : list_checkpoints(options.checkpoint_dir)) {
         if (options.resume_epoch > 0 && epoch > options.resume_epoch) continue;
-        if (auto payload = read_verified(path)) {
+        CheckpointKind kind = CheckpointKind::full;
+        std::optional<std::string> payload = read_verified(path, &kind);
+        if (payload && kind == CheckpointKind::full) {  // weights only: not resumable
           meta = load_checkpoint(*payload, *run.model, *run.optimizer, device);
           outcome.resumed_from = meta.epoch;
           break;
@@ -417,7 +421,19 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
         auto body = std::make_shared<std::string>(
             serialize_checkpoint(*run.model, *run.optimizer, meta));
         writer.submit([body, dir = options.checkpoint_dir, epoch, best = outcome.best_epoch] {
-          write_checkpoint(checkpoint_path(dir, epoch), *body);
+          const std::string path = checkpoint_path(dir, epoch);
+          try {
+            write_checkpoint(path, *body);
+          } catch (const io::IoError& e) {
+            if (!io::is_disk_full(e.code())) throw;
+            const std::uint64_t need = body->size() + 24;
+            throw DiskFull(fmt::format("{}: the checkpoint of epoch {} ({}) does not fit: {} "
+                                       "free on that file system ({})",
+                                       path, epoch, io::format_bytes(need),
+                                       io::format_bytes(io::fs_space(dir).available),
+                                       std::strerror(e.code())),
+                           need);
+          }
           prune_checkpoints(dir, epoch, best);
         });
       });
@@ -444,6 +460,8 @@ TrainOutcome train_trial(const sweeps::Trial& trial, const PreparedData& data,
   } catch (const Interrupted&) {
     throw;
   } catch (const GroupAborted&) {
+    throw;
+  } catch (const DiskFull&) {
     throw;
   } catch (const c10::OutOfMemoryError& e) {
     throw TrialFailure(results::FailureKind::oom, std::string("out of memory: ") + e.what_without_backtrace());

@@ -70,6 +70,20 @@ class Interrupted : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// A checkpoint could not be written because the file system (or the user's quota) is full.
+/// Not a failure of the trial: every reported epoch but the last has its checkpoint, so the
+/// sweep stops with the resumable exit code and a later `run --resume` continues it.
+class DiskFull : public std::runtime_error {
+ public:
+  DiskFull(const std::string& what, std::uint64_t bytes_needed)
+      : std::runtime_error(what), bytes_needed_(bytes_needed) {}
+  /// Size of the checkpoint that did not fit.
+  std::uint64_t bytes_needed() const { return bytes_needed_; }
+
+ private:
+  std::uint64_t bytes_needed_;
+};
+
 /// This member of a data-parallel group stopped because ANOTHER member failed; that member
 /// reports the failure (with its rank and reason), so this one reports nothing.
 class GroupAborted : public std::runtime_error {
@@ -124,7 +138,7 @@ struct TrainOutcome {
 };
 
 /// Trains `trial` on `data`. Throws TrialFailure (diverged, oom, bad_image, exception),
-/// Interrupted, or GroupAborted (in a group). Never lets an exception of another type escape.
+/// Interrupted, DiskFull, or GroupAborted (in a group). Never lets an exception of another type escape.
 TrainOutcome train_trial(const sweeps::Trial& trial, const PreparedData& data,
                          const TrainerOptions& options);
 

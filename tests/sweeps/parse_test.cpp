@@ -112,6 +112,28 @@ TEST(Parse, ResourcesGpusAcceptsWholeOrOneOverN) {
   expect_one_error(gpus("1.5"), 3, 9, "a rank drives one GPU");
 }
 
+TEST(Parse, CheckpointRetention) {
+  auto spec = [](const std::string& body) {
+    return "name: s\ncheckpoints:\n" + body + "variants: [{name: a}]\n";
+  };
+  const SweepSpec d = parse_spec("name: s\nvariants: [{name: a}]\n");
+  EXPECT_EQ(d.checkpoints.keep_top_trials, std::optional<int>(5));
+  EXPECT_EQ(d.checkpoints.keep, CheckpointPolicy::Keep::best_and_last);
+  SweepSpec s = parse_spec(spec("  keep_top_trials: 2\n  keep: last\n"));
+  EXPECT_EQ(s.checkpoints.keep_top_trials, std::optional<int>(2));
+  EXPECT_EQ(s.checkpoints.keep, CheckpointPolicy::Keep::last);
+  s = parse_spec(spec("  keep_top_trials: all\n  keep: best\n"));
+  EXPECT_FALSE(s.checkpoints.keep_top_trials.has_value());
+  EXPECT_EQ(s.checkpoints.keep, CheckpointPolicy::Keep::best);
+  expect_one_error(spec("  keep_top_trials: 0\n"), 3, 20,
+                   "checkpoints.keep_top_trials expects an integer >= 1, or all");
+  expect_one_error(spec("  keep_top_trials: many\n"), 3, 20, "got 'many'");
+  expect_one_error(spec("  keep: newest\n"), 3, 9,
+                   "checkpoints.keep expects one of best, last, best_and_last, got 'newest'");
+  expect_one_error(spec("  keep_best: 3\n"), 3, 3, "unknown key 'keep_best' in checkpoints");
+  expect_one_error("name: s\ncheckpoints: 5\nvariants: [{name: a}]\n", 2, 14, "checkpoints");
+}
+
 TEST(Parse, OutOfRangeValues) {
   auto one = [](const std::string& key, const std::string& value, const std::string& expected) {
     std::string text = "name: s\ntraining:\n  " + key + ": " + value + "\nvariants: [{name: a}]\n";

@@ -154,6 +154,43 @@ TEST_F(TrainerTest, CorruptLatestCheckpointFallsBackToThePreviousOne) {
   EXPECT_THROW(load_checkpoint_weights(dir_.file("run/missing.ckpt"), model), std::runtime_error);
 }
 
+// What retention does to a finished trial's kept checkpoint (worker/checkpoint.h): the same
+// weights without Adam's two moments; resuming skips it (it cannot restore the optimizer).
+TEST_F(TrainerTest, AWeightsOnlyCheckpointHasTheSameWeightsAndIsNotResumedFrom) {
+  PreparedData data = synthetic(48, 32);
+  sweeps::Trial trial = small_trial(2);
+  std::vector<results::EpochRecord> epochs;
+  train_trial(trial, data, options("strip", &epochs));
+  const std::string path = checkpoint_path(dir_.file("strip"), 2);
+  ASSERT_EQ(checkpoint_kind(path), CheckpointKind::full);
+  const std::size_t before = io::read_file(path).size();
+  ResNet50 full(model_options(trial.params, trial.seed));
+  ASSERT_EQ(load_checkpoint_weights(path, *full), 2);
+
+  strip_optimizer_state(path);
+  EXPECT_EQ(checkpoint_kind(path), CheckpointKind::weights_only);
+  const std::string stripped = io::read_file(path);
+  // Adam keeps two float32 tensors per trainable parameter tensor.
+  const auto trainable = full->trainable_summary().trainable_parameters;
+  EXPECT_GE(before - stripped.size(), static_cast<std::size_t>(8 * trainable))
+      << "before " << before << " after " << stripped.size();
+  ResNet50 weights(model_options(trial.params, trial.seed));
+  ASSERT_EQ(load_checkpoint_weights(path, *weights), 2);
+  auto a = full->named_parameters(), b = weights->named_parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& p : a) EXPECT_TRUE(torch::equal(p.value(), b[p.key()])) << p.key();
+  auto ab = full->named_buffers(), bb = weights->named_buffers();
+  for (const auto& p : ab) EXPECT_TRUE(torch::equal(p.value(), bb[p.key()])) << p.key();
+
+  strip_optimizer_state(path);  // already weights only: untouched
+  EXPECT_EQ(io::read_file(path), stripped);
+
+  trial.params.epochs = 3;
+  std::vector<results::EpochRecord> more;
+  TrainOutcome outcome = train_trial(trial, data, options("strip", &more));
+  EXPECT_EQ(outcome.resumed_from, 1) << "a weights-only checkpoint cannot be resumed from";
+}
+
 TEST_F(TrainerTest, DivergenceIsATrialFailure) {
   PreparedData data = synthetic(48, 32);
   sweeps::Trial trial = small_trial(1);
