@@ -234,11 +234,12 @@ while :; do
   [ -n "$interrupted" ] || break  # a trap interrupted wait: the launcher may still run
 done
 log "launcher exited with status $rc"
-# 138 = killed by SIGUSR1: the forwarded warning reached ranks still starting up, before
-# they could catch it. Nothing was reported since this run began, so it is a checkpointed
-# stop like exit 3 (every reported epoch is in results.h5).
-if [ -n "$warned" ] && [ "$rc" -eq 138 ]; then
-  log "the sweep was still starting up when SIGUSR1 came; nothing reported is lost"
+# After a forwarded USR1, a launcher ended by a signal (status 128+N) is a stop too: the
+# warning reached ranks still starting up (138: SIGUSR1 before they catch it), or srun's
+# --kill-on-bad-exit tore the step down when the first rank exited 3 and a rank died in that
+# teardown. Every reported epoch is in results.h5 either way, so it counts as exit 3.
+if [ -n "$warned" ] && [ "$rc" -gt 128 ]; then
+  log "the launcher ended by signal $((rc - 128)) after SIGUSR1; every reported epoch is kept"
   rc=3
 fi
 
