@@ -235,8 +235,8 @@ while :; do
 done
 log "launcher exited with status $rc"
 # After a forwarded USR1, a launcher ended by a signal (status 128+N) is a stop too: the
-# warning reached ranks still starting up (138: SIGUSR1 before they catch it), or srun's
-# --kill-on-bad-exit tore the step down when the first rank exited 3 and a rank died in that
+# warning reached ranks still starting up (138: SIGUSR1 before they catch it), or the step
+# was torn down when the first rank exited 3 (kill-on-bad-exit) and a rank died in that
 # teardown. Every reported epoch is in results.h5 either way, so it counts as exit 3.
 if [ -n "$warned" ] && [ "$rc" -gt 128 ]; then
   log "the launcher ended by signal $((rc - 128)) after SIGUSR1; every reported epoch is kept"
