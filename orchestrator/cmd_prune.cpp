@@ -45,9 +45,13 @@ sweeps::CheckpointPolicy policy_of(const results::SweepSnapshot& snap, const Pru
                                    opt.keep_top_trials));
     }
   }
-  if (opt.keep == "last") p.keep = sweeps::CheckpointPolicy::Keep::last;
-  if (opt.keep == "best") p.keep = sweeps::CheckpointPolicy::Keep::best;
-  if (opt.keep == "best_and_last") p.keep = sweeps::CheckpointPolicy::Keep::best_and_last;
+  if (!opt.keep.empty()) {
+    const auto keep = sweeps::keep_from_string(opt.keep);
+    if (!keep) {
+      throw InputError(fmt::format("--keep '{}': expected best, last or best_and_last", opt.keep));
+    }
+    p.keep = *keep;
+  }
   return p;
 }
 
@@ -109,8 +113,7 @@ Command add_prune_command(CLI::App& app) {
   cmd->add_flag("--dry-run", opt->dry_run, "Show what would be deleted; change nothing");
   cmd->add_option("--keep-top-trials", opt->keep_top_trials,
                   "Override checkpoints.keep_top_trials (an integer >= 1, or all)");
-  cmd->add_option("--keep", opt->keep, "Override checkpoints.keep")
-      ->check(CLI::IsMember({"best", "last", "best_and_last"}));
+  cmd->add_option("--keep", opt->keep, "Override checkpoints.keep (best, last, best_and_last)");
   return [opt, cmd]() { return cmd->parsed() ? prune(*opt) : -1; };
 }
 

@@ -2,12 +2,11 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 
+#include "io/disk.h"
 #include "io/files.h"
 #include "io/process.h"
 #include "orchestrator/sweep_results.h"
@@ -18,19 +17,6 @@ namespace {
 const std::vector<std::string>& known_formats() {
   static const std::vector<std::string> known{"safetensors", "onnx"};
   return known;
-}
-
-std::uint64_t file_bytes(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
-}
-
-std::string self_dir() {
-  std::string buf(4096, '\0');
-  const ssize_t n = ::readlink("/proc/self/exe", buf.data(), buf.size() - 1);
-  if (n <= 0) return "";
-  buf.resize(static_cast<std::size_t>(n));
-  return buf.substr(0, buf.rfind('/'));
 }
 
 FormatFile write_onnx(const std::string& dir, const worker::ModelInfo& info) {
@@ -57,7 +43,7 @@ FormatFile write_onnx(const std::string& dir, const worker::ModelInfo& info) {
   if (r.exit_code != 0) {
     throw InputError(fmt::format("writing {} failed (exit {}): {}", out, r.exit_code, r.err));
   }
-  return {"onnx", kOnnxFile, file_bytes(out),
+  return {"onnx", kOnnxFile, io::tree_bytes(out),
           "opset 17, BatchNorm folded, dynamic batch; passed onnx::checker and strict shape "
           "inference"};
 }
@@ -85,7 +71,7 @@ std::string onnx_writer_path() {
   if (const char* env = std::getenv("MAMMOSWEEP_ONNX_WRITER"); env != nullptr && *env != '\0') {
     return env;
   }
-  const std::string sibling = io::join_path(self_dir(), "mammosweep-onnx");
+  const std::string sibling = io::join_path(io::parent_dir(io::read_link("/proc/self/exe")), "mammosweep-onnx");
   if (io::is_regular_file(sibling)) return sibling;
   return MAMMOSWEEP_ONNX_WRITER_BUILT;
 }
@@ -98,7 +84,7 @@ std::vector<FormatFile> write_formats(const std::string& model_dir, const worker
   }
   // A model.onnx of an earlier export holds other weights: never leave it next to these.
   io::remove_tree(io::join_path(model_dir, kOnnxFile));
-  std::vector<FormatFile> out{{"safetensors", worker::kModelWeightsFile, file_bytes(weights),
+  std::vector<FormatFile> out{{"safetensors", worker::kModelWeightsFile, io::tree_bytes(weights),
                                "F32 weights, torchvision names + head.*; read by predict"}};
   for (const auto& f : formats) {
     if (f == "onnx") out.push_back(write_onnx(model_dir, info));

@@ -141,12 +141,15 @@ void Handle::close() {
   check(rc, "closing HDF5 file");
 }
 
+namespace {
+// Only for reading format-1 files' string attributes (VarLen::allow); nothing writes it.
 Handle vlen_string_type() {
   Handle t(H5Tcopy(H5T_C_S1), "copying string type");
   check(H5Tset_size(t.get(), H5T_VARIABLE), "making string type variable-length");
   check(H5Tset_cset(t.get(), H5T_CSET_UTF8), "setting UTF-8 character set");
   return t;
 }
+}  // namespace
 
 Handle fixed_string_type(std::size_t size) {
   Handle t(H5Tcopy(H5T_C_S1), "copying string type");

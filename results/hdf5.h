@@ -57,8 +57,6 @@ class Handle {
 
 // ---- datatypes -------------------------------------------------------------------------
 
-/// Variable-length UTF-8 string type (for attributes written before SWMR mode).
-Handle vlen_string_type();
 /// Fixed-length UTF-8 string type of `size` bytes, null-padded (safe to overwrite in SWMR).
 Handle fixed_string_type(std::size_t size);
 

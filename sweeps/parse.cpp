@@ -585,9 +585,7 @@ void parse_checkpoints(Ctx& ctx, const YAML::Node& n, CheckpointPolicy& c) {
   }
   std::string keep = to_string(c.keep);
   r.string("keep", keep, {"best", "last", "best_and_last"});
-  c.keep = keep == "last"            ? CheckpointPolicy::Keep::last
-           : keep == "best_and_last" ? CheckpointPolicy::Keep::best_and_last
-                                     : CheckpointPolicy::Keep::best;
+  c.keep = keep_from_string(keep).value_or(c.keep);  // r.string reported any other text
   r.finish();
 }
 

@@ -19,6 +19,14 @@ const char* to_string(SelectionSpec::Rule r) {
   return r == SelectionSpec::Rule::one_se ? "one_se" : "best";
 }
 
+std::optional<CheckpointPolicy::Keep> keep_from_string(const std::string& text) {
+  using Keep = CheckpointPolicy::Keep;
+  for (Keep k : {Keep::best, Keep::last, Keep::best_and_last}) {
+    if (text == to_string(k)) return k;
+  }
+  return std::nullopt;
+}
+
 const char* to_string(CheckpointPolicy::Keep k) {
   switch (k) {
     case CheckpointPolicy::Keep::best: return "best";

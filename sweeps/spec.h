@@ -100,6 +100,8 @@ struct CheckpointPolicy {
   Keep keep = Keep::best_and_last;  // which epochs' weights a kept trial keeps
 };
 const char* to_string(CheckpointPolicy::Keep k);  // "best" | "last" | "best_and_last"
+/// The inverse of to_string; nullopt for any other text.
+std::optional<CheckpointPolicy::Keep> keep_from_string(const std::string& text);
 
 struct SlurmDefaults {
   std::string partition, account, qos;

@@ -35,11 +35,12 @@ constexpr DtypeInfo kDtypes[] = {
     {"F32", c10::ScalarType::Float}, {"F64", c10::ScalarType::Double},
 };
 
-const DtypeInfo* find_dtype(const std::string& name) {
+c10::ScalarType torch_type(const std::string& path, const std::string& dtype) {
   for (const auto& d : kDtypes) {
-    if (name == d.name) return &d;
+    if (dtype == d.name) return d.type;
   }
-  return nullptr;
+  // deploy::safetensors_dtypes() accepted it: this table lags behind that one.
+  throw WeightsError(fmt::format("{}: dtype {} has no LibTorch type here", path, dtype));
 }
 
 [[noreturn]] void fail_file(const std::string& path, const std::string& problem) {
@@ -67,7 +68,7 @@ NamedTensors read_safetensors(const std::string& path, SafetensorsMetadata* meta
     deploy::SafetensorsIndex index = deploy::read_safetensors_index(path);
     out.reserve(index.entries.size());
     for (const auto& e : index.entries) {
-      out.emplace_back(e.name, at::empty(e.shape, at::TensorOptions().dtype(find_dtype(e.dtype)->type)));
+      out.emplace_back(e.name, at::empty(e.shape, at::TensorOptions().dtype(torch_type(path, e.dtype))));
     }
     deploy::read_safetensors_data(path, index, [&](std::size_t i) {
       return static_cast<char*>(out[i].second.data_ptr());

@@ -24,7 +24,7 @@
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../orchestrator/sweep_fixture.sh
-source "$here/../orchestrator/sweep_fixture.sh"   # tmp, fail, make_data, write_spec, epochs_of
+source "$here/../orchestrator/sweep_fixture.sh"   # tmp, fail, make_data, write_spec, epochs_of, same_as_reference
 # shellcheck source=slurm_harness.sh
 source "$here/slurm_harness.sh"
 bin="$MAMMOSWEEP"
@@ -56,18 +56,12 @@ submit_wait() {
   wait_for 30 grep -q "^submitted job" "$bg_out" || { fail "$name: not submitted: $(cat "$bg_out")"; return 1; }
   job="$(sed -n 's/^submitted job \([0-9]*\) .*/\1/p' "$bg_out")"
 }
-same_as_reference() {  # same_as_reference NAME OUT: no epoch lost, none duplicated
-  epochs_of "$2/results.h5" >"$tmp/$1.epochs"
-  diff "$tmp/ref.epochs" "$tmp/$1.epochs" >"$tmp/$1.diff" \
-    || fail "$1: metrics differ from the one-process run: $(head -6 "$tmp/$1.diff")"
-  [ "$(status_of "$2" | grep -c ' done$')" -eq 3 ] || fail "$1: not all done: $(status_of "$2")"
-}
 
 # ---- (d) the time limit
 echo "== (d) --time 00:01:00: Slurm's own USR1, checkpoint, requeue, again, then resume"
 before=$fails
 if submit_wait d --time 00:01:00 --signal-grace 30 --max-requeues 1; then
-  wait "${bg_pids[-1]}"
+  wait "${bg_pids[-1]}" || cat "$out"/logs/*.err
   log="$out/logs/slurm-$job.out"
   [ "$(job_field "$job" Restarts)" = 1 ] || fail "(d) Restarts=$(job_field "$job" Restarts), expected 1"
   # (A rank may die of the warning while still starting up, or in srun's teardown of the
@@ -108,7 +102,7 @@ if submit_wait e --partition debug --time 00:10:00 --max-requeues 3; then
   [[ "$state" =~ ^(PENDING|REQUEUED|PREEMPTED|RUNNING|CONFIGURING)$ ]] \
     || fail "(e) the sweep's job is $state after the high job ran: it was never preempted"
   wait "${bg_pids[-1]}"; rc=$?
-  [ $rc -eq 0 ] || { fail "(e) submit --wait exited $rc"; cat "$bg_out"; }
+  [ $rc -eq 0 ] || { fail "(e) submit --wait exited $rc"; cat "$bg_out" "$out"/logs/*.err; }
   r="$(job_field "$job" Restarts)"
   [ "${r:-0}" -ge 1 ] || fail "(e) Restarts=$r"
   expect_in "$bg_out" "job $job: COMPLETED, exit code 0:0, restarts $r"

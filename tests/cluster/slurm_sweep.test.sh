@@ -11,7 +11,7 @@
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../orchestrator/sweep_fixture.sh
-source "$here/../orchestrator/sweep_fixture.sh"   # tmp, fail, make_data, write_spec, epochs_of
+source "$here/../orchestrator/sweep_fixture.sh"   # tmp, fail, make_data, write_spec, epochs_of, same_as_reference
 # shellcheck source=slurm_harness.sh
 source "$here/slurm_harness.sh"
 bin="$MAMMOSWEEP"
@@ -33,13 +33,6 @@ echo "== reference: one process"
   || { cat "$tmp/ref.log"; fail "reference run"; }
 epochs_of "$tmp/ref/results.h5" >"$tmp/ref.epochs"
 [ "$(wc -l <"$tmp/ref.epochs")" -eq 6 ] || fail "reference: expected 3 trials x 2 epochs"
-
-same_as_reference() {  # same_as_reference NAME OUT
-  epochs_of "$2/results.h5" >"$tmp/$1.epochs"
-  diff "$tmp/ref.epochs" "$tmp/$1.epochs" >"$tmp/$1.diff" \
-    || fail "$1: metrics differ from the one-process run: $(head -6 "$tmp/$1.diff")"
-  [ "$(status_of "$2" | grep -c ' done$')" -eq 3 ] || fail "$1: not all done: $(status_of "$2")"
-}
 
 # submit_bg NAME FLAGS...: `submit --wait` in the background from $tmp; sets out, job, bg_out.
 submit_bg() {

@@ -89,6 +89,8 @@ snapshot >"$tmp/files-after-dry"
 cmp -s "$tmp/files-before" "$tmp/files-after-dry" || fail "--dry-run changed files"
 check "prune bad K" 2 "$bin" prune "$tmp/all" --keep-top-trials zero
 expect_in "$tmp/err" "--keep-top-trials 'zero'"
+check "prune bad keep" 2 "$bin" prune "$tmp/all" --keep newest
+expect_in "$tmp/err" "--keep 'newest': expected best, last or best_and_last"
 
 # 3. a sweep writing the folder holds the lock: prune refuses (the dry run still answers).
 ( exec 9>"$tmp/all/results.h5.lock"; flock -x 9; exec sleep 60 ) &   # sleep holds fd 9

@@ -54,3 +54,13 @@ d = json.load(sys.stdin)
 for t in d["trials"]:
     print(t["name"], t["status"])
 '; }
+
+# same_as_reference NAME OUT: OUT's epoch rows equal $tmp/ref.epochs (an uninterrupted run's,
+# written by the caller with epochs_of) at full precision, so no epoch is lost or duplicated,
+# and all 3 trials are done.
+same_as_reference() {
+  epochs_of "$2/results.h5" >"$tmp/$1.epochs"
+  diff "$tmp/ref.epochs" "$tmp/$1.epochs" >"$tmp/$1.diff" \
+    || fail "$1: metrics differ from the one-process run: $(head -6 "$tmp/$1.diff")"
+  [ "$(status_of "$2" | grep -c ' done$')" -eq 3 ] || fail "$1: not all done: $(status_of "$2")"
+}

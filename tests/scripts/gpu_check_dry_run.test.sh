@@ -1,6 +1,4 @@
 #!/usr/bin/env bash
-# NOT IN CTEST YET (2026-11-30): on a clean clone (.ci/run) its throughput_dry_run_cpu step failed
-# (gpu-check exit 1); it passed in the helper's worktree. Run by hand until fixed (issue 15).
 # scripts/gpu-check's dry run on a machine without CUDA (GPU_CHECK_QUICK=1: tiny data): every
 # CPU part runs for real and passes, every CUDA part is reported as skipped with "no CUDA
 # device", and report.md shows each line of results.jsonl. No timing is asserted. On a
