@@ -51,6 +51,7 @@ struct SubmitOptions {
   std::string partition, account, qos;
   int signal_grace = 120;   // >= 1: seconds of USR1 warning before the time limit
   int max_requeues = 3;     // >= 0: self-requeues after a checkpoint; 0 never requeues
+  int max_relaunches = 3;   // >= 0: relaunches in the job after a process died (supervise)
   std::string job_name = "mammosweep";  // [A-Za-z0-9._-]+ (see job_name_for)
 
   // What runs. All paths absolute, without whitespace, quotes, '%' or '\' (they end up in

@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <iterator>
 
 extern char** environ;
 
@@ -109,6 +111,80 @@ ProcessResult run_process(const std::vector<std::string>& argv) {
   }
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+namespace {
+
+constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
+volatile sig_atomic_t forward_to = 0;
+volatile sig_atomic_t last_forwarded = 0;
+
+extern "C" void mammosweep_forward_signal(int sig) {
+  last_forwarded = sig;
+  if (forward_to > 0) ::kill(static_cast<pid_t>(forward_to), sig);
+}
+
+class SpawnAttr {  // RAII posix_spawnattr_t
+ public:
+  SpawnAttr() { posix_spawnattr_init(&attr_); }
+  ~SpawnAttr() { posix_spawnattr_destroy(&attr_); }
+  SpawnAttr(const SpawnAttr&) = delete;
+  SpawnAttr& operator=(const SpawnAttr&) = delete;
+  posix_spawnattr_t* get() { return &attr_; }
+
+ private:
+  posix_spawnattr_t attr_;
+};
+
+}  // namespace
+
+ForwardedRun run_forwarding_signals(const std::vector<std::string>& argv) {
+  // The signals stay blocked from before the spawn until forward_to names the child, so one
+  // that arrives in between is passed on, not lost; the child starts with the old mask and
+  // default actions.
+  sigset_t forwarded, old_mask;
+  sigemptyset(&forwarded);
+  for (int sig : kForwarded) sigaddset(&forwarded, sig);
+  ::sigprocmask(SIG_BLOCK, &forwarded, &old_mask);
+  struct sigaction sa {}, old_actions[std::size(kForwarded)];
+  sa.sa_handler = mammosweep_forward_signal;
+  sigemptyset(&sa.sa_mask);
+  last_forwarded = 0;
+  for (std::size_t i = 0; i < std::size(kForwarded); ++i) {
+    ::sigaction(kForwarded[i], &sa, &old_actions[i]);
+  }
+  SpawnAttr attr;
+  posix_spawnattr_setsigmask(attr.get(), &old_mask);
+  posix_spawnattr_setsigdefault(attr.get(), &forwarded);
+  posix_spawnattr_setflags(attr.get(), POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = argv.empty() ? EINVAL
+                              : posix_spawnp(&pid, args[0], nullptr, attr.get(), args.data(),
+                                             environ);
+  auto restore = [&] {
+    forward_to = 0;
+    for (std::size_t i = 0; i < std::size(kForwarded); ++i) {
+      ::sigaction(kForwarded[i], &old_actions[i], nullptr);
+    }
+    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+  };
+  if (rc != 0) {
+    restore();
+    throw ProcessError(fmt::format("cannot run '{}': {}", command_text(argv), std::strerror(rc)));
+  }
+  forward_to = pid;
+  ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  ForwardedRun r;
+  r.forwarded_signal = last_forwarded;
+  restore();
+  r.exit_code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+  return r;
 }
 
 }  // namespace mammosweep::io

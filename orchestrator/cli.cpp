@@ -26,7 +26,7 @@ int run_cli(int argc, char** argv) {
                                 add_submit_command(app),  add_run_command(app), add_train_command(app),
                                 add_synth_command(app),   add_export_command(app), add_evaluate_command(app),
                                 add_predict_command(app), add_check_data_command(app),
-                                add_prune_command(app)};
+                                add_prune_command(app), add_supervise_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -39,6 +39,7 @@ Command add_evaluate_command(CLI::App& app);
 Command add_predict_command(CLI::App& app);
 Command add_check_data_command(CLI::App& app);
 Command add_prune_command(CLI::App& app);
+Command add_supervise_command(CLI::App& app);
 
 /// Parses argv, runs the chosen subcommand, maps exceptions to exit codes and messages.
 int run_cli(int argc, char** argv);

@@ -19,7 +19,7 @@ namespace {
 struct SubmitCli {
   std::string spec, out, binary, launcher = "srun";
   int nodes = 0, ntasks_per_node = 0, gpus_per_node = 0, cpus_per_task = 0;
-  int signal_grace = 0, max_requeues = 0;
+  int signal_grace = 0, max_requeues = 0, max_relaunches = 0;
   std::string time, partition, account, qos;
   std::vector<std::string> env;
   bool dry_run = false, wait = false;
@@ -40,6 +40,7 @@ cluster::SubmitOptions build_options(const SubmitCli& cli, const sweeps::SweepSp
   if (cli.given("--qos")) o.qos = cli.qos;
   if (cli.given("--signal-grace")) o.signal_grace = cli.signal_grace;
   if (cli.given("--max-requeues")) o.max_requeues = cli.max_requeues;
+  if (cli.given("--max-relaunches")) o.max_relaunches = cli.max_relaunches;
   o.job_name = cluster::job_name_for(spec.name);
   o.spec_path = io::absolute_path(cli.spec);
   o.out_dir = io::absolute_path(cli.out);
@@ -139,6 +140,9 @@ Command add_submit_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--max-requeues", opt->max_requeues,
                   "Self-requeues after a checkpoint (0: never)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-relaunches", opt->max_relaunches,
+                  "Relaunches inside the job after a process of it died (0: never)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--launcher", opt->launcher, "How ranks start inside the job")
       ->check(CLI::IsMember({"srun", "mpirun"}))

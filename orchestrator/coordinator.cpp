@@ -14,6 +14,7 @@
 #include "io/time.h"
 #include "orchestrator/retention.h"
 #include "orchestrator/policy.h"
+#include "orchestrator/process_deaths.h"
 #include "orchestrator/sweep_results.h"
 #include "results/ranking.h"
 
@@ -46,6 +47,8 @@ SweepCoordinator::SweepCoordinator(const sweeps::SweepSpec& spec,
   // Open MPI gives ranks a pseudo-terminal even when mpirun writes to a file, so the live
   // table is kept to one-process runs on a real terminal (and off with --no-progress).
   tty_ = options.progress && ::isatty(1) != 0 && std::getenv("OMPI_COMM_WORLD_SIZE") == nullptr;
+  const DeathNotes deaths = read_death_notes(options.out_dir);
+  for (const auto& p : deaths.problems) say("warning: " + p);
   for (const auto& t : trials) {
     order_.push_back(t.id);
     live_[t.id].state = results::to_string(store.state(t.id).status);
@@ -63,6 +66,7 @@ SweepCoordinator::SweepCoordinator(const sweeps::SweepSpec& spec,
       }
     }
     results::TrialState state = store.state(t.id);
+    if (state.status == results::TrialStatus::running && charge_death(t, state, deaths)) continue;
     bool finished = state.status == results::TrialStatus::done ||
                     state.status == results::TrialStatus::stopped_early;
     bool skip_failed = state.status == results::TrialStatus::failed && !options.retry_failed;
@@ -73,6 +77,29 @@ SweepCoordinator::SweepCoordinator(const sweeps::SweepSpec& spec,
 }
 
 SweepCoordinator::~SweepCoordinator() = default;
+
+bool SweepCoordinator::charge_death(const sweeps::Trial& trial, results::TrialState& state,
+                                    const DeathNotes& deaths) {
+  auto it = deaths.by_trial.find(trial.id);
+  if (it == deaths.by_trial.end() || it->second.back().attempt != state.attempts) return false;
+  const int died = deaths_of(it->second);
+  const std::string why = "process died: " + describe(it->second.back());
+  if (died <= spec_.retries) {
+    say(fmt::format("trial {} ({}): {}; retrying ({} of {} retries)", trial.name, trial.id, why,
+                    died, spec_.retries));
+    return false;
+  }
+  state.status = results::TrialStatus::failed;
+  state.failure_reason = fmt::format("{} ({} attempt(s) died; retries: {}; notes in {})", why,
+                                     died, spec_.retries, deaths_dir(options_.out_dir));
+  state.end_time = io::iso_utc_now();
+  store_.set_state(trial.id, state);
+  row(trial.id).status = results::TrialStatus::failed;
+  live_[trial.id].state = "failed";
+  ++failures_;
+  say(fmt::format("trial {} ({}) failed: {}", trial.name, trial.id, state.failure_reason));
+  return true;
+}
 
 std::optional<Job> SweepCoordinator::next_job() {
   if (queue_.empty()) return std::nullopt;

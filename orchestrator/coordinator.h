@@ -23,6 +23,7 @@
 namespace mammosweep::orchestrator {
 
 class SchedulingPolicy;
+struct DeathNotes;
 
 /// One attempt at one trial.
 struct Job {
@@ -70,6 +71,11 @@ class SweepCoordinator {
   /// Applies the spec's checkpoint retention (orchestrator/retention.h) to the sweep folder;
   /// trials running or queued in this run are left alone.
   void retain();
+  /// At start: when the trial's latest attempt ended in a process death
+  /// (process_deaths.h), charges it; after `retries` + 1 deaths marks it failed and returns
+  /// true (not queued).
+  bool charge_death(const sweeps::Trial& trial, results::TrialState& state,
+                    const DeathNotes& deaths);
   std::set<std::string> running_;
   std::string out_of_space_;
   /// What the store holds, kept in step with every write: retention ranks from it without

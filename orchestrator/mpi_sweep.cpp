@@ -13,6 +13,7 @@
 #include "cluster/protocol.h"
 #include "orchestrator/cli.h"
 #include "orchestrator/placement.h"
+#include "orchestrator/process_deaths.h"
 #include "orchestrator/run_setup.h"
 #include "orchestrator/sweep_results.h"
 #include "worker/data.h"
@@ -156,6 +157,7 @@ int work(const RunOptions& opt, const cluster::MpiSession& session,
     const bool leader = assign->group_ranks.at(0) == session.rank();
     int last_reported = assign->resume_from_epoch;
     bool checkpoint_now = false;
+    AttemptDeathNote note(opt.out_dir, trial.id, assign->attempt, session.rank());
     try {
       // The group first: after it exists, a member that fails tells the others (sync_group)
       // instead of leaving them waiting in a collective.

@@ -25,14 +25,21 @@ FaultInjection fault_injection_from_env() {
   FaultInjection f;
   const char* env = std::getenv("MAMMOSWEEP_INJECT_FAILURE");
   if (!env || !*env) return f;
-  char name[128] = {};
-  if (std::sscanf(env, "%d:%127[^:]:%d:%d", &f.rank, name, &f.epoch, &f.step) != 4 ||
-      f.epoch < 1 || f.step < 1) {
-    throw InputError(fmt::format("MAMMOSWEEP_INJECT_FAILURE='{}': expected RANK:TRIAL:EPOCH:STEP "
-                                 "with EPOCH and STEP >= 1, e.g. 2:B:1:3",
+  char rank[16] = {}, name[128] = {}, kind[16] = {};
+  const int n = std::sscanf(env, "%15[^:]:%127[^:]:%d:%d:%15s", rank, name, &f.epoch, &f.step, kind);
+  char* end = nullptr;
+  const long r = std::strtol(rank, &end, 10);
+  const bool rank_ok = std::string(rank) == "*" || (end != rank && *end == '\0' && r >= 0);
+  if ((n != 4 && n != 5) || !rank_ok || f.epoch < 1 || f.step < 1 ||
+      (n == 5 && std::string(kind) != "segv")) {
+    throw InputError(fmt::format("MAMMOSWEEP_INJECT_FAILURE='{}': expected "
+                                 "RANK:TRIAL:EPOCH:STEP[:segv] with RANK a number or *, EPOCH "
+                                 "and STEP >= 1, e.g. 2:B:1:3 or *:B:1:3:segv",
                                  env));
   }
+  f.rank = std::string(rank) == "*" ? FaultInjection::kAnyRank : static_cast<int>(r);
   f.trial = name;
+  f.segv = n == 5;
   return f;
 }
 
@@ -84,9 +91,11 @@ worker::TrainerOptions trainer_options(const Setup& s, const RunOptions& opt,
                                        int world_rank) {
   worker::TrainerOptions to;
   const FaultInjection& f = s.fault;
-  if (f.rank == world_rank && (f.trial == trial.name || f.trial == trial.id)) {
+  const bool rank_matches = f.rank == world_rank || f.rank == FaultInjection::kAnyRank;
+  if (rank_matches && (f.trial == trial.name || f.trial == trial.id)) {
     to.fail_at_epoch = f.epoch;
     to.fail_at_step = f.step;
+    to.fail_by_signal = f.segv;
   }
   to.checkpoint_dir = worker::checkpoint_dir(opt.out_dir, trial.id);
   to.resume_epoch = resume_epoch;

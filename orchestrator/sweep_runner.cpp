@@ -9,11 +9,13 @@
 #include <iostream>
 
 #include "cluster/mpi.h"
+#include "io/crash_note.h"
 #include "io/disk.h"
 #include "io/files.h"
 #include "orchestrator/cli.h"
 #include "orchestrator/coordinator.h"
 #include "orchestrator/mpi_sweep.h"
+#include "orchestrator/process_deaths.h"
 #include "orchestrator/retention.h"
 #include "orchestrator/run_setup.h"
 #include "orchestrator/store_setup.h"
@@ -54,6 +56,7 @@ int run_local(SweepCoordinator& coord, const Setup& s, const worker::PreparedDat
     to.on_epoch = [&](const results::EpochRecord& r, const results::Predictions& val) {
       return coord.epoch(id, r, val);
     };
+    AttemptDeathNote note(opt.out_dir, id, job->attempt, 0);
     try {
       worker::TrainOutcome outcome = worker::train_trial(job->trial, data, to);
       coord.finished(id, outcome.status);
@@ -116,6 +119,7 @@ int workers_on_this_node(const cluster::MpiSession& session,
 int run_sweep(const RunOptions& opt) {
   cluster::MpiSession session;  // a world of one without a launcher
   cluster::MpiComm control = session.world().dup();
+  io::install_crash_note_handler();  // after MPI's own handlers, which it chains to
   const std::vector<std::string> hosts = session.all_hostnames();
   const int workers_on_node = workers_on_this_node(session, hosts);
   if (session.rank() != 0) return work(opt, session, control, workers_on_node);

@@ -717,6 +717,7 @@ SweepSpec parse_spec(const std::string& text, const std::string& file) {
     r.integer("cpus_per_task", spec.slurm.cpus_per_task, 1);
     r.integer("signal_grace", spec.slurm.signal_grace, 1);
     r.integer("max_requeues", spec.slurm.max_requeues, 0);
+    r.integer("max_relaunches", spec.slurm.max_relaunches, 0);
     r.finish();
   }
   top.finish();

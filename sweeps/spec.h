@@ -112,6 +112,7 @@ struct SlurmDefaults {
   int cpus_per_task = 1;
   int signal_grace = 120;  // seconds of warning before the time limit (USR1)
   int max_requeues = 3;
+  int max_relaunches = 3;  // relaunches after a process of the job died (supervise)
 };
 
 struct SweepSpec {

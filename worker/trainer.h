@@ -125,8 +125,10 @@ struct TrainerOptions {
   /// Polled between steps; true stops training (throws Interrupted).
   std::function<bool()> should_stop;
   /// Fault injection (tests, and checking how a cluster behaves): throw an exception at this
-  /// training step (1-based, counted within the epoch) of this epoch. 0: never.
+  /// training step (1-based, counted within the epoch) of this epoch. 0: never. With
+  /// fail_by_signal the process dies of SIGSEGV there instead (a crashing rank).
   int fail_at_epoch = 0, fail_at_step = 0;
+  bool fail_by_signal = false;
 };
 
 struct TrainOutcome {

@@ -125,9 +125,12 @@ check "status of a folder without results or jobs" 2 "$bin" status "$tmp/fake"
 
 # --- the USR1 trap. A stand-in for `mammosweep run` (passed with --binary, as for a binary at
 # another path on the compute nodes) behaves as run is specified to: on USR1 it checkpoints and
-# exits 3; a rerun (SLURM_RESTART_COUNT >= 1) resumes and completes.
-cat >"$tmp/fake-mammosweep" <<'EOF'
-#!/bin/bash
+# exits 3; a rerun (SLURM_RESTART_COUNT >= 1) resumes and completes. The batch script runs the
+# launcher under `BINARY supervise`: the stand-in hands that to the real binary, so the trap's
+# signals pass through the real `supervise`.
+{ echo '#!/bin/bash'
+  echo "[ \"\$1\" = supervise ] && exec '$bin' \"\$@\""; } >"$tmp/fake-mammosweep"
+cat >>"$tmp/fake-mammosweep" <<'EOF'
 rank="${OMPI_COMM_WORLD_RANK:-${SLURM_PROCID:-x}}"
 [ "$1" = run ] && [ "$3" = --out ] && [ "$5" = --resume ] || { echo "unexpected args: $*" >&2; exit 9; }
 out="$4"

@@ -7,7 +7,10 @@
 #       the submit directory (--chdir), `status` shows the job id and COMPLETED;
 #   (b) USR1 mid-trial (scancel -b -s USR1): checkpoint, exit 3, self-requeue, the rerun
 #       resumes and completes; Restarts=1; `status` shows the requeued job waiting;
-#   (c) scancel mid-trial, then `mammosweep run --resume` by hand finishes the sweep.
+#   (c) scancel mid-trial, then `mammosweep run --resume` by hand finishes the sweep;
+#   (d) a rank dies of SIGSEGV in trial B every time (retries: 1): the batch script's
+#       `supervise` relaunches inside the job twice, B ends failed ("process died"), A and C
+#       equal the reference, the job COMPLETED.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../orchestrator/sweep_fixture.sh
@@ -109,6 +112,29 @@ if submit_bg c; then
   expect_in "$tmp/c.status" "the sweep has finished since"
   [ "$fails" -eq "$before" ] && echo "ok   (c)"
 fi
+
+# ---- (d) a rank segfaults in trial B every time: the batch script's `supervise` relaunches
+# inside the job; B ends failed ("process died"), A and C equal the reference
+echo "== (d) a rank dies in B every time: relaunched inside the job, B failed, the rest done"
+before=$fails
+out="$tmp/d"
+sed "s|^seed: 3$|seed: 3\nretries: 1|" "$tmp/spec.yaml" >"$tmp/crash.yaml"
+grep -q "^retries: 1$" "$tmp/crash.yaml" || fail "(d) spec edit"
+(cd "$tmp" && timeout 400 "$bin" submit "$tmp/crash.yaml" --out "$out" "${submit_flags[@]}" \
+   --env 'MAMMOSWEEP_INJECT_FAILURE=*:B:1:2:segv' --wait) >"$tmp/d.submit" 2>&1
+rc=$?
+djob="$(sed -n 's/^submitted job \([0-9]*\) .*/\1/p' "$tmp/d.submit")"
+[ $rc -eq 0 ] || { fail "(d) submit --wait exited $rc"; cat "$tmp/d.submit" "$out"/logs/* 2>/dev/null; }
+expect_in "$tmp/d.submit" "job $djob: COMPLETED, exit code 0:0, restarts 0"
+log="$out/logs/slurm-$djob.out"
+[ "$(grep -c "a process died. Relaunching" "$log")" -eq 2 ] \
+  || fail "(d) expected 2 relaunches in the job: $(grep -h 'supervise\|launcher exited' "$log")"
+same_except_failed d "$out" B
+case "$failed_reason" in
+  "process died: rank "*"signal 11 ("*"in attempt 2 (2 attempt(s) died; retries: 1;"*) ;;
+  *) fail "(d) B's reason: '$failed_reason'" ;;
+esac
+[ "$fails" -eq "$before" ] && echo "ok   (d)"
 
 [ "$fails" -eq 0 ] || slurm_logs
 echo "$fails failure(s)"

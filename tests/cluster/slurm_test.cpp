@@ -102,7 +102,9 @@ TEST(SlurmScript, SpecDefaultsFillTheOptions) {
 
 TEST(SlurmScript, SrunLaunchRunsTheSweepWithResume) {
   std::string script = render_batch_script(example());
-  EXPECT_NE(script.find("launcher=(srun --mpi=pmix --kill-on-bad-exit=1"), std::string::npos)
+  EXPECT_NE(script.find("launcher=('/opt/mammosweep/bin/mammosweep' supervise --max-relaunches "
+                        "3 --\n          srun --mpi=pmix --kill-on-bad-exit=1"),
+            std::string::npos)
       << script;
   EXPECT_NE(script.find("'/opt/mammosweep/bin/mammosweep' run '/home/u/week7.yaml' --out "
                         "'/scratch/u/week7' --resume)"),
@@ -181,6 +183,9 @@ TEST(SlurmScript, InvalidOptionsNameTheFieldAndTheValue) {
   o = example();
   o.max_requeues = -1;
   expect_invalid(o, "max_requeues");
+  o = example();
+  o.max_relaunches = -1;
+  expect_invalid(o, "max_relaunches");
 }
 
 TEST(SlurmScript, JobNameKeepsOnlySafeCharacters) {

@@ -64,3 +64,23 @@ same_as_reference() {
     || fail "$1: metrics differ from the one-process run: $(head -6 "$tmp/$1.diff")"
   [ "$(status_of "$2" | grep -c ' done$')" -eq 3 ] || fail "$1: not all done: $(status_of "$2")"
 }
+
+# same_except_failed NAME OUT TRIAL: TRIAL (a name) failed; every other trial is done with
+# the epoch rows of $tmp/ref.epochs at full precision. Sets failed_reason.
+same_except_failed() {
+  local id
+  id="$("$MAMMOSWEEP" status "$2" --format json | python3 -c '
+import json, sys
+print(*[t["id"] for t in json.load(sys.stdin)["trials"] if t["name"] == sys.argv[1]])' "$3")"
+  [ -n "$id" ] || { fail "$1: no trial $3"; return; }
+  epochs_of "$2/results.h5" | grep -v "^$id " >"$tmp/$1.epochs"
+  grep -v "^$id " "$tmp/ref.epochs" >"$tmp/$1.ref.epochs"
+  diff "$tmp/$1.ref.epochs" "$tmp/$1.epochs" >"$tmp/$1.diff" \
+    || fail "$1: metrics differ from the reference run: $(head -6 "$tmp/$1.diff")"
+  status_of "$2" >"$tmp/$1.status"
+  [ "$(grep -c ' done$' "$tmp/$1.status")" -eq 2 ] && grep -qx "$3 failed" "$tmp/$1.status" \
+    || fail "$1: expected $3 failed and the others done: $(cat "$tmp/$1.status")"
+  failed_reason="$("$MAMMOSWEEP" status "$2" --format json | python3 -c '
+import json, sys
+print(*[t["reason"] for t in json.load(sys.stdin)["trials"] if t["name"] == sys.argv[1]])' "$3")"
+}
