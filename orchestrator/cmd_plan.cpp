@@ -25,6 +25,7 @@ struct PlanOptions {
 int plan(const PlanOptions& opt) {
   sweeps::SweepSpec spec = sweeps::load_spec(opt.spec);
   std::vector<sweeps::Trial> trials = sweeps::expand(spec);
+  for (const auto& note : spec.notes) std::cerr << note << "\n";  // stdout stays the plan
   const nlohmann::json keep_top = spec.checkpoints.keep_top_trials
                                       ? nlohmann::json(*spec.checkpoints.keep_top_trials)
                                       : nlohmann::json("all");
@@ -33,9 +34,16 @@ int plan(const PlanOptions& opt) {
                         {"method", sweeps::to_string(spec.method)},
                         {"seed", spec.seed},
                         {"metric", {{"name", spec.metric.name}, {"goal", sweeps::to_string(spec.metric.goal)}}},
+                        {"early_stopping", {{"policy", spec.early_stopping.policy},
+                                            {"grace_epochs", spec.early_stopping.grace_epochs},
+                                            {"reduction_factor", spec.early_stopping.reduction_factor},
+                                            {"rungs", spec.early_stopping.rungs}}},
+                        {"run_cap", spec.run_cap ? nlohmann::json(*spec.run_cap) : nlohmann::json()},
+                        {"notes", spec.notes},
                         {"checkpoints", {{"keep_top_trials", keep_top},
                                          {"keep", sweeps::to_string(spec.checkpoints.keep)}}},
                         {"trials", nlohmann::json::array()}};
+    if (spec.metric.target) j["metric"]["target"] = *spec.metric.target;
     for (const auto& t : trials) j["trials"].push_back(nlohmann::json::parse(sweeps::to_text(t)));
     std::cout << j.dump(2) << "\n";
     return kExitOk;

@@ -39,6 +39,9 @@ int plot(const PlotOptions& opt) {
     write_file(out("precision_recall.svg"),
                results::precision_recall_chart_svg(snap.trials, ranking));
     write_file(out("loss.svg"), results::loss_chart_svg(snap.trials, ranking));
+    write_file(out("parallel_coordinates.svg"),
+               results::parallel_coordinates_svg(snap.trials, ranking));
+    write_file(out("history.svg"), results::optimization_history_svg(snap.trials, ranking));
     const results::RankedTrial* w = ranking.winner();
     std::optional<std::string> roc;
     if (w != nullptr) roc = results::roc_chart_svg(snap.trials[w->index]);
@@ -67,7 +70,7 @@ Command add_plot_command(CLI::App& app) {
       "plot", "Write SVG training curves, the winner's ROC curve and an HTML report");
   add_sweep_dir_option(*cmd, opt->dir);
   cmd->add_option("--out", opt->out, "Folder for accuracy.svg, precision_recall.svg, loss.svg, "
-                                     "roc.svg and report.html (created if needed)")
+                                     "roc.svg, parallel_coordinates.svg, history.svg and report.html (created if needed)")
       ->required();
   add_ranking_options(*cmd, opt->choice);
   cmd->add_option("--top", opt->top, "Leaderboard rows in the report (0 = all)")

@@ -61,6 +61,7 @@ SweepCoordinator::SweepCoordinator(const sweeps::SweepSpec& spec,
     if (it != stored.end()) {
       for (const auto& e : it->second->epochs) {
         best.offer(e);
+        check_target(t.id, e);
         policy_->on_epoch(t.id, e.epoch, results::epoch_metric(e, es_metric));
         last = e.epoch;
       }
@@ -102,7 +103,7 @@ bool SweepCoordinator::charge_death(const sweeps::Trial& trial, results::TrialSt
 }
 
 std::optional<Job> SweepCoordinator::next_job() {
-  if (queue_.empty()) return std::nullopt;
+  if (!has_queued()) return std::nullopt;
   Job job = queue_.front();
   queue_.pop_front();
   job.resume_from_epoch = store_.last_epoch(job.trial.id);
@@ -163,6 +164,7 @@ worker::EpochDecision SweepCoordinator::epoch(const std::string& trial_id,
                    fmt_num(rec.val.auc), fmt_num(rec.val.recall), fmt_num(rec.val.specificity),
                    rec.seconds, rec.images_per_second,
                    format_duration(seconds_per_epoch_ * std::max(0, epochs_left_))));
+  check_target(trial_id, rec);
   Decision d = policy_->on_epoch(trial_id, rec.epoch,
                                  results::epoch_metric(rec, early_stopping_metric(spec_)));
   if (d == Decision::stop && rec.epoch < trial.params.epochs) {
@@ -172,6 +174,21 @@ worker::EpochDecision SweepCoordinator::epoch(const std::string& trial_id,
     return worker::EpochDecision::stop_early;
   }
   return worker::EpochDecision::proceed;
+}
+
+void SweepCoordinator::check_target(const std::string& trial_id,
+                                    const results::EpochRecord& record) {
+  if (!spec_.metric.target || !target_reached_.empty()) return;
+  const double v = results::epoch_metric(record, spec_.metric.name);
+  const double target = *spec_.metric.target;
+  const bool reached = !std::isnan(v) && (spec_.metric.goal == sweeps::Goal::maximize
+                                              ? v >= target
+                                              : v <= target);
+  if (!reached) return;
+  target_reached_ = fmt::format("{} ({}) epoch {}: {} {}", trials_.at(trial_id).name, trial_id,
+                                record.epoch, spec_.metric.name, v);
+  say(fmt::format("metric target {} {} reached by {}; no new trial starts (metric.target)",
+                  spec_.metric.name, target, target_reached_));
 }
 
 void SweepCoordinator::finished(const std::string& trial_id, results::TrialStatus status) {

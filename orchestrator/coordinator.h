@@ -39,9 +39,9 @@ class SweepCoordinator {
                    results::SweepStore& store, const RunOptions& options);
   ~SweepCoordinator();
 
-  /// The next job, or nullopt when the queue is empty.
+  /// The next job, or nullopt when the queue is empty or the metric's target is reached.
   std::optional<Job> next_job();
-  bool has_queued() const { return !queue_.empty(); }
+  bool has_queued() const { return !queue_.empty() && target_reached_.empty(); }
   /// Ranks (data-parallel replicas) each trial needs.
   int replicas() const { return spec_.resources.replicas; }
   double gpu_share() const { return spec_.resources.gpus; }  ///< of one device, per rank
@@ -103,6 +103,10 @@ class SweepCoordinator {
   /// Best epoch so far per trial (results/best_epoch.h): its val predictions are stored.
   std::map<std::string, results::BestEpoch> best_;
   std::unique_ptr<SchedulingPolicy> policy_;
+  /// W&B's metric.target: which epoch reached it first ("name (id) epoch E: metric V");
+  /// once set, no job starts (the queued trials stay pending for a later run to see too).
+  std::string target_reached_;
+  void check_target(const std::string& trial_id, const results::EpochRecord& record);
   int failures_ = 0;
   int epochs_left_ = 0;
   double seconds_per_epoch_ = -1;

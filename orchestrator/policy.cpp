@@ -46,6 +46,7 @@ std::unique_ptr<SchedulingPolicy> make_policy(const sweeps::EarlyStopping& es, s
     o.grace_epochs = es.grace_epochs;
     o.reduction_factor = es.reduction_factor;
     o.max_epochs = max_epochs;
+    o.rungs = es.rungs;
     return make_asha_policy(o);
   }
   throw std::invalid_argument(fmt::format(

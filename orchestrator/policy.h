@@ -83,6 +83,9 @@ struct AshaOptions {
   int grace_epochs = 1;         // the first rung (0 is treated as 1)
   double reduction_factor = 3;  // eta > 1: keep the top 1/eta at each rung
   int max_epochs = 1;           // rungs lie strictly below it
+  /// Explicit rung epochs (increasing; those >= max_epochs are dropped); empty = asha_rungs.
+  /// W&B's hyperband brackets arrive here (sweeps/wandb.cpp).
+  std::vector<int> rungs;
 };
 /// Asynchronous successive halving (Li et al. 2020), stopping form. When trial T reports
 /// the epoch of rung k, its value is recorded at that rung (one value per trial per rung) and

@@ -33,6 +33,12 @@ class AshaPolicy final : public SchedulingPolicy {
  public:
   explicit AshaPolicy(const AshaOptions& options)
       : options_(options) {
+    if (!options.rungs.empty()) {
+      for (int r : options.rungs) {
+        if (r >= 1 && r < options.max_epochs) recorded_[r];
+      }
+      return;
+    }
     for (int r : asha_rungs(options.grace_epochs, options.reduction_factor, options.max_epochs)) {
       recorded_[r];
     }

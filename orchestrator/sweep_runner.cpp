@@ -126,6 +126,7 @@ int run_sweep(const RunOptions& opt) {
   ShutdownWorkers shutdown(control, session.size());
 
   Setup s = make_setup(opt, workers_on_node);
+  for (const auto& note : s.spec.notes) std::cout << note << "\n";
   io::make_dirs(opt.out_dir);
   const std::string store_file = results::store_path(opt.out_dir);
   if (io::file_exists(store_file) && !opt.resume) {

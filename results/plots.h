@@ -59,6 +59,24 @@ std::string loss_chart_svg(const std::vector<TrialResult>& trials, const Ranking
 /// the predictions are empty or hold one class only.
 std::optional<std::string> roc_chart_svg(const TrialResult& trial);
 
+// --- Sweep-level charts (plots_sweep.cpp) ------------------------------------------------
+
+/// The optimisation history's two series: "trial" (the ranking metric at each ranked trial's
+/// selected epoch against its trial number, 1-based input order; markers only) and "best so
+/// far" (the best of those up to each trial number under ranking.goal).
+std::vector<Series> optimization_history_series(const std::vector<TrialResult>& trials,
+                                                const Ranking& ranking);
+/// optimization_history_series as a line chart.
+std::string optimization_history_svg(const std::vector<TrialResult>& trials,
+                                     const Ranking& ranking);
+/// Parallel coordinates: one vertical axis per parameter that differs between the ranked
+/// trials (trial_table.h, name order; numbers scaled min..max, log10 when all are positive
+/// and span 100x or more; categories evenly spaced in sorted order) and a last axis for the
+/// metric; one <polyline class="trial" data-trial="ID"> per ranked trial with a finite
+/// metric, coloured from grey-blue (worst) to orange (best), best drawn last.
+std::string parallel_coordinates_svg(const std::vector<TrialResult>& trials,
+                                     const Ranking& ranking);
+
 struct ReportOptions {
   std::string title = "mammosweep sweep report";
   int top = 0;  // leaderboard rows, 0 = all
@@ -66,7 +84,8 @@ struct ReportOptions {
 };
 
 /// A complete HTML page: title, the model-of-the-week justification, the leaderboard, the
-/// per-epoch table and the four charts, all inline.
+/// parameter importance, the per-epoch table and the charts (training curves, ROC, parallel
+/// coordinates, optimisation history), all inline.
 std::string html_report(const std::vector<TrialResult>& trials, const Ranking& ranking,
                         const ReportOptions& options = {});
 

@@ -323,6 +323,7 @@ Ranking rank_trials(const std::vector<TrialResult>& trials, const RankingOptions
   epoch_metric(EpochRecord{}, o.metric);  // validates the name even with no trial
   Ranking r;
   r.metric = o.metric;
+  r.goal = o.goal;
   r.requested_rule = o.selection.rule;
   r.alpha = o.selection.alpha;
   for (std::size_t i = 0; i < trials.size(); ++i) {

@@ -105,6 +105,7 @@ struct UnrankedTrial {
 
 struct Ranking {
   std::string metric = "val_auc";  // copied from the options, for the exporters
+  Goal goal = Goal::maximize;      // copied from the options
   SelectionRule requested_rule = SelectionRule::best;  // options.selection.rule
   SelectionRule rule = SelectionRule::best;  // what applied (best when one_se fell back)
   double alpha = 0.05;                       // options.selection.alpha

@@ -75,6 +75,7 @@ SweepSpec load_spec(const std::string& path, const std::vector<std::string>& ove
   merged.source_text = spec.source_text;
   for (const auto& o : overrides) merged.source_text += "\n# --set " + o;
   merged.overrides = overrides;
+  merged.notes = spec.notes;  // positions in the file, not in the merged document
   merged.effective_text = std::string(out.c_str()) + "\n";
   return merged;
 }

@@ -33,12 +33,22 @@ struct DataSpec {
 };
 
 /// A swept parameter: a fixed value, a list of values, or a distribution (random only).
+/// Every W&B distribution is one of these kinds plus an optional rounding step q
+/// (docs/sweep-spec.md has the table; sweeps/distributions.h draws from them):
+/// log_uniform_values and W&B's log_uniform (exponents), inv_log_uniform(_values) are all
+/// `log_uniform` with min/max as values; q_x is x with q > 0.
 struct Domain {
-  enum class Kind { value, values, uniform, log_uniform, int_uniform, categorical };
+  enum class Kind { value, values, uniform, log_uniform, int_uniform, categorical, normal,
+                    log_normal, beta };
   Kind kind = Kind::value;
-  std::vector<Value> values;  // value (one), values, categorical
-  double min = 0, max = 0;    // distributions
-  int line = 0, column = 0;   // where it was written (1-based), for messages
+  std::vector<Value> values;    // value (one), values, categorical
+  std::vector<double> weights;  // values: W&B's probabilities (sum 1); empty = uniform
+  double min = 0, max = 0;      // uniform, int_uniform; log_uniform: values, 0 < min < max
+  double mu = 0, sigma = 1;     // normal; log_normal: of log(x)
+  double a = 1, b = 1;          // beta
+  double q = 0;                 // > 0: a draw x becomes round(x / q) * q (half to even)
+  std::string distribution;     // as written ("q_log_uniform_values"); empty for value(s)
+  int line = 0, column = 0;     // where it was written (1-based), for messages
 };
 
 struct Variant {
@@ -53,6 +63,9 @@ const char* to_string(Goal g);  // "maximize" | "minimize"
 struct MetricSpec {
   std::string name = "val_auc";  // what ranks trials and picks the model of the week
   Goal goal = Goal::maximize;    // default minimize for val_loss
+  /// W&B's metric.target: once any epoch of any trial reaches it (>= when maximizing,
+  /// <= when minimizing), no new trial starts; running trials finish.
+  std::optional<double> target;
 };
 
 /// How the operating threshold (score >= threshold predicts malignant) is chosen, always on
@@ -88,6 +101,9 @@ struct EarlyStopping {
   int grace_epochs = 1;         // epochs before a trial may be stopped
   double reduction_factor = 3;  // asha
   int min_trials = 3;           // median: trials needed at an epoch before stopping
+  /// asha: the rung epochs, increasing; empty = grace_epochs * reduction_factor^k. W&B's
+  /// early_terminate (hyperband) sets them to its brackets.
+  std::vector<int> rungs;
 };
 
 /// Which checkpoints a sweep keeps once trials finish (docs/sweep-spec.md, "checkpoints").
@@ -120,6 +136,9 @@ struct SweepSpec {
   std::uint64_t seed = 0;
   Method method = Method::variants;
   std::optional<int> max_trials;
+  /// W&B's run_cap: at most this many trials (random: the number of draws when max_trials
+  /// is not given; grid: the first run_cap grid points).
+  std::optional<int> run_cap;
   MetricSpec metric;
   SelectionSpec selection;
   DataSpec data;
@@ -141,6 +160,10 @@ struct SweepSpec {
   /// file's text when there is no override. Everything read back after the run (resume,
   /// status, leaderboard, export, evaluate) parses this one.
   std::string effective_text;
+  /// "file:line:col: note: ..." lines: what parsing decided that the user should see (a W&B
+  /// file's ignored server keys, exponent bounds, the early-stopping mapping). `plan` and
+  /// `run` print them.
+  std::vector<std::string> notes;
 };
 
 /// Largest grid that expands without an explicit max_trials allowing it.

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "sweeps/distributions.h"
 #include "sweeps/splitmix.h"
 
 namespace mammosweep::sweeps {
@@ -66,37 +67,6 @@ TrainingParams params_from(const json& obj) {
 std::string short_text(const Value& v) {
   if (std::holds_alternative<double>(v)) return fmt::format("{:.3g}", std::get<double>(v));
   return to_text(v);
-}
-
-/// Uniform double in [0, 1) from 53 random bits.
-double unit(std::uint64_t& state) {
-  state = splitmix64(state);
-  return static_cast<double>(state >> 11) * 0x1.0p-53;
-}
-
-Value draw(const ParamDef& def, const Domain& dom, std::uint64_t& state) {
-  switch (dom.kind) {
-    case Domain::Kind::value:
-    case Domain::Kind::values:
-    case Domain::Kind::categorical: {
-      auto i = static_cast<std::size_t>(unit(state) * static_cast<double>(dom.values.size()));
-      return dom.values[std::min(i, dom.values.size() - 1)];
-    }
-    case Domain::Kind::uniform:
-      return dom.min + unit(state) * (dom.max - dom.min);
-    case Domain::Kind::log_uniform:
-      return std::exp(std::log(dom.min) + unit(state) * (std::log(dom.max) - std::log(dom.min)));
-    case Domain::Kind::int_uniform: {
-      auto lo = static_cast<std::int64_t>(std::ceil(dom.min));
-      auto hi = static_cast<std::int64_t>(std::floor(dom.max));
-      auto span = static_cast<double>(hi - lo + 1);
-      auto k = static_cast<std::int64_t>(unit(state) * span);
-      Value v = std::min(lo + k, hi);
-      if (def.type == ParamType::real) v = static_cast<double>(std::get<std::int64_t>(v));
-      return v;
-    }
-  }
-  return dom.values.at(0);
 }
 
 }  // namespace
@@ -190,6 +160,7 @@ std::vector<Trial> expand(const SweepSpec& spec) {
           }
         }
         named.emplace_back(name.empty() ? "default" : name, p);
+        if (spec.run_cap && named.size() >= static_cast<std::size_t>(*spec.run_cap)) break;
         // Odometer increment, last parameter fastest.
         std::size_t i = spec.parameters.size();
         while (i > 0) {
@@ -205,7 +176,7 @@ std::vector<Trial> expand(const SweepSpec& spec) {
     }
     case Method::random: {
       std::uint64_t state = splitmix64(spec.seed ^ 0x5eedULL);
-      for (int k = 0; k < spec.max_trials.value_or(1); ++k) {
+      for (int k = 0; k < spec.max_trials.value_or(spec.run_cap.value_or(1)); ++k) {
         TrainingParams p = spec.training;
         std::string name;
         for (const auto& [pname, dom] : spec.parameters) {
@@ -225,6 +196,7 @@ std::vector<Trial> expand(const SweepSpec& spec) {
   std::vector<Trial> trials;
   std::set<std::string> seen;
   for (auto& [name, params] : named) {
+    if (spec.run_cap && trials.size() >= static_cast<std::size_t>(*spec.run_cap)) break;
     std::string id = trial_id(params);
     if (!seen.insert(id).second) continue;
     Trial t;

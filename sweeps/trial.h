@@ -34,8 +34,9 @@ bool operator==(const Trial& a, const Trial& b);
 /// Expands a validated spec into trials, in a deterministic order:
 ///  - variants: one trial per variant (defaults + overrides), in file order;
 ///  - grid: the Cartesian product of value lists, first parameter varying slowest;
-///  - random: max_trials draws, seeded by the sweep seed.
-/// Trials with identical resolved parameters are merged (the first name is kept).
+///  - random: max_trials (else run_cap) draws, seeded by the sweep seed.
+/// Trials with identical resolved parameters are merged (the first name is kept); with a
+/// run_cap, the first run_cap distinct trials are kept.
 std::vector<Trial> expand(const SweepSpec& spec);
 
 /// The parameter names whose values differ between trials, in registry order.

@@ -22,6 +22,26 @@ want = [("Model 1", .5, 1024, .5, "adam", 1e-4, 7), ("Model 2", .6, 512, .3, "ad
         ("Model 3", .7, 1024, .4, "rmsprop", 1e-4, 7)]
 assert rows == want, rows
 PY
+# A W&B sweep file, as written for `wandb sweep`, plans unchanged; its notes go to stderr.
+check "plan wandb" 0 "$bin" plan "$src/sweeps/wandb-example.yaml" --format json
+expect_in "$tmp/err" "wandb-example.yaml:7:10: note: 'program' tells W&B's agent"
+expect_in "$tmp/err" "wandb-example.yaml:33:19: note: parameters.weight_decay: log_uniform takes exponents"
+python3 - "$tmp/out" <<'PY' || fails=$((fails+1))
+import json, math, sys
+d = json.load(open(sys.argv[1]))
+t = d["trials"]
+assert d["name"] == "week7-wandb" and d["method"] == "random", d
+assert len(t) == 12, len(t)                      # run_cap: 12
+assert d["metric"] == {"name": "val_auc", "goal": "maximize", "target": 0.99}, d["metric"]
+assert d["early_stopping"]["policy"] == "asha" and d["early_stopping"]["rungs"][:3] == [2, 6, 18]
+for x in t:
+    p = x["params"]
+    assert 1e-5 <= p["lr"] <= 1e-3
+    assert math.exp(-11.5) <= p["weight_decay"] <= math.exp(-6.9)   # exponents
+    assert p["dense_units"] % 64 == 0 and 128 <= p["dense_units"] <= 1024
+    assert abs(p["dropout"] / 0.05 - round(p["dropout"] / 0.05)) < 1e-9
+    assert 0 <= p["augmentation.brightness"] <= 1 and p["epochs"] == 6
+PY
 check "help" 0 "$bin" --help
 check "plan help" 0 "$bin" plan --help
 check "version" 0 "$bin" --version

@@ -345,6 +345,31 @@ TEST(Asha, ArrivalOrderMattersAndLaterTrialsNeverStopEarlierOnes) {
   EXPECT_EQ(decisions(feed(*down, {{"c", 1, 3}, {"b", 1, 2}, {"a", 1, 1}})), "PSS");
 }
 
+TEST(Asha, ExplicitRungsReplaceTheGeometricOnes) {
+  // W&B's hyperband brackets arrive as explicit rungs: {2, 5} with max 10 (the geometric
+  // rungs of grace 2, eta 3 would be 2 and 6). Rung 10 = max_epochs is dropped.
+  AshaOptions o = asha_options(true, 2, 3, 10);
+  o.rungs = {2, 5, 10};
+  auto policy = make_asha_policy(o);
+  // Epoch 1 is no rung; at rung 2, b (0.4) is below a (0.9): n2 keep1 -> stop.
+  EXPECT_EQ(decisions(feed(*policy, {{"a", 1, 0.1}, {"b", 1, 0.9}, {"a", 2, 0.9},
+                                     {"b", 2, 0.4}})),
+            "PPPS");
+  // c passes rung 2 (best of three); epoch 5 is a rung: a (0.9) first, then c (0.1) -> stop.
+  EXPECT_EQ(decisions(feed(*policy, {{"c", 1, 0.5}, {"c", 2, 0.95}, {"a", 3, 0.9},
+                                     {"a", 4, 0.9}, {"a", 5, 0.9}, {"c", 3, 0.1},
+                                     {"c", 4, 0.1}, {"c", 5, 0.1}})),
+            "PPPPPPPS");
+  auto d = make_asha_policy(o);
+  EXPECT_EQ(decisions(feed(*d, {{"x", 1, 1}, {"y", 1, 2}, {"x", 2, 1}, {"y", 2, 2}, {"x", 3, 1},
+                                {"y", 3, 2}, {"x", 4, 1}, {"y", 4, 2}, {"x", 5, 1}, {"y", 5, 2},
+                                {"y", 6, 2}, {"x", 6, 0}, {"x", 7, 0}, {"x", 8, 0}, {"x", 9, 0},
+                                {"x", 10, 0}})),
+            // x arrives first at rungs 2 and 5; epoch 6 (a geometric rung, not one here) and
+            // epoch 10 (= max_epochs) judge nobody, so x at 0 goes on.
+            "PPPPPPPPPPPPPPPP");
+}
+
 TEST(Asha, TiesProceed) {
   auto policy = make_asha_policy(asha_options(true, 1, 3, 9));
   // n2 keep1: the second 5 has no strictly better value -> proceed; 4 has two -> stop.

@@ -123,17 +123,19 @@ expect_in "$tmp/out" "Model 1 is the model of the week"
 
 # --- plot ----------------------------------------------------------------------------------
 check "plot" 0 "$bin" plot "$sweep" --out "$tmp/plots"
-for f in accuracy.svg precision_recall.svg loss.svg roc.svg report.html; do
+for f in accuracy.svg precision_recall.svg loss.svg roc.svg parallel_coordinates.svg history.svg \
+         report.html; do
   expect_in "$tmp/out" "$tmp/plots/$f"
 done
 py "$tmp/plots" <<'PY'
 import os, sys, xml.dom.minidom
 d = sys.argv[1]
-for f in ("accuracy.svg", "precision_recall.svg", "loss.svg", "roc.svg"):
+for f in ("accuracy.svg", "precision_recall.svg", "loss.svg", "roc.svg",
+          "parallel_coordinates.svg", "history.svg"):
     doc = xml.dom.minidom.parse(os.path.join(d, f))
     assert doc.documentElement.tagName == "svg", f
     text = open(os.path.join(d, f)).read()
-    if f != "roc.svg":
+    if f not in ("roc.svg", "history.svg"):
         assert "Model 1" in text and "Model 2" in text, f
 html = open(os.path.join(d, "report.html")).read()
 xml.dom.minidom.parseString(html.replace("<!DOCTYPE html>", ""))

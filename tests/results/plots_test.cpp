@@ -186,7 +186,7 @@ TEST(Plots, HtmlReportIsSelfContainedAndWellFormed) {
   const auto ranking = rank_trials(trials);
   const auto html = html_report(trials, ranking);
   EXPECT_EQ(xml_problem(html), "");
-  EXPECT_EQ(count(html, "<svg"), 4u);
+  EXPECT_EQ(count(html, "<svg"), 6u);  // 3 curves, parallel coordinates, history, ROC
   EXPECT_NE(html.find("Model 2 is the model of the week"), std::string::npos);
   EXPECT_NE(html.find("<table class=\"leaderboard\">"), std::string::npos);
   EXPECT_NE(html.find("failed: CUDA out of memory"), std::string::npos);

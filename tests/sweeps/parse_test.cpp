@@ -190,8 +190,10 @@ TEST(Parse, MethodRules) {
   expect_one_error("name: s\nmethod: random\nmax_trials: 2\nparameters:\n  optimizer: "
                    "{distribution: uniform, min: 0, max: 1}\n",
                    5, 29, "distribution uniform does not fit it");
-  expect_one_error("name: s\nmethod: bayes\nvariants: [{name: a}]\n", 2, 9,
+  expect_one_error("name: s\nmethod: bayesian\nvariants: [{name: a}]\n", 2, 9,
                    "method expects one of grid, random, variants");
+  expect_one_error("name: s\nmethod: bayes\nvariants: [{name: a}]\n", 2, 9,
+                   "method bayes (W&B's Bayesian search) is not available yet");
 }
 
 TEST(Parse, InvalidYamlNamesPosition) {
