@@ -290,8 +290,24 @@ LeaderboardTable build_leaderboard(const std::vector<TrialResult>& trials, const
     for (const auto* r : ranked) add_rows(trials[r->index], r);
     for (const auto& u : ranking.unranked) add_rows(trials[u.index], nullptr);
   }
+  if (table.view == LeaderboardView::trials) {
+    table.importance = parameter_importance(trial_table(trials, ranking));
+  }
   return table;
 }
+
+namespace {
+
+std::string correlation_text(double c) {
+  return std::isnan(c) ? std::string("n/a") : fmt::format("{:+.2f}", c);
+}
+
+constexpr const char* kImportanceNote =
+    "share of the spread of the ranking metric over the ranked trials that each parameter "
+    "explains on its own (one-way ANOVA, epsilon-squared, normalised to sum 1; "
+    "docs/leaderboard.md)";
+
+}  // namespace
 
 void MarkdownReporter::report(const LeaderboardTable& table, std::ostream& out) const {
   std::vector<std::size_t> cols;
@@ -316,6 +332,15 @@ void MarkdownReporter::report(const LeaderboardTable& table, std::ostream& out) 
     for (const auto& n : table.notes) {
       out << "- " << md_escape(n.name) << " (" << md_escape(n.id) << "): " << md_escape(n.reason)
           << '\n';
+    }
+  }
+  if (!table.importance.empty()) {
+    out << "\nParameter importance (" << kImportanceNote << "):\n\n"
+        << "| parameter | importance | epsilon-squared | rank correlation |\n|---|---:|---:|---:|\n";
+    for (const auto& p : table.importance) {
+      out << "| " << md_escape(p.name) << " | " << fmt::format("{:.3f}", p.importance) << " | "
+          << fmt::format("{:.3f}", p.epsilon_squared) << " | " << correlation_text(p.correlation)
+          << " |\n";
     }
   }
 }
@@ -384,6 +409,17 @@ void JsonReporter::report(const LeaderboardTable& table, std::ostream& out) cons
     rows.push_back(std::move(obj));
   }
   doc["rows"] = std::move(rows);
+  if (table.view == LeaderboardView::trials) {
+    Json imp = Json::array();
+    for (const auto& p : table.importance) {
+      imp.push_back({{"parameter", p.name},
+                     {"importance", json_number(p.importance)},
+                     {"epsilon_squared", json_number(p.epsilon_squared)},
+                     {"rank_correlation", json_number(p.correlation)},
+                     {"groups", p.groups}});
+    }
+    doc["importance"] = std::move(imp);
+  }
   out << doc.dump(2) << '\n';
 }
 
@@ -412,6 +448,17 @@ void HtmlReporter::report(const LeaderboardTable& table, std::ostream& out) cons
           << "): " << html_escape(n.reason) << "</li>\n";
     }
     out << "</ul>\n";
+  }
+  if (!table.importance.empty()) {
+    out << "<h3>Parameter importance</h3>\n<table class=\"importance\">\n<tr><th>parameter</th><th>importance</th>"
+           "<th>&#949;&#178;</th><th>rank correlation</th></tr>\n";
+    for (const auto& p : table.importance) {
+      out << "<tr><td>" << html_escape(p.name) << "</td><td class=\"num\">"
+          << fmt::format("{:.3f}", p.importance) << "</td><td class=\"num\">"
+          << fmt::format("{:.3f}", p.epsilon_squared) << "</td><td class=\"num\">"
+          << correlation_text(p.correlation) << "</td></tr>\n";
+    }
+    out << "</table>\n<p class=\"note\">Parameter importance: " << kImportanceNote << ".</p>\n";
   }
 }
 

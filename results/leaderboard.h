@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "results/evaluation.h"
+#include "results/importance.h"
 #include "results/ranking.h"
 #include "results/records.h"
 
@@ -84,6 +85,9 @@ struct LeaderboardTable {
   std::vector<LeaderboardColumn> columns;
   std::vector<LeaderboardRow> rows;
   std::vector<LeaderboardNote> notes;
+  /// Trials view: parameter importance over every ranked trial (importance.h), also with
+  /// --top; empty when there are too few trials.
+  std::vector<ParamImportance> importance;
 };
 
 /// Builds the table of `options.view`. `ranking` must come from rank_trials(trials, ...).

@@ -7,9 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "results/importance.h"
 #include "results/metrics.h"
-#include "results/trial_table.h"
 
 namespace mammosweep::results {
 namespace {
@@ -327,27 +325,6 @@ std::string html_report(const std::vector<TrialResult>& trials, const Ranking& r
       << "% confidence interval and the two-sided p-value of DeLong's paired test. Selection "
          "rule: "
       << sweeps::to_string(ranking.rule) << ".</p>\n";
-  }
-  h << "<h2>Parameter importance</h2>\n";
-  const std::vector<ParamImportance> importance =
-      parameter_importance(trial_table(trials, ranking));
-  if (importance.empty()) {
-    h << "<p>Needs at least 4 ranked trials whose parameters differ.</p>\n";
-  } else {
-    h << "<table class=\"importance\">\n<tr><th>parameter</th><th>importance</th>"
-         "<th>&#949;&#178;</th><th>rank correlation</th></tr>\n";
-    for (const auto& p : importance) {
-      h << "<tr><td>" << html_escape(p.name) << "</td><td class=\"num\">"
-        << fmt::format("{:.3f}", p.importance) << "</td><td class=\"num\">"
-        << fmt::format("{:.3f}", p.epsilon_squared) << "</td><td class=\"num\">"
-        << (std::isnan(p.correlation) ? std::string("n/a")
-                                      : fmt::format("{:+.2f}", p.correlation))
-        << "</td></tr>\n";
-    }
-    h << "</table>\n<p class=\"note\">Share of the spread of "
-      << html_escape(metric_display_name(ranking.metric))
-      << " explained by each parameter on its own (one-way ANOVA, &#949;&#178;, normalised "
-         "to sum 1; docs/leaderboard.md).</p>\n";
   }
   h << "<h2>Per-epoch comparison</h2>\n";
   lo.view = LeaderboardView::epochs;

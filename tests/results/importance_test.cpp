@@ -99,7 +99,7 @@ TEST(Importance, InTheReport) {
   RankingOptions o;
   o.compute_cis = false;
   const std::string html = html_report(trials, rank_trials(trials, o));
-  EXPECT_NE(html.find("<h2>Parameter importance</h2>"), std::string::npos);
+  EXPECT_NE(html.find("<h3>Parameter importance</h3>"), std::string::npos);  // in the leaderboard
   EXPECT_NE(html.find("<tr><td>lr</td>"), std::string::npos);
 }
 

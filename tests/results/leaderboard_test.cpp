@@ -2,12 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 
 #include "results/sweep_fixture.h"
+#include "results/trial_table.h"
 
 namespace mammosweep::results {
 namespace {
@@ -156,6 +159,42 @@ TEST(Leaderboard, PairedColumns) {
   EXPECT_NE(md_far.find("| -1.000 [-1.000, -1.000] | <0.001 |"), std::string::npos) << md_far;
   EXPECT_EQ(nlohmann::json::parse(render_leaderboard(trials, far, "json"))["rows"][1]["delong_p"],
             0.0);
+}
+
+// Importance over every ranked trial, in md, json and html, whatever --top shows: the same
+// entries as parameter_importance (tested against known importances in importance_test.cpp).
+TEST(Leaderboard, ParameterImportanceInEveryFormatButCsv) {
+  std::vector<TrialResult> trials;
+  for (int i = 0; i < 8; ++i) {
+    TrialResult t = testing::sweep_fixture()[1];  // a done trial with val AUC rows
+    t.id = "t" + std::to_string(i);
+    t.name = "M" + std::to_string(i);
+    t.params = {{"lr", std::to_string(0.001 * (i + 1))}, {"optimizer", i % 2 ? "adam" : "sgd"}};
+    for (auto& e : t.epochs) e.val.auc = 0.5 + 0.05 * i + (i % 2 ? 0.001 : 0.0);
+    trials.push_back(t);
+  }
+  const Ranking ranking = rank_trials(trials);
+  const std::vector<ParamImportance> expected = parameter_importance(trial_table(trials, ranking));
+  ASSERT_EQ(expected.size(), 2u);
+  LeaderboardOptions top1;
+  top1.top = 1;
+  const auto json = nlohmann::json::parse(render_leaderboard(trials, ranking, "json", top1));
+  ASSERT_EQ(json["importance"].size(), 2u);
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(json["importance"][i]["parameter"], expected[i].name);
+    // json numbers carry 6 significant digits
+    EXPECT_NEAR(json["importance"][i]["importance"].get<double>(), expected[i].importance, 1e-6);
+    EXPECT_NEAR(json["importance"][i]["epsilon_squared"].get<double>(),
+                expected[i].epsilon_squared, 1e-6);
+  }
+  EXPECT_EQ(expected[0].name, "lr");  // the metric rises with lr; optimizer barely matters
+  const auto md = render_leaderboard(trials, ranking, "md", top1);
+  EXPECT_NE(md.find("| lr | " + fmt::format("{:.3f}", expected[0].importance)), std::string::npos)
+      << md;
+  const auto html = render_leaderboard(trials, ranking, "html");
+  EXPECT_NE(html.find("<h3>Parameter importance</h3>"), std::string::npos);
+  EXPECT_NE(html.find("<tr><td>optimizer</td>"), std::string::npos) << html;
+  EXPECT_EQ(render_leaderboard(trials, ranking, "csv").find("importance"), std::string::npos);
 }
 
 TEST(Leaderboard, UnknownFormatThrows) {

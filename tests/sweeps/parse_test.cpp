@@ -3,34 +3,14 @@
 #include <gtest/gtest.h>
 
 #include "sweeps/parse.h"
+#include "tests/sweeps/spec_errors.h"
 
 namespace mammosweep::sweeps {
 namespace {
 
 using ::testing::HasSubstr;
-
-/// Parses `text`, expects failure, returns the diagnostics.
-std::vector<Diagnostic> errors_of(const std::string& text) {
-  try {
-    parse_spec(text, "spec.yaml");
-  } catch (const SpecError& e) {
-    return e.diagnostics();
-  }
-  ADD_FAILURE() << "spec was accepted:\n" << text;
-  return {};
-}
-
-/// Exactly one diagnostic, at line:col, containing `fragment`.
-void expect_one_error(const std::string& text, int line, int col, const std::string& fragment) {
-  auto ds = errors_of(text);
-  ASSERT_EQ(ds.size(), 1u) << (ds.empty() ? "" : SpecError(ds).what());
-  EXPECT_EQ(ds[0].file, "spec.yaml");
-  EXPECT_EQ(ds[0].line, line) << ds[0].to_string();
-  EXPECT_EQ(ds[0].column, col) << ds[0].to_string();
-  EXPECT_THAT(ds[0].message, HasSubstr(fragment));
-  EXPECT_THAT(ds[0].to_string(), HasSubstr("spec.yaml:" + std::to_string(line) + ":" +
-                                            std::to_string(col) + ": error: "));
-}
+using test::errors_of;
+using test::expect_one_error;
 
 const char* kHead = "name: s\nmethod: variants\n";  // two lines; variants follow
 

@@ -6,28 +6,16 @@
 
 #include "sweeps/parse.h"
 #include "sweeps/trial.h"
+#include "tests/sweeps/spec_errors.h"
 
 namespace mammosweep::sweeps {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::vector<Diagnostic> errors_of(const std::string& text) {
-  try {
-    parse_spec(text, "w.yaml");
-  } catch (const SpecError& e) {
-    return e.diagnostics();
-  }
-  ADD_FAILURE() << "spec was accepted:\n" << text;
-  return {};
-}
-
+std::vector<Diagnostic> errors_of(const std::string& text) { return test::errors_of(text, "w.yaml"); }
 void expect_one_error(const std::string& text, int line, int col, const std::string& fragment) {
-  auto ds = errors_of(text);
-  ASSERT_EQ(ds.size(), 1u) << (ds.empty() ? "" : SpecError(ds).what());
-  EXPECT_EQ(ds[0].line, line) << ds[0].to_string();
-  EXPECT_EQ(ds[0].column, col) << ds[0].to_string();
-  EXPECT_THAT(ds[0].message, HasSubstr(fragment));
+  test::expect_one_error(text, line, col, fragment, "w.yaml");
 }
 
 const Domain& domain(const SweepSpec& s, const std::string& name) {
