@@ -48,7 +48,9 @@ Command add_export_command(CLI::App& app) {
       ->required();
   cmd->add_option("--trial", opt->trial, "Export this trial (id or name) instead of the winner");
   cmd->add_option("--format", *formats,
-                  "Comma-separated formats to write: safetensors (always), onnx")
+                  "Comma-separated formats to write: safetensors (always), onnx, tflite "
+                  "(model.tflite + model-int8.tflite, from model.onnx; needs scripts/setup "
+                  "--with-deploy)")
       ->capture_default_str();
   add_ranking_options(*cmd, opt->choice);
   return [opt, formats, cmd]() { return cmd->parsed() ? run_export(*opt, *formats) : -1; };

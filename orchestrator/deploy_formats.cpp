@@ -10,12 +10,13 @@
 #include "io/files.h"
 #include "io/process.h"
 #include "orchestrator/sweep_results.h"
+#include "orchestrator/tflite_format.h"
 
 namespace mammosweep::orchestrator {
 namespace {
 
 const std::vector<std::string>& known_formats() {
-  static const std::vector<std::string> known{"safetensors", "onnx"};
+  static const std::vector<std::string> known{"safetensors", "onnx", "tflite"};
   return known;
 }
 
@@ -62,6 +63,9 @@ std::vector<std::string> parse_formats(const std::string& list) {
       throw InputError(fmt::format("--format: unknown format '{}' (known: {})", f,
                                    fmt::join(known_formats(), ", ")));
     }
+    if (f == "tflite" && std::find(out.begin(), out.end(), "onnx") == out.end()) {
+      out.push_back("onnx");  // the TF Lite files are converted from model.onnx
+    }
     if (std::find(out.begin(), out.end(), f) == out.end()) out.push_back(f);
   }
   return out;
@@ -82,8 +86,10 @@ std::vector<FormatFile> write_formats(const std::string& model_dir, const worker
   if (!io::is_regular_file(weights)) {
     throw InputError(fmt::format("{}: missing: the model folder has no weights", weights));
   }
-  // A model.onnx of an earlier export holds other weights: never leave it next to these.
-  io::remove_tree(io::join_path(model_dir, kOnnxFile));
+  // Files of an earlier export hold other weights: never leave them next to these.
+  for (const char* f : {kOnnxFile, kTfliteFile, kTfliteInt8File}) {
+    io::remove_tree(io::join_path(model_dir, f));
+  }
   std::vector<FormatFile> out{{"safetensors", worker::kModelWeightsFile, io::tree_bytes(weights),
                                "F32 weights, torchvision names + head.*; read by predict"}};
   for (const auto& f : formats) {

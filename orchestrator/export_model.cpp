@@ -1,5 +1,6 @@
 #include "orchestrator/export_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -10,6 +11,7 @@
 #include "orchestrator/chosen_model.h"
 #include "orchestrator/deploy_formats.h"
 #include "orchestrator/model_card.h"
+#include "orchestrator/tflite_format.h"
 #include "results/evaluation.h"
 #include "results/metrics.h"
 #include "results/ranking.h"
@@ -41,6 +43,9 @@ ojson interval_json(const results::Interval& i) {
 }  // namespace
 
 ExportResult export_model(const ExportRequest& opt) {
+  const bool tflite =
+      std::find(opt.formats.begin(), opt.formats.end(), "tflite") != opt.formats.end();
+  if (tflite) deploy_python();  // not installed: say so before anything is loaded or written
   ChosenModel c = load_chosen_model(opt.dir, opt.choice, opt.trial);
   const results::SweepSnapshot& snap = c.snap;
   const results::RankingOptions& ro = c.ranking_options;
@@ -155,6 +160,20 @@ ExportResult export_model(const ExportRequest& opt) {
   // The other formats are made from the folder just written; then model.json and the card
   // are written again (atomically, model.json last) to list every file.
   card.formats = write_formats(opt.out, info, opt.formats);
+  TfliteReport tflite_report;
+  if (tflite) {
+    const worker::Predictor predictor(info, c.model);
+    TfliteRequest req;
+    req.model_dir = opt.out;
+    req.predictor = &predictor;
+    req.data = &d;
+    req.bootstrap = ro.bootstrap;
+    req.bootstrap.threshold = info.threshold;
+    req.score_test = test.has_value();
+    for (auto& f : write_tflite(req, &tflite_report)) card.formats.push_back(std::move(f));
+    card.tflite = &tflite_report;
+    extra["deploy_checks"] = ojson::parse(tflite_report_json(tflite_report));
+  }
   ojson formats = ojson::array();
   for (const auto& f : card.formats) {
     formats.push_back({{"format", f.format}, {"file", f.file}, {"bytes", f.bytes}, {"note", f.note}});

@@ -148,12 +148,19 @@ std::string render_card(const CardInput& c) {
     md += fmt::format("| {} | `{}` | {:.1f} MB | {} |\n", f.format, f.file,
                       static_cast<double>(f.bytes) / 1e6, f.note);
   }
-  md += "\n- single-image CPU latency per format: docs/performance.md, section 9 (not measured "
-        "at export)\n"
-        "- `model.json`: this card, machine-readable\n"
+  md += c.tflite != nullptr ? "\n- single-image CPU latency per format: below (Deployment checks)\n"
+                            : "\n- single-image CPU latency per format: docs/performance.md, "
+                              "section 9 (not measured at export)\n";
+  md += "- `model.json`: this card, machine-readable\n"
         "- usage: `mammosweep predict --model THIS_FOLDER IMAGE...`; ONNX: input `image` "
         "float32 [batch, 3, S, S], RGB pixel / 255 (normalisation is in the graph), outputs "
         "`probabilities` [batch, 2] and `p_malignant` [batch] (see docs/export-and-predict.md)\n";
+  if (c.tflite != nullptr) {
+    md += "- TF Lite: signature `serving_default`, input `image` [1, S, S, 3] NHWC, RGB pixel / "
+          "255 (int8 file: quantised with its input scale and zero point), outputs "
+          "`probabilities` and `p_malignant` (docs/export-and-predict.md, \"TF Lite\")\n";
+    md += tflite_report_markdown(*c.tflite);
+  }
   return md;
 }
 

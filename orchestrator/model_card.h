@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "orchestrator/deploy_formats.h"
+#include "orchestrator/tflite_format.h"
 #include "results/bootstrap.h"
 #include "results/evaluation.h"
 #include "results/ranking.h"
@@ -34,6 +35,7 @@ struct CardInput {
   double val_threshold = 0.5;
   const results::TestEvaluation* test = nullptr;  // latest test evaluation of this epoch
   std::vector<FormatFile> formats;  // the files written (export --format); empty: weights only
+  const TfliteReport* tflite = nullptr;  // export --format tflite: its checks
 };
 
 std::string render_card(const CardInput& card);

@@ -6,7 +6,7 @@
 # batch (the dynamic batch dimension). The PNGs are decoded here with zlib, independently of
 # mammosweep's libpng path. Also: model.json / MODEL_CARD.md list the format, the graph's
 # opset, inputs and outputs, and the documented errors (unknown format, missing weights,
-# corrupt weights for the writer).
+# corrupt weights for the writer, `--format tflite` without the deploy extra).
 set -uo pipefail
 bin="${MAMMOSWEEP:?}"
 onnx_writer="${MAMMOSWEEP_ONNX:?}"
@@ -48,8 +48,18 @@ check "run" 0 "$bin" run "$T/spec.yaml" --out "$T/sweep" --cache-dir "$T/cache" 
 
 # --- the documented errors ------------------------------------------------------------------
 check "unknown format" 2 "$bin" export "$T/sweep" --out "$T/bad" --format safetensors,coreml
-expect_in "$tmp/err" "unknown format 'coreml' (known: safetensors, onnx)"
+expect_in "$tmp/err" "unknown format 'coreml' (known: safetensors, onnx, tflite)"
 [ -e "$T/bad" ] && fail "an unknown format still wrote $T/bad"
+# TF Lite without the deploy extra: refused before anything is written, naming the command.
+MAMMOSWEEP_DEPLOY_VENV="$T/no-venv" check "tflite: extra not installed" 2 \
+  "$bin" export "$T/sweep" --out "$T/bad" --format tflite
+expect_in "$tmp/err" "$T/no-venv/bin/python is missing. Install it with \`scripts/setup --with-deploy\`"
+mkdir -p "$T/bare-venv/bin" && ln -s "$(command -v python3)" "$T/bare-venv/bin/python"
+MAMMOSWEEP_DEPLOY_VENV="$T/bare-venv" check "tflite: venv without the converter" 2 \
+  "$bin" export "$T/sweep" --out "$T/bad" --format onnx,tflite
+expect_in "$tmp/err" "the deploy venv $T/bare-venv lacks onnx2tf tensorflow ai_edge_litert onnxruntime"
+expect_in "$tmp/err" "install it with \`scripts/setup --with-deploy\`"
+[ -e "$T/bad" ] && fail "a refused tflite export still wrote $T/bad"
 check "writer: no weights" 2 "$onnx_writer" --weights "$T/none/model.safetensors" --image-size 48 --out "$T/x.onnx"
 expect_in "$tmp/err" "$T/none/model.safetensors: cannot open for reading"
 printf 'not a safetensors file' >"$T/junk.safetensors"
