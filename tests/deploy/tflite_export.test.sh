@@ -27,33 +27,10 @@ tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 T="$tmp"
 # shellcheck source=../shell_helpers.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../shell_helpers.sh"
+# shellcheck source=deploy_fixture.sh
+source "$(dirname "${BASH_SOURCE[0]}")/deploy_fixture.sh"   # train_tiny
 
-check "synth" 0 "$bin" synth --out "$T/data" --count 60 --size 32 --seed 5
-cat >"$T/spec.yaml" <<EOF2
-name: tflite-test
-seed: 3
-method: variants
-metric: {name: val_auc, goal: maximize}
-data:
-  root: $T/data
-  layout: folders
-  image_size: 32
-  class_map: {"0": 0, "1": 1}
-  splits: {train: train, val: valid, test: test}
-  leakage: ignore
-training:
-  epochs: 1
-  batch_size: 8
-  dense_units: 16
-  dropout: 0.3
-  unfrozen_fraction: 1.0
-  weights: none
-  optimizer: adam
-variants:
-  - name: only
-    lr: 1.0e-3
-EOF2
-check "run" 0 "$bin" run "$T/spec.yaml" --out "$T/sweep" --cache-dir "$T/cache" --threads 2 --no-progress
+train_tiny tflite-test 3 5 60 32
 check "evaluate" 0 "$bin" evaluate "$T/sweep" --threads 2
 
 # --- the converter's own guards (before any heavy import) -----------------------------------
