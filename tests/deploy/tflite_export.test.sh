@@ -11,6 +11,7 @@
 #   - the converter refuses a calibration set from another split, one that overlaps the
 #     scored images, and a job without its ONNX file;
 #   - a later export without tflite removes the TF Lite files of the earlier one.
+# A pass writes .ci/deploy-hash's hash to .ci/deploy-tested (see .ci/run).
 # Skipped (exit 77) when the deploy venv (scripts/setup --with-deploy) is not installed; the
 # errors that need no venv (not installed, unknown format) are in onnx_export.test.sh.
 set -uo pipefail
@@ -164,4 +165,7 @@ check "export onnx only" 0 "$bin" export "$T/sweep" --out "$T/model" --format on
 for f in model.tflite model-int8.tflite; do
   [ -e "$T/model/$f" ] && fail "a stale $f was left next to new weights"
 done
+# A pass records the code it tested (.ci/deploy-hash): CI then skips this test until that code
+# changes. Commit .ci/deploy-tested with the change.
+[ "$fails" -eq 0 ] && "$src/.ci/deploy-hash" >"$src/.ci/deploy-tested"
 finish
