@@ -24,7 +24,7 @@
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../orchestrator/sweep_fixture.sh
-source "$here/../orchestrator/sweep_fixture.sh"   # tmp, fail, make_data, write_spec, epochs_of, same_as_reference
+source "$here/../orchestrator/sweep_fixture.sh"   # tmp, fail, make_data, write_spec, epochs_of, run_reference, same_as_reference
 # shellcheck source=slurm_harness.sh
 source "$here/slurm_harness.sh"
 bin="$MAMMOSWEEP"
@@ -40,11 +40,7 @@ grep -q "epochs: 8," "$tmp/spec.yaml" && grep -q "image_size: 64" "$tmp/spec.yam
   || fail "spec: epochs or image size not raised"
 export XDG_CACHE_HOME="$tmp/xdg"
 
-echo "== reference: one process"
-"$bin" run "$tmp/spec.yaml" --out "$tmp/ref" --no-progress >"$tmp/ref.log" 2>&1 \
-  || { cat "$tmp/ref.log"; fail "reference run"; }
-epochs_of "$tmp/ref/results.h5" >"$tmp/ref.epochs"
-[ "$(wc -l <"$tmp/ref.epochs")" -eq 24 ] || fail "reference: expected 3 trials x 8 epochs"
+run_reference 24 --no-progress
 
 # submit_wait NAME FLAGS...: `submit --wait` in the background from $tmp; sets out, job, bg_out.
 submit_wait() {

@@ -14,7 +14,7 @@
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../orchestrator/sweep_fixture.sh
-source "$here/../orchestrator/sweep_fixture.sh"   # tmp, fail, make_data, write_spec, epochs_of, same_as_reference
+source "$here/../orchestrator/sweep_fixture.sh"   # tmp, fail, make_data, write_spec, epochs_of, run_reference, same_as_reference
 # shellcheck source=slurm_harness.sh
 source "$here/slurm_harness.sh"
 bin="$MAMMOSWEEP"
@@ -31,11 +31,7 @@ write_spec "$tmp/spec.yaml" "resources: {threads: 1}"
 export XDG_CACHE_HOME="$tmp/xdg"  # the jobs' default cache dir (sbatch exports the environment)
 submit_flags=(--binary "$bin" --ntasks-per-node 3 --cpus-per-task 1 --time 00:10:00)
 
-echo "== reference: one process"
-"$bin" run "$tmp/spec.yaml" --out "$tmp/ref" --no-progress >"$tmp/ref.log" 2>&1 \
-  || { cat "$tmp/ref.log"; fail "reference run"; }
-epochs_of "$tmp/ref/results.h5" >"$tmp/ref.epochs"
-[ "$(wc -l <"$tmp/ref.epochs")" -eq 6 ] || fail "reference: expected 3 trials x 2 epochs"
+run_reference 6 --no-progress
 
 # submit_bg NAME FLAGS...: `submit --wait` in the background from $tmp; sets out, job, bg_out.
 submit_bg() {

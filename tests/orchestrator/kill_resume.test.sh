@@ -21,11 +21,7 @@ write_spec "$tmp/spec.yaml"
 common=(--cache-dir "$tmp/cache" --threads 1 --no-progress)
 out="$tmp/killed-sweep"  # unique (mktemp): every process of an attempt has it on its command line
 
-echo "== reference: one process, uninterrupted"
-"$MAMMOSWEEP" run "$tmp/spec.yaml" --out "$tmp/ref" "${common[@]}" >"$tmp/ref.log" 2>&1 \
-  || { cat "$tmp/ref.log"; fail "reference run"; }
-epochs_of "$tmp/ref/results.h5" >"$tmp/ref.epochs"
-[ "$(wc -l <"$tmp/ref.epochs")" -eq 6 ] || fail "reference: expected 3 trials x 2 epochs"
+run_reference 6 "${common[@]}"
 
 # best_epochs_of RESULTS_H5: "trial best_epoch" lines.
 best_epochs_of() {

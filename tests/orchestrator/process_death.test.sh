@@ -17,11 +17,7 @@ make_data
 write_spec "$tmp/spec.yaml" "retries: 1" "resources: {threads: 1}"
 common=(--cache-dir "$tmp/cache" --no-progress)
 
-echo "== reference: one process, uninterrupted"
-"$MAMMOSWEEP" run "$tmp/spec.yaml" --out "$tmp/ref" "${common[@]}" >"$tmp/ref.log" 2>&1 \
-  || { cat "$tmp/ref.log"; fail "reference run"; }
-epochs_of "$tmp/ref/results.h5" >"$tmp/ref.epochs"
-[ "$(wc -l <"$tmp/ref.epochs")" -eq 6 ] || fail "reference: expected 3 trials x 2 epochs"
+run_reference 6 "${common[@]}"
 
 echo "== mpirun -np 3 under supervise; B's rank segfaults every time"
 export MAMMOSWEEP_INJECT_FAILURE='*:B:1:2:segv'

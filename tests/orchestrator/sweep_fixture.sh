@@ -55,6 +55,19 @@ for t in d["trials"]:
     print(t["name"], t["status"])
 '; }
 
+# run_reference ROWS [RUN ARGS...]: the uninterrupted one-process run of $tmp/spec.yaml into
+# $tmp/ref that the other runs are compared with; its epoch rows go to $tmp/ref.epochs, which
+# must hold ROWS rows (trials x epochs).
+run_reference() {
+  local rows=$1; shift
+  echo "== reference: one process, uninterrupted"
+  "$MAMMOSWEEP" run "$tmp/spec.yaml" --out "$tmp/ref" "$@" >"$tmp/ref.log" 2>&1 \
+    || { cat "$tmp/ref.log"; fail "reference run"; }
+  epochs_of "$tmp/ref/results.h5" >"$tmp/ref.epochs"
+  [ "$(wc -l <"$tmp/ref.epochs")" -eq "$rows" ] \
+    || fail "reference: expected $rows epoch rows, got $(wc -l <"$tmp/ref.epochs")"
+}
+
 # same_as_reference NAME OUT: OUT's epoch rows equal $tmp/ref.epochs (an uninterrupted run's,
 # written by the caller with epochs_of) at full precision, so no epoch is lost or duplicated,
 # and all 3 trials are done.
