@@ -473,6 +473,12 @@ void parse_domain(Ctx& ctx, const ParamDef& def, const YAML::Node& key, const YA
     ctx.error(mn, fmt::format("parameters.{}: log_uniform needs min > 0, got {}", def.name, *lo));
     return;
   }
+  if (dom.kind == Domain::Kind::int_uniform && std::ceil(*lo) > std::floor(*hi)) {
+    ctx.error(mx, fmt::format("parameters.{}: int_uniform needs an integer between min ({}) and "
+                              "max ({})",
+                              def.name, *lo, *hi));
+    return;
+  }
   dom.min = *lo;
   dom.max = *hi;
 }
@@ -654,12 +660,16 @@ SweepSpec parse_spec(const std::string& text, const std::string& file) {
   }
   std::string method = "variants";
   YAML::Node method_node = top.get("method");
-  top.string("method", method, {"grid", "random", "variants"});
-  spec.method = method == "grid" ? Method::grid : method == "random" ? Method::random
-                                                                     : Method::variants;
+  top.string("method", method, {"grid", "random", "variants", "bayes"});
+  spec.method = method == "grid"     ? Method::grid
+                : method == "random" ? Method::random
+                : method == "bayes"  ? Method::bayes
+                                     : Method::variants;
   int max_trials = -1;
   top.integer("max_trials", max_trials, 1);
   if (max_trials > 0) spec.max_trials = max_trials;
+  YAML::Node startup_node = top.get("n_startup_trials");
+  top.integer("n_startup_trials", spec.n_startup_trials, 0);
   if (YAML::Node m = top.get("metric"); m && expect_map(ctx, m, "metric")) {
     Reader r{ctx, m, "metric"};
     r.string("name", spec.metric.name,
@@ -743,9 +753,23 @@ SweepSpec parse_spec(const std::string& text, const std::string& file) {
     }
     if (!params) ctx.error(root, fmt::format("method {} needs a parameters: mapping", method));
   }
-  if (spec.method == Method::random && !spec.max_trials) {
+  if ((spec.method == Method::random || spec.method == Method::bayes) && !spec.max_trials) {
     ctx.error(method_node ? method_node : root,
-              "method random needs max_trials: (how many trials to draw)");
+              fmt::format("method {} needs max_trials: (how many trials to {})", method,
+                          spec.method == Method::bayes ? "propose" : "draw"));
+  }
+  if (startup_node && spec.method != Method::bayes) {
+    ctx.error(startup_node, fmt::format("n_startup_trials: is only used with method bayes, but "
+                                        "method is {}",
+                                        method));
+  }
+  if (spec.method == Method::bayes && params) {
+    bool searched = false;
+    for (const auto& [name, dom] : spec.parameters) searched |= dom.kind != Domain::Kind::value;
+    if (!searched) {
+      ctx.error(params, "method bayes needs at least one parameter to search (a distribution "
+                        "or a values: list)");
+    }
   }
   if (spec.method == Method::grid) {
     for (const auto& [name, dom] : spec.parameters) {
@@ -774,7 +798,8 @@ SweepSpec parse_spec(const std::string& text, const std::string& file) {
   if (spec.selection.rule == SelectionSpec::Rule::one_se && ctx.diagnostics().empty()) {
     std::size_t trials = 2;
     try {
-      trials = expand(spec).size();
+      trials = spec.method == Method::bayes ? static_cast<std::size_t>(*spec.max_trials)
+                                            : expand(spec).size();
     } catch (const std::exception&) {
       // expansion problems are not this rule's to report
     }

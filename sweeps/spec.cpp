@@ -9,6 +9,7 @@ const char* to_string(Method m) {
     case Method::grid: return "grid";
     case Method::random: return "random";
     case Method::variants: return "variants";
+    case Method::bayes: return "bayes";
   }
   return "?";
 }

@@ -11,7 +11,7 @@
 
 namespace mammosweep::sweeps {
 
-enum class Method { grid, random, variants };
+enum class Method { grid, random, variants, bayes };
 const char* to_string(Method m);
 
 /// Where the images are and how they become tensors.
@@ -119,6 +119,8 @@ struct SweepSpec {
   std::uint64_t seed = 0;
   Method method = Method::variants;
   std::optional<int> max_trials;
+  /// method bayes: trials drawn at random before TPE takes over (sweeps/tpe.h).
+  int n_startup_trials = 10;
   MetricSpec metric;
   SelectionSpec selection;
   DataSpec data;

@@ -22,6 +22,19 @@ want = [("Model 1", .5, 1024, .5, "adam", 1e-4, 7), ("Model 2", .6, 512, .3, "ad
         ("Model 3", .7, 1024, .4, "rmsprop", 1e-4, 7)]
 assert rows == want, rows
 PY
+check "plan bayes" 0 "$bin" plan "$src/sweeps/bayes-example.yaml"
+for row in "method bayes, up to 40 trials proposed while the sweep runs (10 at random, then TPE)" \
+           "| lr  " "number in [1e-05, 0.001], log scale" "| optimizer  " "one of 4 choices"; do
+  expect_in "$tmp/out" "$row"
+done
+check "plan bayes json" 0 "$bin" plan "$src/sweeps/bayes-example.yaml" --format json
+python3 - "$tmp/out" <<'PY' || fails=$((fails+1))
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["method"] == "bayes" and d["trials"] == [] and d["max_trials"] == 40, d
+lr = d["search_space"][0]
+assert (lr["name"], lr["low"], lr["high"], lr["log"]) == ("lr", 1e-5, 1e-3, True), lr
+PY
 check "help" 0 "$bin" --help
 check "plan help" 0 "$bin" plan --help
 check "version" 0 "$bin" --version

@@ -64,3 +64,26 @@ same_as_reference() {
     || fail "$1: metrics differ from the one-process run: $(head -6 "$tmp/$1.diff")"
   [ "$(status_of "$2" | grep -c ' done$')" -eq 3 ] || fail "$1: not all done: $(status_of "$2")"
 }
+
+descendants() {  # every process below PID, children first listed after their parent
+  local c
+  for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done
+}
+# kill_run PID OUT: SIGKILL to the launcher PID and all its descendants at once; then any
+# process still carrying "--out OUT" on its command line (an orphaned rank) by pid, until
+# none is left. OUT must be unique to the run (under the mktemp folder).
+kill_run() {
+  local pid=$1 out=$2 pids left
+  pids="$pid $(descendants "$pid")"
+  # shellcheck disable=SC2086
+  kill -9 $pids 2>/dev/null
+  wait "$pid" 2>/dev/null
+  for _ in $(seq 100); do
+    left="$(pgrep -f -- "--out $out( |$)")"
+    [ -z "$left" ] && return 0
+    # shellcheck disable=SC2086
+    kill -9 $left 2>/dev/null
+    sleep 0.1
+  done
+  fail "processes of $out survived kill -9: $left"
+}
