@@ -11,6 +11,7 @@
 #include "orchestrator/retention.h"
 #include "orchestrator/text_table.h"
 #include "sweeps/parse.h"
+#include "sweeps/search_space.h"
 #include "sweeps/trial.h"
 
 namespace mammosweep::orchestrator {
@@ -45,7 +46,36 @@ int plan(const PlanOptions& opt) {
                         {"trials", nlohmann::json::array()}};
     if (spec.metric.target) j["metric"]["target"] = *spec.metric.target;
     for (const auto& t : trials) j["trials"].push_back(nlohmann::json::parse(sweeps::to_text(t)));
+    if (spec.method == sweeps::Method::bayes) {
+      j["max_trials"] = sweeps::trial_budget(spec);
+      j["n_startup_trials"] = spec.n_startup_trials;
+      j["search_space"] = nlohmann::json::array();
+      for (const auto& d : sweeps::search_space(spec)) {
+        nlohmann::json dim = {{"name", d.name}};
+        if (d.kind == sweeps::Dimension::Kind::categorical) {
+          dim["choices"] = d.choices;
+        } else {
+          dim.update({{"low", d.low}, {"high", d.high}, {"log", d.log}, {"step", d.step}});
+        }
+        j["search_space"].push_back(dim);
+      }
+    }
     std::cout << j.dump(2) << "\n";
+    return kExitOk;
+  }
+  if (spec.method == sweeps::Method::bayes) {
+    std::cout << fmt::format("{}: method bayes, up to {} trials proposed while the sweep runs "
+                             "({} at random, then TPE), ranked by {} ({})\n\n",
+                             spec.name, sweeps::trial_budget(spec), spec.n_startup_trials, spec.metric.name,
+                             sweeps::to_string(spec.metric.goal));
+    TextTable space({"searched parameter", "searched as"});
+    for (const auto& d : sweeps::search_space(spec)) {
+      space.add_row({d.name, d.kind == sweeps::Dimension::Kind::categorical
+                                 ? fmt::format("one of {} choices", d.choices)
+                                 : fmt::format("{} in [{}, {}]{}", d.step > 0 ? "integer" : "number",
+                                               d.low, d.high, d.log ? ", log scale" : "")});
+    }
+    std::cout << space.render();
     return kExitOk;
   }
   std::cout << fmt::format("{}: method {}, {} trial{}, ranked by {} ({})\n\n", spec.name,

@@ -24,21 +24,46 @@ namespace {
 
 std::string fmt_num(double v) { return std::isnan(v) ? "n/a" : fmt::format("{:.3f}", v); }
 
+/// The most epochs a trial of `spec` can train (bayes: over the searched epochs, if any).
+int most_epochs(const sweeps::SweepSpec& spec) {
+  int most = spec.training.epochs;
+  for (const auto& [name, dom] : spec.parameters) {
+    if (name != "epochs") continue;
+    most = 1;
+    for (const auto& v : dom.values) most = std::max(most, static_cast<int>(std::get<std::int64_t>(v)));
+    if (dom.kind != sweeps::Domain::Kind::value && dom.kind != sweeps::Domain::Kind::values &&
+        dom.kind != sweeps::Domain::Kind::categorical) {
+      most = std::max(most, static_cast<int>(std::floor(dom.max)));
+    }
+  }
+  return most;
+}
+
 }  // namespace
 
 SweepCoordinator::SweepCoordinator(const sweeps::SweepSpec& spec,
                                    std::vector<sweeps::Trial> trials, results::SweepStore& store,
-                                   const RunOptions& options)
+                                   const RunOptions& options, int slots)
     : spec_(spec), store_(store), options_(options) {
-  int max_epochs = 1;
-  for (const auto& t : trials) max_epochs = std::max(max_epochs, t.params.epochs);
-  policy_ = make_policy(spec.early_stopping, early_stopping_goal(spec), max_epochs);
-  const std::string es_metric = early_stopping_metric(spec);
-
   // Replay what the store holds: best-so-far values and the early-stopping history.
   results::SweepSnapshot snap = results::read_store(store.path());
   ranking_ = ranking_options(snap, {});
   table_ = std::move(snap.trials);
+  int max_epochs = 1;
+  if (spec.method == sweeps::Method::bayes) {
+    // The proposals so far are the store's trials, in the order they were proposed.
+    proposer_ = std::make_unique<Proposer>(spec, slots);
+    trials.clear();
+    for (std::size_t i = 0; i < table_.size(); ++i) {
+      const results::TrialResult& r = table_[i];
+      trials.push_back({r.id, r.name, static_cast<int>(i), r.seed,
+                        sweeps::params_from_json(r.params_json)});
+    }
+    max_epochs = most_epochs(spec);
+  }
+  for (const auto& t : trials) max_epochs = std::max(max_epochs, t.params.epochs);
+  policy_ = make_policy(spec.early_stopping, early_stopping_goal(spec), max_epochs);
+  const std::string es_metric = early_stopping_metric(spec);
   std::map<std::string, const results::TrialResult*> stored;
   for (std::size_t i = 0; i < table_.size(); ++i) {
     row_[table_[i].id] = i;
@@ -102,8 +127,58 @@ bool SweepCoordinator::charge_death(const sweeps::Trial& trial, results::TrialSt
   return true;
 }
 
+bool SweepCoordinator::has_queued() const {
+  if (!target_reached_.empty()) return false;
+  return !queue_.empty() || (proposer_ && proposer_->ready(proposed()));
+}
+
+std::vector<Proposed> SweepCoordinator::proposed() const {
+  std::set<std::string> queued;
+  for (const Job& j : queue_) queued.insert(j.trial.id);
+  std::vector<Proposed> out;
+  out.reserve(table_.size());
+  for (const results::TrialResult& r : table_) {
+    out.push_back({trials_.at(r.id).params, r.status, queued.count(r.id) > 0, r.epochs});
+  }
+  return out;
+}
+
+void SweepCoordinator::add_trial(const sweeps::Trial& t) {
+  const results::TrialInit init{t.id, t.name, sweeps::params_to_json(t.params), t.seed};
+  store_.add_trials({init});
+  row_[t.id] = table_.size();
+  table_.push_back(results::pending_result(init));
+  trials_[t.id] = t;
+  order_.push_back(t.id);
+  live_[t.id].state = "pending";
+  best_.try_emplace(t.id, spec_.metric.name, spec_.metric.goal);
+  epochs_left_ += t.params.epochs;
+}
+
 std::optional<Job> SweepCoordinator::next_job() {
-  if (!has_queued()) return std::nullopt;
+  if (!target_reached_.empty()) return std::nullopt;
+  if (queue_.empty() && proposer_ && proposer_->ready(proposed())) {
+    const std::vector<Proposed> before = proposed();
+    const bool random = proposer_->random_phase(before);
+    std::optional<sweeps::Trial> t = proposer_->propose(before);
+    if (!t) {
+      say(fmt::format("bayes: no untried point left in the search space after {} trial(s); no "
+                      "more proposals",
+                      before.size()));
+      return std::nullopt;
+    }
+    add_trial(*t);
+    const std::size_t k = before.size();
+    const std::size_t seen = k > static_cast<std::size_t>(proposer_->slots())
+                                 ? k - static_cast<std::size_t>(proposer_->slots())
+                                 : 0;
+    say(fmt::format("bayes: proposal {}/{} ({}, from the first {} trial(s), {} counted as "
+                    "running): {} ({})",
+                    k + 1, sweeps::trial_budget(spec_),
+                    random ? "random start-up" : "TPE", seen, k - seen, t->name, t->id));
+    queue_.push_back({*t, 1, 0});
+  }
+  if (queue_.empty()) return std::nullopt;
   Job job = queue_.front();
   queue_.pop_front();
   job.resume_from_epoch = store_.last_epoch(job.trial.id);

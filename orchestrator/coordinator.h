@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "orchestrator/proposer.h"
 #include "orchestrator/sweep_runner.h"
 #include "results/best_epoch.h"
 #include "results/failure.h"
@@ -35,13 +36,19 @@ struct Job {
 class SweepCoordinator {
  public:
   /// Queues every trial that still needs work (see sweep_runner.h for the resume rules).
+  /// method bayes: `trials` is ignored; the store's trials are the proposals so far, and
+  /// new ones are proposed (orchestrator/proposer.h) for `slots` trials training at once.
   SweepCoordinator(const sweeps::SweepSpec& spec, std::vector<sweeps::Trial> trials,
-                   results::SweepStore& store, const RunOptions& options);
+                   results::SweepStore& store, const RunOptions& options, int slots = 1);
   ~SweepCoordinator();
 
-  /// The next job, or nullopt when the queue is empty or the metric's target is reached.
+  /// The next job, or nullopt when there is none now or the metric's target is reached.
+  /// method bayes: queued trials (resumed or retried) first, then a new proposal, added to
+  /// the store, when the proposer is ready.
   std::optional<Job> next_job();
-  bool has_queued() const { return !queue_.empty() && target_reached_.empty(); }
+  /// Whether next_job() has a job now (bayes: false while a proposal waits for a trial;
+  /// always false once the metric's target is reached).
+  bool has_queued() const;
   /// Ranks (data-parallel replicas) each trial needs.
   int replicas() const { return spec_.resources.replicas; }
   double gpu_share() const { return spec_.resources.gpus; }  ///< of one device, per rank
@@ -107,6 +114,11 @@ class SweepCoordinator {
   /// once set, no job starts (the queued trials stay pending for a later run to see too).
   std::string target_reached_;
   void check_target(const std::string& trial_id, const results::EpochRecord& record);
+  std::unique_ptr<Proposer> proposer_;  // method bayes only
+  /// The proposer's view of the trials, in proposal (= store) order.
+  std::vector<Proposed> proposed() const;
+  /// Adds a proposed trial to the store, the table and the progress display.
+  void add_trial(const sweeps::Trial& t);
   int failures_ = 0;
   int epochs_left_ = 0;
   double seconds_per_epoch_ = -1;

@@ -87,7 +87,9 @@ int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int wor
       }
       if (placed.ranks.empty()) break;  // waits for a running trial to free its share
       const std::vector<int>& ranks = placed.ranks;
-      Job job = *coord.next_job();
+      std::optional<Job> next = coord.next_job();
+      if (!next) break;  // bayes: the search space had no untried point left
+      const Job& job = *next;
       coord.started(job, ranks);
       cluster::Assign assign{sweeps::to_text(job.trial), job.attempt, ranks,
                              job.resume_from_epoch};

@@ -150,13 +150,18 @@ int run_sweep(const RunOptions& opt) {
   results::SweepStore store = open_store(opt, s, data, hosts);
   const int concurrent =
       session.size() > 1 ? std::max(1, (session.size() - 1) / s.spec.resources.replicas) : 1;
-  const DiskProjection need = project_disk(s.trials, s.spec.checkpoints, concurrent);
+  // method bayes proposes its trials later: project with max_trials random draws instead.
+  sweeps::SweepSpec drawn = s.spec;
+  drawn.method = sweeps::Method::random;
+  const DiskProjection need =
+      project_disk(s.spec.method == sweeps::Method::bayes ? sweeps::expand(drawn) : s.trials,
+                   s.spec.checkpoints, concurrent);
   check_disk_space(opt.out_dir, need);
 
   int rc = kExitOk;
   std::string out_of_space;
   {
-    SweepCoordinator coord(s.spec, s.trials, store, opt);
+    SweepCoordinator coord(s.spec, s.trials, store, opt, concurrent);
     if (session.size() > 1) {
       // The coordinator's own CPU use while it dispatches (target: < 2% of a core).
       auto cpu_seconds = [] {

@@ -97,6 +97,13 @@ class SweepStore {
   std::vector<std::string> trial_ids() const;
   bool has_trial(const std::string& id) const;
 
+  /// Adds trials (pending) to the open store, for samplers that propose trials one at a
+  /// time (`method: bayes`). New HDF5 objects cannot be created in SWMR mode, so this
+  /// copies the file, adds them to the copy and replaces the file atomically (readers see
+  /// the old or the new file); it costs a copy of the file. Throws std::invalid_argument for
+  /// a malformed or already present id.
+  void add_trials(const std::vector<TrialInit>& trials);
+
   /// Overwrites the trial's state (status, attempts, reason, ranks, times).
   /// Throws std::invalid_argument when there are more than kMaxRanks ranks.
   void set_state(const std::string& id, const TrialState& state);
@@ -151,6 +158,11 @@ struct ReadOptions {
 /// after the writer crashed, without h5clear. Epoch tables are cut to their complete prefix
 /// (rows whose epoch column is 1, 2, 3, ...).
 SweepSnapshot read_store(const std::string& path, const ReadOptions& options = {});
+
+/// What read_store gives for a trial just added (pending, no epochs): lets a writer keep
+/// its own copy of the table without reading the file back. Throws std::invalid_argument
+/// when params_json is not JSON.
+TrialResult pending_result(const TrialInit& trial);
 
 /// DIR/results.h5
 std::string store_path(const std::string& dir);

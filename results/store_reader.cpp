@@ -67,17 +67,13 @@ SweepSnapshot read_once(const std::string& path) {
     const std::string where = path + ":/trials/" + id;
     Handle g(H5Gopen2(tgroup.get(), id.c_str(), H5P_DEFAULT), "opening " + where);
     TrialResult r;
-    r.id = hdf5::read_attr_string(g.get(), "id", vl);
-    r.name = hdf5::read_attr_string(g.get(), "name", vl);
-    r.params_json = hdf5::read_attr_string(g.get(), "params_json", vl);
-    r.seed = hdf5::read_attr_uint64(g.get(), "seed");
     try {
-      flatten(nlohmann::json::parse(r.params_json), "",
-              [&](const std::string& key, const nlohmann::json& v) {
-                r.params[key] = display_text(v);
-              });
-    } catch (const nlohmann::json::exception& e) {
-      throw std::runtime_error(where + ": params_json is not valid JSON: " + e.what());
+      r = pending_result({hdf5::read_attr_string(g.get(), "id", vl),
+                          hdf5::read_attr_string(g.get(), "name", vl),
+                          hdf5::read_attr_string(g.get(), "params_json", vl),
+                          hdf5::read_attr_uint64(g.get(), "seed")});
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error(where + ": " + e.what());
     }
     auto open = [&](const char* name) {
       return Handle(H5Dopen2(g.get(), name, H5P_DEFAULT), "opening " + where + "/" + name);
@@ -126,6 +122,21 @@ SweepSnapshot read_once(const std::string& path) {
 }
 
 }  // namespace
+
+TrialResult pending_result(const TrialInit& t) {
+  TrialResult r;
+  r.id = t.id;
+  r.name = t.name;
+  r.params_json = t.params_json;
+  r.seed = t.seed;
+  try {
+    flatten(nlohmann::json::parse(r.params_json), "",
+            [&](const std::string& key, const nlohmann::json& v) { r.params[key] = display_text(v); });
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(std::string("params_json is not valid JSON: ") + e.what());
+  }
+  return r;
+}
 
 SweepSnapshot read_store(const std::string& path, const ReadOptions& options) {
   hdf5::silence_error_printing();

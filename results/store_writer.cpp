@@ -273,6 +273,24 @@ struct SweepStore::Impl {
   }
 };
 
+namespace {
+/// New objects cannot be created in SWMR mode: adds them to a copy of `path` and publishes
+/// the copy atomically.
+void add_to_copy(const std::string& path, const std::vector<const TrialInit*>& to_add,
+                 bool add_evaluations) {
+  const std::string tmp = tmp_path(path);
+  io::copy_file(path, tmp);
+  {
+    Handle fapl = make_fapl(/*clear_status_flags=*/true);
+    Handle file(H5Fopen(tmp.c_str(), H5F_ACC_RDWR, fapl.get()), "opening " + tmp + " to add trials");
+    for (const TrialInit* t : to_add) add_trial(file.get(), *t);
+    if (add_evaluations) create_evaluations(file.get());
+    file.close();
+  }
+  io::publish(tmp, path);
+}
+}  // namespace
+
 SweepStore::SweepStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SweepStore::SweepStore(SweepStore&&) noexcept = default;
 SweepStore& SweepStore::operator=(SweepStore&&) noexcept = default;
@@ -360,22 +378,32 @@ SweepStore SweepStore::open_for_append(const std::string& path,
     }
   }
 
-  if (!to_add.empty() || !has_evaluations) {
-    // New objects cannot be created in SWMR mode: add them to a copy, publish the copy.
-    const std::string tmp = tmp_path(path);
-    io::copy_file(path, tmp);
-    {
-      Handle fapl = make_fapl(/*clear_status_flags=*/true);
-      Handle file(H5Fopen(tmp.c_str(), H5F_ACC_RDWR, fapl.get()),
-                  "opening " + tmp + " to add trials");
-      for (const TrialInit* t : to_add) add_trial(file.get(), *t);
-      if (!has_evaluations) create_evaluations(file.get());
-      file.close();
-    }
-    io::publish(tmp, path);
-  }
+  if (!to_add.empty() || !has_evaluations) add_to_copy(path, to_add, !has_evaluations);
   impl->open_swmr();
   return SweepStore(std::move(impl));
+}
+
+void SweepStore::add_trials(const std::vector<TrialInit>& trials) {
+  if (!impl_) throw std::logic_error("add_trials on a closed sweep store");
+  std::vector<const TrialInit*> to_add;
+  std::set<std::string> seen;
+  for (const auto& t : trials) {
+    validate_trial_id(t.id);
+    parse_params(t);
+    if (!seen.insert(t.id).second || impl_->trials.count(t.id))
+      throw std::invalid_argument("duplicate trial id '" + t.id + "'");
+    to_add.push_back(&t);
+  }
+  if (to_add.empty()) return;
+  // The SWMR handles close (the lock stays held), the copy gets the trials and replaces the
+  // file, and the SWMR handles reopen: readers see the old file or the new one.
+  impl_->trials.clear();
+  impl_->order.clear();
+  impl_->jobs = Handle();
+  impl_->evaluations = Handle();
+  impl_->file.close();
+  add_to_copy(impl_->path, to_add, false);
+  impl_->open_swmr();
 }
 
 const std::string& SweepStore::path() const { return impl_->path; }

@@ -307,23 +307,22 @@ SweepSpec parse_spec(const std::string& text, const std::string& file) {
   std::string method = "variants";
   bool method_known = true;  // false: the method's own rules below would only add noise
   YAML::Node method_node = top.get("method");
-  if (method_node && method_node.IsScalar() && method_node.Scalar() == "bayes") {
-    // Issue 14's other half (the TPE sampler) replaces this with Method::bayes.
-    ctx.error(method_node, "method bayes (W&B's Bayesian search) is not available yet: the "
-                           "TPE sampler is being added (issue 14); use method random for now");
-    method_known = false;
-  } else if (method_node && method_node.IsScalar() && method_node.Scalar() == "custom") {
+  if (method_node && method_node.IsScalar() && method_node.Scalar() == "custom") {
     ctx.error(method_node, "method custom (W&B's scheduler engines) is not supported; use "
-                           "grid or random");
+                           "grid, random or bayes");
     method_known = false;
   } else {
-    top.string("method", method, {"grid", "random", "variants"});
+    top.string("method", method, {"grid", "random", "variants", "bayes"});
   }
-  spec.method = method == "grid" ? Method::grid : method == "random" ? Method::random
-                                                                     : Method::variants;
+  spec.method = method == "grid"     ? Method::grid
+                : method == "random" ? Method::random
+                : method == "bayes"  ? Method::bayes
+                                     : Method::variants;
   int max_trials = -1;
   top.integer("max_trials", max_trials, 1);
   if (max_trials > 0) spec.max_trials = max_trials;
+  YAML::Node startup_node = top.get("n_startup_trials");
+  top.integer("n_startup_trials", spec.n_startup_trials, 0);
   if (YAML::Node m = top.get("metric"); m && expect_map(ctx, m, "metric")) {
     Reader r{ctx, m, "metric"};
     r.string("name", spec.metric.name,
@@ -467,9 +466,35 @@ SweepSpec parse_spec(const std::string& text, const std::string& file) {
     }
     if (!params) ctx.error(root, fmt::format("method {} needs a parameters: mapping", method));
   }
-  if (method_known && spec.method == Method::random && !spec.max_trials && !spec.run_cap) {
+  if (method_known && (spec.method == Method::random || spec.method == Method::bayes) &&
+      !spec.max_trials && !spec.run_cap) {
     ctx.error(method_node ? method_node : root,
-              "method random needs max_trials: (how many trials to draw), or W&B's run_cap:");
+              fmt::format("method {} needs max_trials: (how many trials to {}), or W&B's run_cap:",
+                          method, spec.method == Method::bayes ? "propose" : "draw"));
+  }
+  if (startup_node && spec.method != Method::bayes) {
+    ctx.error(startup_node, fmt::format("n_startup_trials: is only used with method bayes, but "
+                                        "method is {}",
+                                        method));
+  }
+  if (spec.method == Method::bayes && params) {
+    bool searched = false;
+    for (const auto& [name, dom] : spec.parameters) {
+      searched |= dom.kind != Domain::Kind::value;
+      const bool mapped = dom.q == 0 && dom.weights.empty() && dom.kind != Domain::Kind::normal &&
+                          dom.kind != Domain::Kind::log_normal && dom.kind != Domain::Kind::beta;
+      if (!mapped) {
+        ctx.error_at(dom.line, dom.column,
+                     fmt::format("parameters.{}: method bayes cannot search {} yet (its search "
+                                 "space takes values:, uniform, log_uniform and int_uniform); "
+                                 "use one of those, or method random",
+                                 name, dom.distribution.empty() ? "weighted values" : dom.distribution));
+      }
+    }
+    if (!searched) {
+      ctx.error(params, "method bayes needs at least one parameter to search (a distribution "
+                        "or a values: list)");
+    }
   }
   if (spec.method == Method::grid) {
     for (const auto& [name, dom] : spec.parameters) {
@@ -500,7 +525,8 @@ SweepSpec parse_spec(const std::string& text, const std::string& file) {
   if (spec.selection.rule == SelectionSpec::Rule::one_se && ctx.diagnostics().empty()) {
     std::size_t trials = 2;
     try {
-      trials = expand(spec).size();
+      trials = spec.method == Method::bayes ? static_cast<std::size_t>(trial_budget(spec))
+                                            : expand(spec).size();
     } catch (const std::exception&) {
       // expansion problems are not this rule's to report
     }

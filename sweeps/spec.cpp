@@ -1,5 +1,6 @@
 #include "sweeps/spec.h"
 
+#include <algorithm>
 #include <sstream>
 
 namespace mammosweep::sweeps {
@@ -9,6 +10,7 @@ const char* to_string(Method m) {
     case Method::grid: return "grid";
     case Method::random: return "random";
     case Method::variants: return "variants";
+    case Method::bayes: return "bayes";
   }
   return "?";
 }
@@ -46,6 +48,11 @@ std::string to_string(const ThresholdRule& t) {
     case ThresholdRule::Kind::specificity: return "specificity@" + v.str();
   }
   return "?";
+}
+
+int trial_budget(const SweepSpec& spec) {
+  if (spec.max_trials && spec.run_cap) return std::min(*spec.max_trials, *spec.run_cap);
+  return spec.max_trials ? *spec.max_trials : spec.run_cap.value_or(0);
 }
 
 }  // namespace mammosweep::sweeps

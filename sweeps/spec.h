@@ -11,7 +11,7 @@
 
 namespace mammosweep::sweeps {
 
-enum class Method { grid, random, variants };
+enum class Method { grid, random, variants, bayes };
 const char* to_string(Method m);
 
 /// Where the images are and how they become tensors.
@@ -139,6 +139,8 @@ struct SweepSpec {
   /// W&B's run_cap: at most this many trials (random: the number of draws when max_trials
   /// is not given; grid: the first run_cap grid points).
   std::optional<int> run_cap;
+  /// method bayes: trials drawn at random before TPE takes over (sweeps/tpe.h).
+  int n_startup_trials = 10;
   MetricSpec metric;
   SelectionSpec selection;
   DataSpec data;
@@ -165,6 +167,10 @@ struct SweepSpec {
   /// `run` print them.
   std::vector<std::string> notes;
 };
+
+/// How many trials a random or bayes sweep runs: the smaller of max_trials and W&B's run_cap
+/// where given, 0 when neither is.
+int trial_budget(const SweepSpec& spec);
 
 /// Largest grid that expands without an explicit max_trials allowing it.
 inline constexpr int kGridCap = 64;

@@ -191,23 +191,40 @@ std::vector<Trial> expand(const SweepSpec& spec) {
       }
       break;
     }
+    case Method::bayes:
+      break;  // proposed one at a time while the sweep runs (orchestrator/proposer.h)
   }
 
   std::vector<Trial> trials;
   std::set<std::string> seen;
   for (auto& [name, params] : named) {
     if (spec.run_cap && trials.size() >= static_cast<std::size_t>(*spec.run_cap)) break;
-    std::string id = trial_id(params);
-    if (!seen.insert(id).second) continue;
-    Trial t;
-    t.id = id;
-    t.name = name;
-    t.index = static_cast<int>(trials.size());
-    t.seed = splitmix64(spec.seed ^ fnv1a(id));
-    t.params = params;
+    Trial t = make_trial(spec, name, params, static_cast<int>(trials.size()));
+    if (!seen.insert(t.id).second) continue;
     trials.push_back(std::move(t));
   }
   return trials;
+}
+
+Trial make_trial(const SweepSpec& spec, const std::string& name, const TrainingParams& params,
+                 int index) {
+  Trial t;
+  t.id = trial_id(params);
+  t.name = name;
+  t.index = index;
+  t.seed = splitmix64(spec.seed ^ fnv1a(t.id));
+  t.params = params;
+  return t;
+}
+
+std::string searched_name(const SweepSpec& spec, const TrainingParams& params) {
+  std::string name;
+  for (const auto& [pname, dom] : spec.parameters) {
+    if (dom.kind == Domain::Kind::value) continue;
+    name += fmt::format("{}{}={}", name.empty() ? "" : " ", pname,
+                        short_text(find_param(pname)->get(params)));
+  }
+  return name.empty() ? "default" : name;
 }
 
 std::vector<std::string> differing_params(const std::vector<Trial>& trials) {

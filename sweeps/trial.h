@@ -34,10 +34,18 @@ bool operator==(const Trial& a, const Trial& b);
 /// Expands a validated spec into trials, in a deterministic order:
 ///  - variants: one trial per variant (defaults + overrides), in file order;
 ///  - grid: the Cartesian product of value lists, first parameter varying slowest;
-///  - random: max_trials (else run_cap) draws, seeded by the sweep seed.
+///  - random: max_trials (else run_cap) draws, seeded by the sweep seed;
+///  - bayes: none (trials are proposed while the sweep runs: orchestrator/proposer.h).
 /// Trials with identical resolved parameters are merged (the first name is kept); with a
 /// run_cap, the first run_cap distinct trials are kept.
 std::vector<Trial> expand(const SweepSpec& spec);
+
+/// The trial of `params`: its id (trial_id), `name`, `index`, and its seed (a mix of the
+/// sweep seed and the id, as every expanded trial gets).
+Trial make_trial(const SweepSpec& spec, const std::string& name, const TrainingParams& params,
+                 int index);
+/// "key=value ..." of the spec's searched parameters (not value:) as `params` has them.
+std::string searched_name(const SweepSpec& spec, const TrainingParams& params);
 
 /// The parameter names whose values differ between trials, in registry order.
 std::vector<std::string> differing_params(const std::vector<Trial>& trials);

@@ -42,6 +42,19 @@ for x in t:
     assert abs(p["dropout"] / 0.05 - round(p["dropout"] / 0.05)) < 1e-9
     assert 0 <= p["augmentation.brightness"] <= 1 and p["epochs"] == 6
 PY
+check "plan bayes" 0 "$bin" plan "$src/sweeps/bayes-example.yaml"
+for row in "method bayes, up to 40 trials proposed while the sweep runs (10 at random, then TPE)" \
+           "| lr  " "number in [1e-05, 0.001], log scale" "| optimizer  " "one of 4 choices"; do
+  expect_in "$tmp/out" "$row"
+done
+check "plan bayes json" 0 "$bin" plan "$src/sweeps/bayes-example.yaml" --format json
+python3 - "$tmp/out" <<'PY' || fails=$((fails+1))
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["method"] == "bayes" and d["trials"] == [] and d["max_trials"] == 40, d
+lr = d["search_space"][0]
+assert (lr["name"], lr["low"], lr["high"], lr["log"]) == ("lr", 1e-5, 1e-3, True), lr
+PY
 check "help" 0 "$bin" --help
 check "plan help" 0 "$bin" plan --help
 check "version" 0 "$bin" --version

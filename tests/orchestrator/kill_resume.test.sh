@@ -32,27 +32,7 @@ best_epochs_of() {
 }
 best_epochs_of "$tmp/ref/results.h5" >"$tmp/ref.best"
 
-descendants() {  # every process below PID, children first listed after their parent
-  local c
-  for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done
-}
-# kill_attempt PID: SIGKILL to the launcher and all its descendants at once; then any process
-# still carrying $out on its command line (an orphaned rank) by pid, until none is left.
-kill_attempt() {
-  local pid=$1 pids left
-  pids="$pid $(descendants "$pid")"
-  # shellcheck disable=SC2086
-  kill -9 $pids 2>/dev/null
-  wait "$pid" 2>/dev/null
-  for _ in $(seq 100); do
-    left="$(pgrep -f -- "--out $out( |$)")"
-    [ -z "$left" ] && return 0
-    # shellcheck disable=SC2086
-    kill -9 $left 2>/dev/null
-    sleep 0.1
-  done
-  fail "processes of $out survived kill -9: $left"
-}
+kill_attempt() { kill_run "$1" "$out"; }
 
 rand_sleep() { sleep "$(awk -v r="$RANDOM" -v lo="$1" -v hi="$2" 'BEGIN{printf "%.2f", lo + (hi - lo) * r / 32767}')"; }
 # wait_for_line FILE PATTERN PID: until PATTERN is in FILE (0) or PID exits (1).

@@ -97,3 +97,25 @@ print(*[t["id"] for t in json.load(sys.stdin)["trials"] if t["name"] == sys.argv
 import json, sys
 print(*[t["reason"] for t in json.load(sys.stdin)["trials"] if t["name"] == sys.argv[1]])' "$3")"
 }
+descendants() {  # every process below PID, children first listed after their parent
+  local c
+  for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done
+}
+# kill_run PID OUT: SIGKILL to the launcher PID and all its descendants at once; then any
+# process still carrying "--out OUT" on its command line (an orphaned rank) by pid, until
+# none is left. OUT must be unique to the run (under the mktemp folder).
+kill_run() {
+  local pid=$1 out=$2 pids left
+  pids="$pid $(descendants "$pid")"
+  # shellcheck disable=SC2086
+  kill -9 $pids 2>/dev/null
+  wait "$pid" 2>/dev/null
+  for _ in $(seq 100); do
+    left="$(pgrep -f -- "--out $out( |$)")"
+    [ -z "$left" ] && return 0
+    # shellcheck disable=SC2086
+    kill -9 $left 2>/dev/null
+    sleep 0.1
+  done
+  fail "processes of $out survived kill -9: $left"
+}

@@ -429,6 +429,38 @@ TEST(SweepStore, OpenForAppendAddsNewTrialsAndChecksOldOnes) {
   EXPECT_EQ(snap.trials[2].epochs.size(), 1u);
 }
 
+TEST(SweepStore, AddTrialsWhileOpenKeepsEverythingAndTheLock) {
+  TempDir dir;
+  const std::string path = dir.file("results.h5");
+  SweepStore store = SweepStore::create(path, sample_info(), sample_trials());
+  store.append_epoch("t0000", make_epoch(1));
+  TrialState s;
+  s.status = TrialStatus::running;
+  s.attempts = 1;
+  store.set_state("t0000", s);
+  const TrialInit added{"t0002", "proposed", R"({"lr":0.003})", 9};
+  store.add_trials({added});
+  EXPECT_EQ(store.trial_ids(), (std::vector<std::string>{"t0000", "t0001", "t0002"}));
+  EXPECT_THROW(SweepStore::open_for_append(path), std::runtime_error);  // still locked
+  EXPECT_THROW(store.add_trials({added}), std::invalid_argument);       // already there
+  // Writing goes on after the reopen, in the old trials and the new one.
+  store.append_epoch("t0000", make_epoch(2));
+  store.append_epoch("t0002", make_epoch(1));
+  SweepSnapshot snap = read_store(path);  // a SWMR reader while the writer is open
+  ASSERT_EQ(snap.trials.size(), 3u);
+  EXPECT_EQ(snap.trials[0].epochs.size(), 2u);
+  EXPECT_EQ(snap.trials[0].status, TrialStatus::running);
+  EXPECT_EQ(snap.info.spec_yaml, sample_info().spec_yaml);
+  // pending_result is what the reader returns for a trial just added (before its epoch).
+  const TrialResult fresh = pending_result(added);
+  EXPECT_EQ(snap.trials[2].id, fresh.id);
+  EXPECT_EQ(snap.trials[2].name, fresh.name);
+  EXPECT_EQ(snap.trials[2].params, fresh.params);
+  EXPECT_EQ(snap.trials[2].params.at("lr"), "0.003");
+  EXPECT_EQ(snap.trials[2].seed, 9u);
+  EXPECT_EQ(snap.trials[2].epochs.size(), 1u);
+}
+
 // ---- h5dump ------------------------------------------------------------------------------
 
 TEST(SweepStore, H5dumpReadsTheValues) {

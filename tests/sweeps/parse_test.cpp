@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "sweeps/parse.h"
+#include "sweeps/trial.h"
 #include "tests/sweeps/spec_errors.h"
 
 namespace mammosweep::sweeps {
@@ -171,9 +172,33 @@ TEST(Parse, MethodRules) {
                    "{distribution: uniform, min: 0, max: 1}\n",
                    5, 29, "distribution uniform does not fit it");
   expect_one_error("name: s\nmethod: bayesian\nvariants: [{name: a}]\n", 2, 9,
-                   "method expects one of grid, random, variants");
-  expect_one_error("name: s\nmethod: bayes\nvariants: [{name: a}]\n", 2, 9,
-                   "method bayes (W&B's Bayesian search) is not available yet");
+                   "method expects one of grid, random, variants, bayes");
+  expect_one_error("name: s\nmethod: sobol\nvariants: [{name: a}]\n", 2, 9,
+                   "method expects one of grid, random, variants, bayes");
+}
+
+TEST(Parse, BayesRules) {
+  const std::string lr = "parameters:\n  lr: {distribution: log_uniform, min: 1.0e-5, max: 0.1}\n";
+  SweepSpec spec = parse_spec("name: s\nmethod: bayes\nmax_trials: 30\n" + lr);
+  EXPECT_EQ(spec.method, Method::bayes);
+  EXPECT_EQ(*spec.max_trials, 30);
+  EXPECT_EQ(spec.n_startup_trials, 10);  // Optuna's default
+  EXPECT_TRUE(expand(spec).empty());     // proposed while the sweep runs
+  spec = parse_spec("name: s\nmethod: bayes\nmax_trials: 30\nn_startup_trials: 0\n" + lr);
+  EXPECT_EQ(spec.n_startup_trials, 0);
+  expect_one_error("name: s\nmethod: bayes\n" + lr, 2, 9, "method bayes needs max_trials");
+  expect_one_error("name: s\nmethod: bayes\nmax_trials: 3\nn_startup_trials: -1\n" + lr, 4, 19,
+                   "n_startup_trials expects an integer >= 0");
+  expect_one_error("name: s\nmethod: random\nmax_trials: 3\nn_startup_trials: 2\n" + lr, 4, 19,
+                   "n_startup_trials: is only used with method bayes, but method is random");
+  expect_one_error("name: s\nmethod: bayes\nmax_trials: 3\nparameters:\n  lr: {value: 0.1}\n", 5,
+                   3, "method bayes needs at least one parameter to search");
+  // An integer range without an integer (random used to draw 0 from it, outside the range).
+  expect_one_error("name: s\nmethod: bayes\nmax_trials: 3\nparameters:\n  dropout: "
+                   "{distribution: int_uniform, min: 0.2, max: 0.8}\n",
+                   5, 55, "int_uniform expects integer min and max");
+  expect_one_error("name: s\nmethod: bayes\nmax_trials: 3\n", 1, 1,
+                   "method bayes needs a parameters: mapping");
 }
 
 TEST(Parse, InvalidYamlNamesPosition) {

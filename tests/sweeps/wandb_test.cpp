@@ -246,10 +246,11 @@ TEST(Wandb, NestedParametersBecomeDottedNames) {
   EXPECT_EQ(s.parameters[0].first, "augmentation.brightness");
 }
 
-TEST(Wandb, MethodBayesIsNotThereYet) {
-  expect_one_error("program: t.py\nmethod: bayes\nrun_cap: 2\nmetric: {name: val_loss}\n"
-                   "parameters:\n  lr: {values: [0.001]}\n",
-                   2, 9, "method bayes (W&B's Bayesian search) is not available yet");
+TEST(Wandb, MethodBayesWithRunCapAsItsBudget) {
+  SweepSpec s = parse_spec("program: t.py\nmethod: bayes\nrun_cap: 2\nmetric: {name: val_loss}\n"
+                           "parameters:\n  lr: {values: [0.001, 0.01]}\n", "w.yaml");
+  EXPECT_EQ(s.method, Method::bayes);
+  EXPECT_EQ(trial_budget(s), 2);
 }
 
 TEST(Wandb, UnknownKeyListsEachKeyOnce) {
