@@ -213,8 +213,13 @@ std::string tmp_path(const std::string& path) {
 
 struct SweepStore::Impl {
   struct Trial {
-    Handle group, state, epochs, best_epoch, labels, scores;
-    int last = 0;
+    Handle group, state, epochs, best_epoch, labels, scores;  // opened on first use
+    int last = 0;  // last complete epoch
+    void close_handles() {
+      Trial closed;
+      closed.last = last;
+      *this = std::move(closed);
+    }
   };
 
   std::string path;
@@ -229,45 +234,67 @@ struct SweepStore::Impl {
   std::vector<std::string> order;
   std::map<std::string, Trial> trials;
 
+  /// The trial's handles, opened on first use: a sweep touches only the trials it runs, so
+  /// opening (and reopening after add_trials) costs nothing per stored trial.
   Trial& trial(const std::string& id) {
     auto it = trials.find(id);
     if (it == trials.end()) throw std::out_of_range("store " + path + " has no trial '" + id + "'");
-    return it->second;
+    Trial& t = it->second;
+    if (!t.group) open_handles(id, t);
+    return t;
+  }
+
+  void open_handles(const std::string& id, Trial& t) {
+    const std::string where = "/trials/" + id;
+    t.group = Handle(H5Gopen2(file.get(), where.c_str(), H5P_DEFAULT), "opening " + where);
+    auto open = [&](const char* name) {
+      return Handle(H5Dopen2(t.group.get(), name, H5P_DEFAULT), "opening " + where + "/" + name);
+    };
+    t.state = open("state");
+    t.epochs = open("epochs");
+    t.best_epoch = open("best_epoch");
+    t.labels = open("best_val_labels");
+    t.scores = open("best_val_scores");
   }
 
   void flush() { results::flush(file.get(), path); }
 
-  /// Opens `path` in SWMR-write mode and every trial's datasets; trims partial epoch rows.
-  void open_swmr() {
+  /// Opens `path` in SWMR-write mode (the file and its root datasets only).
+  void open_file() {
     Handle fapl = make_fapl(/*clear_status_flags=*/true);
     file = Handle(H5Fopen(path.c_str(), H5F_ACC_RDWR | H5F_ACC_SWMR_WRITE, fapl.get()),
                   "opening " + path + " for SWMR writing");
     jobs = Handle(H5Dopen2(file.get(), "slurm_job_ids", H5P_DEFAULT), "opening slurm_job_ids");
     evaluations = Handle(H5Dopen2(file.get(), kEvaluations, H5P_DEFAULT), "opening evaluations");
+  }
+
+  /// Closes every handle (the lock stays held).
+  void close_file() {
+    for (auto& [id, t] : trials) t.close_handles();
+    jobs = Handle();
+    evaluations = Handle();
+    file.close();
+  }
+
+  /// Opens `path` in SWMR-write mode after a create or an unknown previous writer: lists
+  /// the trials and trims partial epoch rows (left by a crash inside append_epoch).
+  void open_swmr() {
+    open_file();
     Handle tgroup(H5Gopen2(file.get(), "trials", H5P_DEFAULT), "opening /trials in " + path);
     bool trimmed = false;
     for (const auto& id : hdf5::child_names(tgroup.get())) {
-      Trial t;
-      const std::string where = "/trials/" + id;
-      t.group = Handle(H5Gopen2(tgroup.get(), id.c_str(), H5P_DEFAULT), "opening " + where);
-      auto open = [&](const char* name) {
-        return Handle(H5Dopen2(t.group.get(), name, H5P_DEFAULT), "opening " + where + "/" + name);
-      };
-      t.state = open("state");
-      t.epochs = open("epochs");
-      t.best_epoch = open("best_epoch");
-      t.labels = open("best_val_labels");
-      t.scores = open("best_val_scores");
-      auto rows = read_all<EpochRow>(t.epochs.get(), epoch_mem.get(), where + "/epochs");
+      Trial& t = trials[id];
+      order.push_back(id);
+      open_handles(id, t);
+      const std::string where = "/trials/" + id + "/epochs";
+      auto rows = read_all<EpochRow>(t.epochs.get(), epoch_mem.get(), where);
       hsize_t keep = complete_prefix(rows);
       if (keep != rows.size()) {
-        check(H5Dset_extent(t.epochs.get(), &keep),
-              "dropping partial rows of " + where + "/epochs");
+        check(H5Dset_extent(t.epochs.get(), &keep), "dropping partial rows of " + where);
         trimmed = true;
       }
       t.last = static_cast<int>(keep);
-      order.push_back(id);
-      trials.emplace(id, std::move(t));
+      t.close_handles();
     }
     if (trimmed) flush();
   }
@@ -396,14 +423,15 @@ void SweepStore::add_trials(const std::vector<TrialInit>& trials) {
   }
   if (to_add.empty()) return;
   // The SWMR handles close (the lock stays held), the copy gets the trials and replaces the
-  // file, and the SWMR handles reopen: readers see the old file or the new one.
-  impl_->trials.clear();
-  impl_->order.clear();
-  impl_->jobs = Handle();
-  impl_->evaluations = Handle();
-  impl_->file.close();
+  // file, and the file reopens: readers see the old file or the new one. This writer closed
+  // the file cleanly, so every trial's last epoch stays as known (nothing to trim or read).
+  impl_->close_file();
   add_to_copy(impl_->path, to_add, false);
-  impl_->open_swmr();
+  impl_->open_file();
+  for (const TrialInit* t : to_add) {
+    impl_->order.push_back(t->id);
+    impl_->trials[t->id];
+  }
 }
 
 const std::string& SweepStore::path() const { return impl_->path; }

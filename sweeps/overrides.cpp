@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -75,7 +76,18 @@ SweepSpec load_spec(const std::string& path, const std::vector<std::string>& ove
   merged.source_text = spec.source_text;
   for (const auto& o : overrides) merged.source_text += "\n# --set " + o;
   merged.overrides = overrides;
-  merged.notes = spec.notes;  // positions in the file, not in the merged document
+  // The file's notes keep their positions in the file; a note only the overrides caused
+  // (--set method=bayes) is added, positioned in the merged document, which its name says.
+  std::vector<std::string> notes = spec.notes;
+  for (const auto& n : merged.notes) {
+    const std::size_t at = n.find(": note: ");
+    const std::string said = at == std::string::npos ? n : n.substr(at);
+    auto same = [&](const std::string& m) {
+      return m.size() >= said.size() && m.compare(m.size() - said.size(), said.size(), said) == 0;
+    };
+    if (std::none_of(notes.begin(), notes.end(), same)) notes.push_back(n);
+  }
+  merged.notes = std::move(notes);
   merged.effective_text = std::string(out.c_str()) + "\n";
   return merged;
 }

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "sweeps/parse_internal.h"
+#include "sweeps/search_space.h"
 #include "sweeps/trial.h"
 #include "sweeps/yaml_text.h"
 
@@ -481,17 +482,10 @@ SweepSpec parse_spec(const std::string& text, const std::string& file) {
     bool searched = false;
     for (const auto& [name, dom] : spec.parameters) {
       searched |= dom.kind != Domain::Kind::value;
-      const bool mapped = dom.q == 0 && dom.weights.empty() && dom.kind != Domain::Kind::normal &&
-                          dom.kind != Domain::Kind::log_normal && dom.kind != Domain::Kind::beta;
-      if (!mapped) {
-        ctx.error_at(dom.line, dom.column,
-                     fmt::format("parameters.{}: method bayes cannot search {} yet (its search "
-                                 "space takes values:, uniform, log_uniform and int_uniform); "
-                                 "use one of those, or method random",
-                                 name, dom.distribution.empty() ? "weighted values" : dom.distribution));
-      }
+      const std::string how = search_note(name, dom);
+      if (!how.empty()) ctx.note_at(dom.line, dom.column, fmt::format("parameters.{}: {}", name, how));
     }
-    if (!searched) {
+    if (!searched && ctx.diagnostics().empty()) {  // else a parameter in error may be searched
       ctx.error(params, "method bayes needs at least one parameter to search (a distribution "
                         "or a values: list)");
     }

@@ -299,6 +299,11 @@ void parse_domain(Ctx& ctx, const ParamDef& def, const YAML::Node& key, const YA
         return;
       }
     }
+    if (std::ceil(*lo) > std::floor(*hi)) {
+      ctx.error(mx, fmt::format("{}: int_uniform draws integers, but [{}, {}] contains none",
+                                where, num(*lo), num(*hi)));
+      return;
+    }
     dom.kind = Domain::Kind::int_uniform;
     dom.min = *lo;
     dom.max = *hi;

@@ -44,6 +44,9 @@ class Ctx {
                                  : fmt::format("{}:{}:{}: note: {}", file_, m.line + 1,
                                                m.column + 1, message));
   }
+  void note_at(int line, int column, const std::string& message) {
+    notes_.push_back(fmt::format("{}:{}:{}: note: {}", file_, line, column, message));
+  }
   std::vector<std::string>& notes() { return notes_; }
   const std::string& file() const { return file_; }
 

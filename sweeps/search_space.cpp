@@ -3,9 +3,25 @@
 #include <cmath>
 #include <stdexcept>
 
+#include <fmt/format.h>
+
+#include "sweeps/distributions.h"
+
 namespace mammosweep::sweeps {
 
 namespace {
+
+/// How far from mu a normal (of log x for log_normal) is searched, in standard deviations:
+/// all but 6e-5 of its mass.
+constexpr double kSigmas = 4;
+
+/// [low, high] cut to the parameter's allowed range (an open end moves one double inside).
+void clip(Dimension& d, const Interval& range) {
+  if (range.min && d.low < *range.min)
+    d.low = range.min_exclusive ? std::nextafter(*range.min, HUGE_VAL) : *range.min;
+  if (range.max && d.high > *range.max)
+    d.high = range.max_exclusive ? std::nextafter(*range.max, -HUGE_VAL) : *range.max;
+}
 
 Dimension dimension_of(const std::string& name, const Domain& dom) {
   Dimension d;
@@ -28,11 +44,30 @@ Dimension dimension_of(const std::string& name, const Domain& dom) {
       d.low = std::ceil(dom.min), d.high = std::floor(dom.max), d.step = 1;
       return d;
     case Domain::Kind::normal:
+      d.low = dom.mu - kSigmas * dom.sigma, d.high = dom.mu + kSigmas * dom.sigma;
+      break;
     case Domain::Kind::log_normal:
+      d.low = std::exp(dom.mu - kSigmas * dom.sigma);
+      d.high = std::exp(dom.mu + kSigmas * dom.sigma);
+      d.log = true;
+      break;
     case Domain::Kind::beta:
-      break;  // refused for method bayes by the parser
+      d.low = 0, d.high = 1;
+      break;
   }
-  throw std::logic_error("unknown domain kind");
+  if (const ParamDef* def = find_param(name)) clip(d, def->range);
+  return d;
+}
+
+/// x rounded by q (when given) and typed as the parameter, inside [d.low, d.high].
+Value typed(const ParamDef& def, const Domain& dom, const Dimension& d, double x) {
+  if (dom.q > 0) {
+    x = quantize(x, dom.q);
+    if (x > d.high) x = quantize(x - dom.q, dom.q);
+    if (x < d.low) x = quantize(x + dom.q, dom.q);
+  }
+  if (def.type == ParamType::integer) return static_cast<std::int64_t>(std::llround(x));
+  return x;
 }
 
 double number(const Value& v) {
@@ -63,10 +98,8 @@ TrainingParams params_at(const SweepSpec& spec, const Point& point) {
     const double x = point.at(i++);
     if (dom.kind == Domain::Kind::values || dom.kind == Domain::Kind::categorical) {
       def.set(p, dom.values.at(static_cast<std::size_t>(x)));
-    } else if (def.type == ParamType::integer) {
-      def.set(p, static_cast<std::int64_t>(std::llround(x)));
     } else {
-      def.set(p, x);
+      def.set(p, typed(def, dom, dimension_of(name, dom), x));
     }
   }
   if (i != point.size()) throw std::invalid_argument("point has more coordinates than the space");
@@ -95,6 +128,29 @@ std::optional<Point> point_of(const SweepSpec& spec, const TrainingParams& param
     x.push_back(n);
   }
   return x;
+}
+
+std::string search_note(const std::string& name, const Domain& dom) {
+  const bool listed = dom.kind == Domain::Kind::value || dom.kind == Domain::Kind::values ||
+                      dom.kind == Domain::Kind::categorical;
+  const Dimension d = listed ? Dimension{} : dimension_of(name, dom);
+  auto g = [](double v) { return fmt::format("{:.6g}", v); };
+  switch (dom.kind) {
+    case Domain::Kind::values:
+    case Domain::Kind::categorical:
+      return dom.weights.empty() ? "" : "method bayes searches these values without their "
+                                        "probabilities (W&B's bayes search does the same)";
+    case Domain::Kind::normal:
+    case Domain::Kind::log_normal:
+    case Domain::Kind::beta:
+      return fmt::format("method bayes searches {} over [{}, {}]{}, uniformly{} before TPE "
+                         "takes over: its prior is that range, not the {} shape",
+                         dom.distribution, g(d.low), g(d.high),
+                         dom.kind == Domain::Kind::beta ? "" : " (4 standard deviations)",
+                         d.log ? " in log space" : "", dom.distribution);
+    default:
+      return "";
+  }
 }
 
 }  // namespace mammosweep::sweeps

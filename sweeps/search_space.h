@@ -17,8 +17,20 @@ namespace mammosweep::sweeps {
 ///   uniform      numeric [min, max]
 ///   log_uniform  numeric [min, max], searched in log space
 ///   int_uniform  numeric [ceil(min), floor(max)], step 1
-///   categorical, values   categorical over the listed values (index = position)
+///   normal       numeric [mu - 4 sigma, mu + 4 sigma]
+///   log_normal   numeric [e^(mu - 4 sigma), e^(mu + 4 sigma)], searched in log space
+///   beta         numeric [0, 1]
+///   categorical, values   categorical over the listed values (index = position; W&B's
+///                probabilities are not used)
+/// each within the parameter's allowed range. With q > 0 the searched number is rounded as
+/// random search rounds it (sweeps/distributions.h: quantize), stepping back inside the
+/// dimension when rounding leaves it.
 Space search_space(const SweepSpec& spec);
+
+/// How method bayes searches `dom` when that differs from drawing it as method random does
+/// (a note for the user: a normal searched over a bounded range, probabilities not used);
+/// empty when it does not.
+std::string search_note(const std::string& name, const Domain& dom);
 
 /// The training parameters at `point` (one coordinate per search_space dimension): the
 /// spec's training defaults, its value: parameters, then the searched ones.

@@ -196,7 +196,8 @@ TEST(Parse, BayesRules) {
   // An integer range without an integer (random used to draw 0 from it, outside the range).
   expect_one_error("name: s\nmethod: bayes\nmax_trials: 3\nparameters:\n  dropout: "
                    "{distribution: int_uniform, min: 0.2, max: 0.8}\n",
-                   5, 55, "int_uniform expects integer min and max");
+                   5, 55, "parameters.dropout: int_uniform draws integers, but [0.2, 0.8] "
+                          "contains none");
   expect_one_error("name: s\nmethod: bayes\nmax_trials: 3\n", 1, 1,
                    "method bayes needs a parameters: mapping");
 }

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "sweeps/parse.h"
 #include "sweeps/trial.h"
 
@@ -72,6 +74,65 @@ TEST(SearchSpace, TrialsOutsideTheSpaceHaveNoPoint) {
   q = p;
   q.batch_size = 32;  // another fixed value
   EXPECT_FALSE(point_of(spec, q));
+}
+
+
+// W&B's other distributions (a W&B sweep file): each kind's documented range, cut to the
+// parameter's allowed values, q rounding as random search rounds, and a note where the
+// search differs from the distribution's shape.
+const char* kWandb = R"(program: train.py
+method: bayes
+run_cap: 5
+metric: {name: val_auc, goal: maximize}
+parameters:
+  dropout: {distribution: normal, mu: 0.2, sigma: 0.1}
+  weight_decay: {distribution: q_log_normal, mu: -7, sigma: 1, q: 0.0001}
+  unfrozen_fraction: {distribution: beta, a: 2, b: 5}
+  dense_units: {distribution: q_uniform, min: 64, max: 512, q: 64}
+  lr: {distribution: q_log_uniform_values, min: 0.0006, max: 0.1, q: 0.0005}
+  optimizer: {values: [adam, sgd], probabilities: [0.8, 0.2]}
+)";
+
+TEST(SearchSpace, WandbDistributionsMapToBoundedDimensions) {
+  const SweepSpec spec = parse_spec(kWandb);
+  const Space space = search_space(spec);
+  ASSERT_EQ(space.size(), 6u);
+  // normal: mu +- 4 sigma = [-0.2, 0.6], cut to dropout's [0, 1).
+  EXPECT_EQ(space[0].low, 0.0);
+  EXPECT_DOUBLE_EQ(space[0].high, 0.2 + 4 * 0.1);
+  // log_normal: e^(mu +- 4 sigma), searched in log space.
+  EXPECT_TRUE(space[1].log);
+  EXPECT_DOUBLE_EQ(space[1].low, std::exp(-11.0));
+  EXPECT_DOUBLE_EQ(space[1].high, std::exp(-3.0));
+  // beta: its support [0, 1].
+  EXPECT_EQ(space[2].low, 0.0);
+  EXPECT_EQ(space[2].high, 1.0);
+  EXPECT_EQ(space[3].low, 64);
+  EXPECT_EQ(space[3].high, 512);
+  EXPECT_TRUE(space[4].log);
+  EXPECT_EQ(space[5].kind, Dimension::Kind::categorical);
+
+  // q rounds the searched number; an integer parameter gets an integer.
+  const TrainingParams p = params_at(spec, {0.25, 0.00123, 0.3, 100.0, 0.00077, 0});
+  EXPECT_EQ(p.weight_decay, 0.0012);  // round(0.00123 / 0.0001) * 0.0001
+  EXPECT_EQ(p.dense_units, 128);     // round(100 / 64) * 64
+  EXPECT_EQ(p.lr, 0.001);            // round(0.00077 / 0.0005) * 0.0005
+  // Rounding below the range steps one q back inside: round(0.0006 / 0.0005) * 0.0005 = 0.0005.
+  EXPECT_EQ(params_at(spec, {0.25, 0.001, 0.3, 100.0, 0.0006, 0}).lr, 0.001);
+  EXPECT_EQ(point_of(spec, params_from_json(params_to_json(p))),
+            (Point{0.25, p.weight_decay, 0.3, 128, 0.001, 0}));
+
+  // Notes name the search range where it differs from the distribution's shape.
+  auto noted = [&](const std::string& text) {
+    for (const auto& n : spec.notes)
+      if (n.find(text) != std::string::npos) return true;
+    return false;
+  };
+  EXPECT_TRUE(noted("parameters.dropout: method bayes searches normal over [0, 0.6]"));
+  EXPECT_TRUE(noted("parameters.unfrozen_fraction: method bayes searches beta over [0, 1]"));
+  EXPECT_TRUE(noted("parameters.optimizer: method bayes searches these values without their "
+                    "probabilities"));
+  EXPECT_FALSE(noted("parameters.dense_units"));
 }
 
 }  // namespace

@@ -273,5 +273,19 @@ TEST(Wandb, TheExampleFileParses) {
   EXPECT_TRUE(has_note(s, "'program'"));
 }
 
+// The same file with W&B's `method: bayes` runs too: every one of its distributions
+// (q_uniform, q_log_uniform_values, exponent log_uniform, beta) is a search dimension. Read
+// as `run wandb-example.yaml --set method=bayes` reads it: the notes the override causes are
+// kept too (positioned in the merged document).
+TEST(Wandb, TheExampleFileRunsWithMethodBayes) {
+  SweepSpec s =
+      load_spec(std::string(MAMMOSWEEP_SOURCE_DIR) + "/sweeps/wandb-example.yaml", {"method=bayes"});
+  EXPECT_EQ(s.method, Method::bayes);
+  EXPECT_EQ(trial_budget(s), *s.run_cap);
+  EXPECT_TRUE(has_note(s, "parameters.augmentation.brightness: method bayes searches beta over "
+                          "[0, 1]"));
+  EXPECT_TRUE(has_note(s, "'program'"));
+}
+
 }  // namespace
 }  // namespace mammosweep::sweeps
