@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
-# NOT IN CTEST YET (2026-11-30): flaky on a clean clone. (d) once ended 139 (a rank's SIGSEGV
-# in the step teardown; the batch script now counts it as a stop); (e) once saw the sweep's
-# launcher exit 1 within a second of starting, cause not found (its .err was not kept).
-# Run by hand: MAMMOSWEEP=build/orchestrator/mammosweep MAMMOSWEEP_SOURCE_DIR=$PWD \
-#   bash tests/cluster/slurm_limits.not-in-ctest.sh   (issue 16 part 5, docs/reliability.md)
+# ctest: cluster.slurm_limits (labels cluster, script, slurm_limits; about 4 minutes, mostly
+# waiting for Slurm's limit checks). Issue 16 part 5, docs/reliability.md ("Slurm"): the
+# flakes seen by hand in session 6 and what became of them are listed there.
 # What a cluster does to a sweep on its own, on a real single-node Slurm (slurm_harness.sh),
 # with nobody sending a signal by hand (slurm_sweep.test.sh sends them with scancel):
 #   (d) a real time limit: `submit --time 00:01:00 --max-requeues 1`. Slurm itself sends USR1
