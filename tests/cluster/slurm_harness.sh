@@ -63,11 +63,18 @@ slurm_start() {
   mem="$(slurmd -C 2>/dev/null | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' | head -1)"
   mem=$(( ${mem:-1000} * 9 / 10 ))
   read -r ctld_port slurmd_port < <(_slurm_free_ports) || return 1
+  # Job ids of their own: every test cluster would otherwise number its jobs from 1, and two
+  # clusters running at once (ctest -j2) then give Open MPI the same PMIx namespace
+  # (slurm.pmix.1.0) and the same shared-memory segment names, so one job's MPI_Init fails
+  # ("shared memory initialization ... open(2) No such file or directory"; launcher exit 1).
+  # The free port is unique among running clusters, so its range of 100 ids is too.
+  local first_job=$(( ctld_port * 100 ))
 
   dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none
   chmod 0400 "$dir/munge/munge.key"
   cat >"$SLURM_CONF" <<CONF
 ClusterName=ci
+FirstJobId=${first_job}
 SlurmctldHost=${host}(127.0.0.1)
 SlurmctldPort=${ctld_port}
 SlurmdPort=${slurmd_port}
