@@ -17,6 +17,7 @@
 #include "orchestrator/process_deaths.h"
 #include "orchestrator/sweep_results.h"
 #include "results/ranking.h"
+#include "sweeps/search_space.h"
 
 namespace mammosweep::orchestrator {
 
@@ -26,17 +27,17 @@ std::string fmt_num(double v) { return std::isnan(v) ? "n/a" : fmt::format("{:.3
 
 /// The most epochs a trial of `spec` can train (bayes: over the searched epochs, if any).
 int most_epochs(const sweeps::SweepSpec& spec) {
-  int most = spec.training.epochs;
   for (const auto& [name, dom] : spec.parameters) {
     if (name != "epochs") continue;
-    most = 1;
+    int most = 1;
     for (const auto& v : dom.values) most = std::max(most, static_cast<int>(std::get<std::int64_t>(v)));
-    if (dom.kind != sweeps::Domain::Kind::value && dom.kind != sweeps::Domain::Kind::values &&
-        dom.kind != sweeps::Domain::Kind::categorical) {
-      most = std::max(most, static_cast<int>(std::floor(dom.max)));
+    for (const sweeps::Dimension& d : sweeps::search_space(spec)) {  // bounds as searched
+      if (d.name == "epochs" && d.kind == sweeps::Dimension::Kind::numeric)
+        most = std::max(most, static_cast<int>(std::floor(d.high)));
     }
+    return most;
   }
-  return most;
+  return spec.training.epochs;
 }
 
 }  // namespace
@@ -157,8 +158,8 @@ void SweepCoordinator::add_trial(const sweeps::Trial& t) {
 
 std::optional<Job> SweepCoordinator::next_job() {
   if (!target_reached_.empty()) return std::nullopt;
-  if (queue_.empty() && proposer_ && proposer_->ready(proposed())) {
-    const std::vector<Proposed> before = proposed();
+  const std::vector<Proposed> before = queue_.empty() && proposer_ ? proposed() : std::vector<Proposed>{};
+  if (queue_.empty() && proposer_ && proposer_->ready(before)) {
     const bool random = proposer_->random_phase(before);
     std::optional<sweeps::Trial> t = proposer_->propose(before);
     if (!t) {
