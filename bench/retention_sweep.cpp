@@ -29,6 +29,7 @@
 #include "io/files.h"
 #include "orchestrator/coordinator.h"
 #include "orchestrator/retention.h"
+#include "orchestrator/trial_disk.h"
 #include "results/metrics.h"
 #include "results/store.h"
 #include "sweeps/parse.h"

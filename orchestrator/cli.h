@@ -9,6 +9,7 @@
 //   4  the sweep finished but trials failed (only with --fail-on-trial-error)
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -23,6 +24,11 @@ enum ExitCode : int {
   kExitInterrupted = 3,
   kExitTrialsFailed = 4,
 };
+
+inline constexpr const char* kAbout =
+    "mammosweep: sweep ResNet50 fine-tuning variants on mammograms and pick the model of the "
+    "week.\n\nExit codes: 0 ok, 1 runtime failure, 2 usage or invalid input, 3 interrupted "
+    "(resumable), 4 trials failed (--fail-on-trial-error)";
 
 /// A subcommand registers its options on `app` and returns the action to run when chosen.
 using Command = std::function<int()>;
@@ -41,7 +47,16 @@ Command add_check_data_command(CLI::App& app);
 Command add_prune_command(CLI::App& app);
 Command add_supervise_command(CLI::App& app);
 
-/// Parses argv, runs the chosen subcommand, maps exceptions to exit codes and messages.
+/// Every command: the program mammosweep-torch (orchestrator/main.cpp).
 int run_cli(int argc, char** argv);
+/// The commands that only read a sweep's results (status, leaderboard, plot): the program
+/// `mammosweep` runs these itself, without LibTorch, and hands every other command line to
+/// mammosweep-torch (orchestrator/results_main.cpp).
+int run_results_cli(int argc, char** argv);
+/// True when argv[1] names one of the commands run_results_cli runs.
+bool is_results_command(const char* name);
+
+/// Parses argv, runs the chosen subcommand, maps exceptions to exit codes and messages.
+int run_app(CLI::App& app, const std::vector<Command>& commands, int argc, char** argv);
 
 }  // namespace mammosweep::orchestrator

@@ -10,7 +10,7 @@
 
 #include "orchestrator/cli.h"
 #include "orchestrator/cli_options.h"
-#include "orchestrator/retention.h"
+#include "orchestrator/trial_disk.h"
 #include "orchestrator/sweep_results.h"
 #include "results/leaderboard.h"
 

@@ -21,7 +21,7 @@
 #include "io/disk.h"
 #include "io/files.h"
 #include "orchestrator/cli_options.h"
-#include "orchestrator/retention.h"
+#include "orchestrator/trial_disk.h"
 #include "orchestrator/sweep_results.h"
 #include "orchestrator/text_table.h"
 

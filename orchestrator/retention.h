@@ -1,8 +1,8 @@
 #pragma once
 // Checkpoint retention applied to a sweep folder: the policy's decision (results/retention.h)
-// turned into files to delete and checkpoints to rewrite without optimizer state, and what a
-// trial folder holds now (for `status`, `leaderboard` and `prune`). The coordinator applies it
-// whenever a trial ends; `mammosweep prune DIR` applies it after the fact.
+// turned into files to delete and checkpoints to rewrite without optimizer state. The
+// coordinator applies it whenever a trial ends; `mammosweep prune DIR` applies it after the
+// fact.
 #include <cstdint>
 #include <set>
 #include <string>
@@ -15,16 +15,6 @@
 #include "sweeps/trial.h"
 
 namespace mammosweep::orchestrator {
-
-/// What DIR/trials/<id>/ holds now.
-struct TrialDisk {
-  std::uint64_t bytes = 0;              // every file in the folder
-  std::vector<int> full;                // epochs with weights and optimizer state (resumable)
-  std::vector<int> weights_only;        // epochs with weights only
-};
-TrialDisk trial_disk(const std::string& dir, const std::string& trial_id);
-/// "4, 5 (+optimizer)", "3", "3, 7", "none": the epochs whose weights are on disk.
-std::string weights_text(const TrialDisk& d);
 
 struct TrialPlan {
   results::TrialRetention decision;

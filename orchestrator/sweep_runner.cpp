@@ -17,6 +17,7 @@
 #include "orchestrator/mpi_sweep.h"
 #include "orchestrator/process_deaths.h"
 #include "orchestrator/retention.h"
+#include "orchestrator/trial_disk.h"
 #include "orchestrator/run_setup.h"
 #include "orchestrator/store_setup.h"
 #include "orchestrator/sweep_results.h"

@@ -217,7 +217,19 @@ hsize_t extent(hid_t ds, const std::string& what) {
 void read_one(hid_t ds, hid_t mem_type, void* out, const std::string& what) {
   const hsize_t n = extent(ds, what);
   if (n != 1) throw hdf5::Hdf5Error(fmt::format("{}: expected one element, found {}", what, n));
-  check(H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), "reading " + what);
+  read_rows(ds, mem_type, 1, out, what);
+}
+
+void read_rows(hid_t ds, hid_t mem_type, hsize_t rows, void* out, const std::string& what) {
+  Handle file_type(H5Dget_type(ds), "getting the type of " + what);
+  const std::size_t row_bytes =
+      std::max(H5Tget_size(file_type.get()), H5Tget_size(mem_type));
+  Handle dxpl(H5Pcreate(H5P_DATASET_XFER), "creating a transfer property list");
+  // The data's size, at most the 1 MiB default (a bigger read converts in strips).
+  const std::size_t buffer = std::clamp<std::size_t>(rows * row_bytes, row_bytes, 1024 * 1024);
+  check(H5Pset_buffer(dxpl.get(), std::max(buffer, row_bytes), nullptr, nullptr),
+        "sizing the conversion buffer for " + what);
+  check(H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, dxpl.get(), out), "reading " + what);
 }
 
 // Every row of a 1-D dataset of fixed-size strings of `bytes` bytes.
@@ -227,8 +239,7 @@ std::vector<std::string> read_string_rows(hid_t file, const char* name, std::siz
   const hsize_t n = extent(ds.get(), name);
   std::vector<char> buf(n * bytes);
   if (n > 0) {
-    check(H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()),
-          std::string("reading ") + name);
+    read_rows(ds.get(), type.get(), n, buf.data(), name);
   }
   std::vector<std::string> rows;
   for (hsize_t i = 0; i < n; ++i) rows.push_back(hdf5::from_fixed(buf.data() + i * bytes, bytes));

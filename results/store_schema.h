@@ -73,12 +73,14 @@ TrialState from_row(const StateRow& row);
 hsize_t extent(hid_t ds, const std::string& what);
 /// Reads the one element of a scalar (or one-row) dataset into `out`.
 void read_one(hid_t ds, hid_t mem_type, void* out, const std::string& what);
+/// Reads all `rows` rows of `ds` into `out`. The type-conversion buffer is sized to the data:
+/// HDF5's default is a zeroed 1 MiB per read, which made reading a 1,000-trial store spend
+/// most of its time in memset (docs/performance.md section 13).
+void read_rows(hid_t ds, hid_t mem_type, hsize_t rows, void* out, const std::string& what);
 template <typename T>
 std::vector<T> read_all(hid_t ds, hid_t mem_type, const std::string& what) {
   std::vector<T> out(static_cast<std::size_t>(extent(ds, what)));
-  if (!out.empty()) {
-    check(H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "reading " + what);
-  }
+  if (!out.empty()) read_rows(ds, mem_type, out.size(), out.data(), what);
   return out;
 }
 

@@ -449,8 +449,7 @@ void SweepStore::set_state(const std::string& id, const TrialState& state) {
 TrialState SweepStore::state(const std::string& id) const {
   auto& t = impl_->trial(id);
   StateRow row{};
-  check(H5Dread(t.state.get(), impl_->state_mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &row),
-        "reading /trials/" + id + "/state");
+  read_rows(t.state.get(), impl_->state_mem.get(), 1, &row, "/trials/" + id + "/state");
   return from_row(row);
 }
 

@@ -221,15 +221,6 @@ void build(const std::vector<ImageRecord>& records, const CacheOptions& o, std::
 
 }  // namespace
 
-std::uint64_t fnv1a64(const void* data, std::size_t n, std::uint64_t h) {
-  const auto* p = static_cast<const std::uint8_t*>(data);
-  for (std::size_t i = 0; i < n; ++i) {
-    h ^= p[i];
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
-
 std::uint64_t cache_key(const std::vector<ImageRecord>& records, const CacheOptions& o) {
   auto mix = [](std::uint64_t h, auto v) { return fnv1a64(&v, sizeof v, h); };
   std::uint64_t h = fnv1a64("mammosweep-cache", 16);

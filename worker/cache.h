@@ -39,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include "io/hash.h"
 #include "worker/dataset.h"  // ImageRecord
 #include "worker/image.h"  // decode_image
 #include "worker/preprocess.h"
@@ -145,8 +146,6 @@ std::vector<std::int64_t> split_indices(const ImageCache& cache,
                                         const std::vector<ImageRecord>& records,
                                         const std::string& split);
 
-/// 64-bit FNV-1a, exposed for tests and for other keys. `h` chains calls.
-std::uint64_t fnv1a64(const void* data, std::size_t n,
-                      std::uint64_t h = 0xcbf29ce484222325ULL);
+using io::fnv1a64;  // the cache's checksum and key
 
 }  // namespace mammosweep::worker

@@ -3,29 +3,16 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <torch/serialize.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
 #include "io/files.h"
-#include "worker/cache.h"
 #include "worker/resnet50.h"
 
 namespace mammosweep::worker {
 namespace {
-
-constexpr char kMagic[8] = {'M', 'S', 'C', 'K', 'P', 'T', '0', '1'};         // full
-constexpr char kWeightsMagic[8] = {'M', 'S', 'C', 'K', 'P', 'W', '0', '1'};  // weights only
-
-std::optional<CheckpointKind> kind_of_magic(const char* bytes) {
-  if (std::memcmp(bytes, kMagic, 8) == 0) return CheckpointKind::full;
-  if (std::memcmp(bytes, kWeightsMagic, 8) == 0) return CheckpointKind::weights_only;
-  return std::nullopt;
-}
 
 std::string shape_text(c10::IntArrayRef sizes) {
   return fmt::format("[{}]", fmt::join(sizes, ", "));
@@ -53,14 +40,6 @@ void read_model_state(torch::serialize::InputArchive& archive, ResNet50Impl& mod
 
 }  // namespace
 
-std::string checkpoint_dir(const std::string& out_dir, const std::string& trial_id) {
-  return out_dir + "/trials/" + trial_id;
-}
-
-std::string checkpoint_path(const std::string& dir, int epoch) {
-  return fmt::format("{}/epoch-{:04d}.ckpt", dir, epoch);
-}
-
 /// The checkpoint's payload (a torch archive). Runs on the training thread: the archive
 /// refers to the live parameters and optimizer state.
 std::string serialize_checkpoint(ResNet50Impl& model, torch::optim::Optimizer& optimizer,
@@ -80,37 +59,6 @@ std::string serialize_checkpoint(ResNet50Impl& model, torch::optim::Optimizer& o
   return payload.str();
 }
 
-/// Header + checksum + payload, written atomically (temporary file, fsync, rename).
-void write_checkpoint(const std::string& path, const std::string& body, CheckpointKind kind) {
-  std::string bytes(kind == CheckpointKind::full ? kMagic : kWeightsMagic, sizeof kMagic);
-  std::uint64_t size = body.size();
-  std::uint64_t sum = fnv1a64(body.data(), body.size());
-  bytes.append(reinterpret_cast<const char*>(&size), 8);
-  bytes.append(reinterpret_cast<const char*>(&sum), 8);
-  bytes += body;
-  io::write_file_atomic(path, bytes);
-}
-
-
-/// The payload of a checkpoint whose header and checksum verify, or an empty optional.
-std::optional<std::string> read_verified(const std::string& path, CheckpointKind* kind) {
-  std::string bytes;
-  try {
-    bytes = io::read_file(path);
-  } catch (const std::runtime_error&) {
-    return std::nullopt;
-  }
-  if (bytes.size() < 24) return std::nullopt;
-  const std::optional<CheckpointKind> k = kind_of_magic(bytes.data());
-  if (!k) return std::nullopt;
-  if (kind) *kind = *k;
-  std::uint64_t size = 0, sum = 0;
-  std::memcpy(&size, bytes.data() + 8, 8);
-  std::memcpy(&sum, bytes.data() + 16, 8);
-  if (bytes.size() != 24 + size) return std::nullopt;
-  if (fnv1a64(bytes.data() + 24, size) != sum) return std::nullopt;
-  return bytes.substr(24);
-}
 
 
 CheckpointMeta load_checkpoint(const std::string& payload, ResNet50Impl& model,
@@ -133,20 +81,6 @@ CheckpointMeta load_checkpoint(const std::string& payload, ResNet50Impl& model,
   // Absent in checkpoints written before the tie-break was stored: NaN (any loss wins a tie).
   if (archive.try_read("best_val_loss", v)) meta.best_val_loss = v.toDouble();
   return meta;
-}
-
-std::vector<std::pair<int, std::string>> list_checkpoints(const std::string& dir) {
-  std::vector<std::pair<int, std::string>> out;
-  for (const std::string& name : io::list_dir(dir)) {
-    int epoch = 0;
-    char tail[8] = {};
-    if (std::sscanf(name.c_str(), "epoch-%d.%5s", &epoch, tail) == 2 &&
-        std::string(tail) == "ckpt" && name.size() == 15) {
-      out.emplace_back(epoch, dir + "/" + name);
-    }
-  }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  return out;
 }
 
 int load_checkpoint_weights(const std::string& path, ResNet50Impl& model) {
@@ -173,13 +107,6 @@ int load_checkpoint_weights(const std::string& path, ResNet50Impl& model) {
     throw std::runtime_error(path + ": not a checkpoint of this model: " +
                              (why.empty() ? "LibTorch cannot read its archive" : why));
   }
-}
-
-std::optional<CheckpointKind> checkpoint_kind(const std::string& path) {
-  char magic[8] = {};
-  std::ifstream in(path, std::ios::binary);
-  if (!in.read(magic, 8)) return std::nullopt;
-  return kind_of_magic(magic);
 }
 
 void strip_optimizer_state(const std::string& path) {
@@ -213,12 +140,6 @@ void strip_optimizer_state(const std::string& path) {
   std::ostringstream body;
   out.save_to(body);
   write_checkpoint(path, body.str(), CheckpointKind::weights_only);
-}
-
-void prune_checkpoints(const std::string& dir, int epoch, int best) {
-  for (const auto& [e, path] : list_checkpoints(dir)) {
-    if (e < epoch - 1 && e != best) ::unlink(path.c_str());
-  }
 }
 
 void CheckpointWriter::submit(std::function<void()> job) {

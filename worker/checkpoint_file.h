@@ -1,0 +1,41 @@
+#pragma once
+// A trial's checkpoint files, without LibTorch (the payload is opaque bytes here;
+// worker/checkpoint.h makes and reads it). One file per epoch, DIR/epoch-NNNN.ckpt with
+// DIR = checkpoint_dir(out, trial id):
+//   "MSCKPT01" (full) or "MSCKPW01" (weights only), u64 payload bytes, u64 FNV-1a of the
+//   payload, then the payload.
+// Files are written atomically (temporary file, fsync, rename); a file whose header or
+// checksum does not verify is treated as absent. `status`, `leaderboard` and `prune` list
+// checkpoints through this file alone, so the results-only program (orchestrator/results_main.cpp)
+// does not load LibTorch.
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace mammosweep::worker {
+
+enum class CheckpointKind { full, weights_only };
+
+/// OUT/trials/<trial id>: where a sweep keeps a trial's checkpoints.
+std::string checkpoint_dir(const std::string& out_dir, const std::string& trial_id);
+/// DIR/epoch-NNNN.ckpt
+std::string checkpoint_path(const std::string& dir, int epoch);
+
+/// Header + checksum + payload, written atomically. Throws io::IoError (code() ENOSPC or
+/// EDQUOT on a full disk); the temporary file is removed and `path` is left as it was.
+void write_checkpoint(const std::string& path, const std::string& body,
+                      CheckpointKind kind = CheckpointKind::full);
+/// The kind the header of `path` declares (reads 8 bytes), or nullopt when it is not a
+/// checkpoint (the checksum is not checked).
+std::optional<CheckpointKind> checkpoint_kind(const std::string& path);
+/// The payload of a checkpoint (either kind) whose header and checksum verify, or nullopt.
+std::optional<std::string> read_verified(const std::string& path,
+                                         CheckpointKind* kind = nullptr);
+/// Checkpoint files of a trial folder, newest first: {epoch, path} (by name; verify with
+/// read_verified before trusting one).
+std::vector<std::pair<int, std::string>> list_checkpoints(const std::string& checkpoint_dir);
+/// Keeps the checkpoints of epochs >= epoch - 1 and of `best`; removes the others.
+void prune_checkpoints(const std::string& dir, int epoch, int best);
+
+}  // namespace mammosweep::worker
