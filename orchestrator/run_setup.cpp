@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -31,15 +32,15 @@ FaultInjection fault_injection_from_env() {
   const long r = std::strtol(rank, &end, 10);
   const bool rank_ok = std::string(rank) == "*" || (end != rank && *end == '\0' && r >= 0);
   if ((n != 4 && n != 5) || !rank_ok || f.epoch < 1 || f.step < 1 ||
-      (n == 5 && std::string(kind) != "segv")) {
+      (n == 5 && std::string(kind) != "segv" && std::string(kind) != "kill")) {
     throw InputError(fmt::format("MAMMOSWEEP_INJECT_FAILURE='{}': expected "
-                                 "RANK:TRIAL:EPOCH:STEP[:segv] with RANK a number or *, EPOCH "
-                                 "and STEP >= 1, e.g. 2:B:1:3 or *:B:1:3:segv",
+                                 "RANK:TRIAL:EPOCH:STEP[:segv|:kill] with RANK a number or *, "
+                                 "EPOCH and STEP >= 1, e.g. 2:B:1:3 or *:B:1:3:segv",
                                  env));
   }
   f.rank = std::string(rank) == "*" ? FaultInjection::kAnyRank : static_cast<int>(r);
   f.trial = name;
-  f.segv = n == 5;
+  if (n == 5) f.signal = std::string(kind) == "segv" ? SIGSEGV : SIGKILL;
   return f;
 }
 
@@ -95,7 +96,7 @@ worker::TrainerOptions trainer_options(const Setup& s, const RunOptions& opt,
   if (rank_matches && (f.trial == trial.name || f.trial == trial.id)) {
     to.fail_at_epoch = f.epoch;
     to.fail_at_step = f.step;
-    to.fail_by_signal = f.segv;
+    to.fail_signal = f.signal;
   }
   to.checkpoint_dir = worker::checkpoint_dir(opt.out_dir, trial.id);
   to.resume_epoch = resume_epoch;

@@ -13,14 +13,15 @@
 
 namespace mammosweep::orchestrator {
 
-/// MAMMOSWEEP_INJECT_FAILURE=RANK:TRIAL:EPOCH:STEP[:segv] makes world rank RANK (or any rank
-/// for `*`) throw at that training step of trial TRIAL (name or id), or with `:segv` die of
-/// SIGSEGV there: fault injection for tests and cluster checks.
+/// MAMMOSWEEP_INJECT_FAILURE=RANK:TRIAL:EPOCH:STEP[:segv|:kill] makes world rank RANK (or
+/// any rank for `*`) throw at that training step of trial TRIAL (name or id), or with `:segv`
+/// die of SIGSEGV there, with `:kill` of SIGKILL (as the OOM killer ends a process): fault
+/// injection for tests and cluster checks.
 struct FaultInjection {
   static constexpr int kAnyRank = -2;
   int rank = -1, epoch = 0, step = 0;
   std::string trial;
-  bool segv = false;
+  int signal = 0;  // 0: throw
 };
 
 struct Setup {

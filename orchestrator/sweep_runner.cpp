@@ -34,7 +34,10 @@ std::atomic<bool>& stop_requested() {
   return flag;
 }
 
-extern "C" void mammosweep_on_stop_signal(int) { stop_requested().store(true); }
+extern "C" void mammosweep_on_stop_signal(int) {
+  stop_requested().store(true);
+  io::stand_down_notes();  // asked to stop: not charged as a death, even if SIGKILL follows
+}
 
 void install_stop_handlers() {
   struct sigaction sa {};
@@ -162,7 +165,11 @@ int run_sweep(const RunOptions& opt) {
   int rc = kExitOk;
   std::string out_of_space;
   {
+    if (std::string line = settle_previous_launch(opt.out_dir); !line.empty()) {
+      std::cout << line << "\n";
+    }
     SweepCoordinator coord(s.spec, s.trials, store, opt, concurrent);
+    LaunchDeathNote launch_note(opt.out_dir);
     if (session.size() > 1) {
       // The coordinator's own CPU use while it dispatches (target: < 2% of a core).
       auto cpu_seconds = [] {

@@ -179,7 +179,7 @@ struct Run {
 
   void maybe_inject_failure(int epoch, std::int64_t step) const {
     if (options.fail_at_epoch == epoch && options.fail_at_step == step) {
-      if (options.fail_by_signal) std::raise(SIGSEGV);
+      if (options.fail_signal > 0) std::raise(options.fail_signal);
       throw std::runtime_error(
           fmt::format("injected failure at epoch {}, step {} (fault injection)", epoch, step));
     }

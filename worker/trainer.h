@@ -126,9 +126,10 @@ struct TrainerOptions {
   std::function<bool()> should_stop;
   /// Fault injection (tests, and checking how a cluster behaves): throw an exception at this
   /// training step (1-based, counted within the epoch) of this epoch. 0: never. With
-  /// fail_by_signal the process dies of SIGSEGV there instead (a crashing rank).
+  /// fail_signal > 0 the process raises that signal there instead (SIGSEGV: a crashing rank;
+  /// SIGKILL: one the OOM killer ends).
   int fail_at_epoch = 0, fail_at_step = 0;
-  bool fail_by_signal = false;
+  int fail_signal = 0;
 };
 
 struct TrainOutcome {

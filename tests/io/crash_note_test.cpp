@@ -1,5 +1,6 @@
-// io/crash_note.h in real child processes: the note is written by the dying process, the
-// process still dies of its signal, and the handler that was there before still runs.
+// io/crash_note.h in real child processes: the note is written when armed and completed by
+// the dying process, the process still dies of its signal, and the handler that was there
+// before still runs; SIGKILL leaves the note as armed; disarming and a stop signal remove it.
 #include "io/crash_note.h"
 
 #include <gtest/gtest.h>
@@ -70,6 +71,66 @@ TEST(CrashNote, TheHandlerThatWasThereBeforeStillRuns) {
   ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
   EXPECT_EQ(WEXITSTATUS(status), 42);
   EXPECT_EQ(read_file(path), "trial=C\nsignal=" + std::to_string(SIGBUS) + "\n");
+}
+
+TEST(CrashNote, SigkillLeavesTheNoteAsArmedWithoutASignalLine) {
+  test::TempDir dir("crash_note");
+  const std::string attempt = dir.file("attempt.txt"), launch = dir.file("launch.txt");
+  const int status = in_child([&] {
+    install_crash_note_handler();
+    arm_launch_note(launch, "launch\n");
+    arm_crash_note(attempt, "trial=D\nattempt=1\n");
+    ::raise(SIGKILL);  // as the kernel's OOM killer ends a process: no handler runs
+  });
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGKILL);
+  EXPECT_EQ(read_file(attempt), "trial=D\nattempt=1\n");
+  EXPECT_EQ(read_file(launch), "launch\n");
+}
+
+TEST(CrashNote, AFatalSignalRemovesTheLaunchNote) {
+  test::TempDir dir("crash_note");
+  const std::string attempt = dir.file("attempt.txt"), launch = dir.file("launch.txt");
+  const int status = in_child([&] {
+    ::signal(SIGFPE, SIG_DFL);
+    install_crash_note_handler();
+    arm_launch_note(launch, "launch\n");
+    arm_crash_note(attempt, "trial=E\n");
+    ::raise(SIGFPE);
+  });
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(read_file(attempt), "trial=E\nsignal=" + std::to_string(SIGFPE) + "\n");
+  EXPECT_FALSE(file_exists(launch));
+}
+
+TEST(CrashNote, AStopSignalRemovesBothNotesAndKeepsLaterOnesFromStaying) {
+  test::TempDir dir("crash_note");
+  const std::string attempt = dir.file("attempt.txt"), launch = dir.file("launch.txt"),
+                    later = dir.file("later.txt");
+  const int status = in_child([&] {
+    ::signal(SIGTERM, +[](int) { stand_down_notes(); });  // as sweep_runner's stop handler
+    install_crash_note_handler();
+    arm_launch_note(launch, "launch\n");
+    arm_crash_note(attempt, "trial=F\n");
+    ::raise(SIGTERM);
+    arm_crash_note(later, "trial=G\n");  // armed after the stop signal: removed at once
+    ::raise(SIGKILL);  // the launcher's SIGKILL after its SIGTERM
+  });
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGKILL);
+  EXPECT_FALSE(file_exists(attempt));
+  EXPECT_FALSE(file_exists(launch));
+  EXPECT_FALSE(file_exists(later));
+}
+
+TEST(CrashNote, ArmingWritesTheNoteAndDisarmingRemovesIt) {
+  test::TempDir dir("crash_note");
+  const std::string path = dir.file("note.txt");
+  arm_crash_note(path, "trial=H\n");
+  EXPECT_EQ(read_file(path), "trial=H\n");
+  disarm_crash_note();
+  EXPECT_FALSE(file_exists(path));
+  EXPECT_THROW(arm_crash_note(dir.file("no-such-folder/note.txt"), "x"), std::runtime_error);
 }
 
 TEST(CrashNote, RefusesANoteTooLongForItsBuffer) {

@@ -8,7 +8,9 @@
 #   - launch 3: B has died retries + 1 = 2 times: failed with the reason "process died: rank
 #     R ... signal 11 ..."; A and C finish.
 # A and C, killed mid-epoch as bystanders, must end with the epoch rows of an uninterrupted
-# run at full precision (no epoch lost or duplicated). Also: a single-process run under
+# run at full precision (no epoch lost or duplicated). The same with B's rank ended by SIGKILL
+# (`:kill`, as the kernel's OOM killer ends it): charged as "ended without seeing a signal".
+# Also: a single-process run under
 # supervise, and `supervise` itself (relaunch limit, exit codes, signals passed on) with a
 # stand-in launch script.
 set -uo pipefail
@@ -49,6 +51,25 @@ timeout 600 "$MAMMOSWEEP" supervise -- "$MAMMOSWEEP" run "$tmp/spec.yaml" --out 
 rc=$?
 [ $rc -eq 0 ] || { fail "supervised one-process run exited $rc"; tail -30 "$tmp/one.log"; }
 same_except_failed one "$tmp/one" B
+
+echo "== mpirun -np 3 under supervise; B's rank is SIGKILLed (as by the OOM killer) every time"
+export MAMMOSWEEP_INJECT_FAILURE='*:B:1:2:kill'
+timeout 600 "$MAMMOSWEEP" supervise --max-relaunches 3 -- "$MPIEXEC" --oversubscribe -np 3 \
+  -x MAMMOSWEEP_INJECT_FAILURE "$MAMMOSWEEP" run "$tmp/spec.yaml" --out "$tmp/kill" \
+  "${common[@]}" --resume >"$tmp/kill.log" 2>&1
+rc=$?
+[ $rc -eq 0 ] || { fail "supervised mpirun (SIGKILL) exited $rc"; tail -40 "$tmp/kill.log"; }
+[ "$(grep -c "a process died. Relaunching" "$tmp/kill.log")" -eq 2 ] \
+  || fail "SIGKILL: expected exactly 2 relaunches: $(grep 'mammosweep supervise' "$tmp/kill.log")"
+same_except_failed kill "$tmp/kill" B
+case "$failed_reason" in
+  "process died: rank "*"ended without seeing a signal (SIGKILL"*"in attempt 2 (2 attempt(s) died; retries: 1;"*) ;;
+  *) fail "B's reason after SIGKILL: '$failed_reason'" ;;
+esac
+# Only B's two attempts left notes: the bystanders and the coordinator got mpirun's SIGTERM
+# before its SIGKILL and stood down.
+[ "$(ls "$tmp/kill/deaths" | wc -l)" -eq 2 ] \
+  || fail "SIGKILL: expected B's 2 notes: $(ls "$tmp/kill/deaths")"
 unset MAMMOSWEEP_INJECT_FAILURE
 
 echo "== supervise with a stand-in launch"

@@ -3,11 +3,14 @@
 #include "orchestrator/process_deaths.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <cstring>
+#include <ctime>
 
 #include "io/crash_note.h"
 #include "io/files.h"
@@ -63,16 +66,82 @@ TEST(ProcessDeaths, NoFolderMeansNoDeathsAndBadNotesAreNamed) {
   EXPECT_TRUE(read_death_notes(out.path()).by_trial.empty());
   io::make_dirs(deaths_dir(out.path()));
   io::write_file_atomic(deaths_dir(out.path()) + "/x.attempt-1.rank-1.txt",
-                        "trial=x\nattempt=1\nrank=1\n");  // died before signal= was written
+                        "trial=x\nattempt=1\nrank=1\nsignal=eleven\n");
   io::write_file_atomic(deaths_dir(out.path()) + "/y.txt", "attempt=one\n");
   io::write_file_atomic(deaths_dir(out.path()) + "/README", "not a note");
   DeathNotes notes = read_death_notes(out.path());
   EXPECT_TRUE(notes.by_trial.empty());
   ASSERT_EQ(notes.problems.size(), 2u);
-  EXPECT_NE(notes.problems[0].find("x.attempt-1.rank-1.txt: no valid signal="), std::string::npos)
+  EXPECT_NE(notes.problems[0].find("x.attempt-1.rank-1.txt: a signal= line that is not"),
+            std::string::npos)
       << notes.problems[0];
   EXPECT_NE(notes.problems[1].find("y.txt: no trial= line"), std::string::npos)
       << notes.problems[1];
+}
+
+TEST(ProcessDeaths, ASigkilledAttemptIsADeathWithoutASignal) {
+  test::TempDir out("deaths");
+  die_in_attempt(out.path(), "t-k", 1, 2, SIGKILL);  // no handler runs, as for the OOM killer
+  DeathNotes notes = read_death_notes(out.path());
+  EXPECT_TRUE(notes.problems.empty());
+  ASSERT_EQ(notes.by_trial.at("t-k").size(), 1u);
+  const ProcessDeath& d = notes.by_trial.at("t-k")[0];
+  EXPECT_EQ(d.signal, 0);
+  EXPECT_EQ(d.attempt, 1);
+  const std::string text = describe(d);
+  EXPECT_NE(text.find("rank 2"), std::string::npos) << text;
+  EXPECT_NE(text.find("ended without seeing a signal (SIGKILL"), std::string::npos) << text;
+}
+
+void set_mtime(const std::string& path, std::time_t when) {
+  const struct timespec times[2] = {{when, 0}, {when, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0) << path;
+}
+
+TEST(ProcessDeaths, AWholeLaunchKilledAtOnceChargesNobody) {
+  test::TempDir out("deaths");
+  EXPECT_EQ(settle_previous_launch(out.path()), "");  // no folder: nothing to do
+  // An earlier launch's SIGKILLed attempt (charged then), this launch's coordinator and two
+  // attempts, all ended by SIGKILL at once, and one attempt that died of SIGSEGV.
+  die_in_attempt(out.path(), "t-old", 1, 1, SIGKILL);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    LaunchDeathNote launch(out.path());
+    ::raise(SIGKILL);
+    ::_exit(0);
+  }
+  ::waitpid(pid, nullptr, 0);
+  die_in_attempt(out.path(), "t-a", 2, 1, SIGKILL);
+  die_in_attempt(out.path(), "t-b", 1, 2, SIGKILL);
+  die_in_attempt(out.path(), "t-c", 1, 3, SIGSEGV);
+  const std::string dir = deaths_dir(out.path());
+  const std::time_t now = std::time(nullptr);
+  set_mtime(dir + "/t-old.attempt-1.rank-1.txt", now - 100);
+  set_mtime(dir + "/launch.txt", now - 50);
+  ASSERT_EQ(read_death_notes(out.path()).by_trial.size(), 4u);
+
+  const std::string line = settle_previous_launch(out.path());
+  EXPECT_NE(line.find("no process seeing a signal"), std::string::npos) << line;
+  EXPECT_NE(line.find("2 running attempt(s) not charged"), std::string::npos) << line;
+  DeathNotes notes = read_death_notes(out.path());
+  EXPECT_TRUE(notes.problems.empty());
+  EXPECT_EQ(notes.by_trial.size(), 2u);
+  EXPECT_EQ(notes.by_trial.count("t-old"), 1u);  // older than the launch: kept
+  EXPECT_EQ(notes.by_trial.count("t-c"), 1u);    // it saw its signal: kept
+  EXPECT_FALSE(io::file_exists(dir + "/launch.txt"));
+  EXPECT_EQ(settle_previous_launch(out.path()), "");
+}
+
+TEST(ProcessDeaths, ALaunchThatEndsRemovesItsNote) {
+  test::TempDir out("deaths");
+  {
+    LaunchDeathNote launch(out.path());
+    EXPECT_TRUE(io::file_exists(deaths_dir(out.path()) + "/launch.txt"));
+  }
+  EXPECT_FALSE(io::file_exists(deaths_dir(out.path()) + "/launch.txt"));
+  die_in_attempt(out.path(), "t-a", 1, 1, SIGKILL);
+  EXPECT_EQ(settle_previous_launch(out.path()), "");
+  EXPECT_EQ(read_death_notes(out.path()).by_trial.size(), 1u);  // charged by the coordinator
 }
 
 class CoordinatorDeaths : public ::testing::Test {
@@ -137,6 +206,21 @@ TEST_F(CoordinatorDeaths, TheDeadTrialIsFailedAfterRetriesPlusOneDeathsAndTheOth
   EXPECT_NE(s.failure_reason.find("2 attempt(s) died; retries: 1"), std::string::npos)
       << s.failure_reason;
   EXPECT_EQ(store.state(trials_[0].id).status, results::TrialStatus::running);
+}
+
+TEST_F(CoordinatorDeaths, ASigkilledRankIsChargedLikeACrash) {
+  start(/*retries=*/0);
+  const std::string b = trials_[1].id;
+  die_in_attempt(out_.path(), b, 1, 2, SIGKILL);
+  died_in(1);
+  auto store = results::SweepStore::open_for_append(out_.file("results.h5"), inits_);
+  SweepCoordinator c(spec_, trials_, store, options_);
+  EXPECT_EQ(queued(c), (std::vector<std::string>{"A"}));
+  results::TrialState s = store.state(b);
+  EXPECT_EQ(s.status, results::TrialStatus::failed);
+  EXPECT_EQ(s.failure_reason.rfind("process died: rank 2", 0), 0u) << s.failure_reason;
+  EXPECT_NE(s.failure_reason.find("ended without seeing a signal"), std::string::npos)
+      << s.failure_reason;
 }
 
 TEST_F(CoordinatorDeaths, ADeathOfAnEarlierAttemptIsNotChargedAgain) {
