@@ -21,17 +21,24 @@ common=(--cache-dir "$tmp/cache" --no-progress)
 
 run_reference 6 "${common[@]}"
 
+# supervised_mpi NAME KIND: the sweep under supervise + mpirun -np 3 into $tmp/NAME with B's
+# rank dying (KIND segv or kill) every time; exit 0 after exactly 2 relaunches, B failed and
+# the rest equal to the reference (sets failed_reason).
+supervised_mpi() {
+  export MAMMOSWEEP_INJECT_FAILURE="*:B:1:2:$2"
+  timeout 600 "$MAMMOSWEEP" supervise --max-relaunches 3 -- "$MPIEXEC" --oversubscribe -np 3 \
+    -x MAMMOSWEEP_INJECT_FAILURE "$MAMMOSWEEP" run "$tmp/spec.yaml" --out "$tmp/$1" \
+    "${common[@]}" --resume >"$tmp/$1.log" 2>&1
+  local rc=$?
+  [ $rc -eq 0 ] || { fail "$1: supervised mpirun exited $rc"; tail -40 "$tmp/$1.log"; }
+  [ "$(grep -c "a process died. Relaunching" "$tmp/$1.log")" -eq 2 ] \
+    || fail "$1: expected exactly 2 relaunches: $(grep 'mammosweep supervise' "$tmp/$1.log")"
+  expect_in "$tmp/$1.log" "process died: rank"
+  same_except_failed "$1" "$tmp/$1" B
+}
+
 echo "== mpirun -np 3 under supervise; B's rank segfaults every time"
-export MAMMOSWEEP_INJECT_FAILURE='*:B:1:2:segv'
-timeout 600 "$MAMMOSWEEP" supervise --max-relaunches 3 -- "$MPIEXEC" --oversubscribe -np 3 \
-  -x MAMMOSWEEP_INJECT_FAILURE "$MAMMOSWEEP" run "$tmp/spec.yaml" --out "$tmp/mpi" \
-  "${common[@]}" --resume >"$tmp/mpi.log" 2>&1
-rc=$?
-[ $rc -eq 0 ] || { fail "supervised mpirun exited $rc"; tail -40 "$tmp/mpi.log"; }
-[ "$(grep -c "a process died. Relaunching" "$tmp/mpi.log")" -eq 2 ] \
-  || fail "expected exactly 2 relaunches: $(grep 'mammosweep supervise' "$tmp/mpi.log")"
-expect_in "$tmp/mpi.log" "process died: rank"
-same_except_failed mpi "$tmp/mpi" B
+supervised_mpi mpi segv
 case "$failed_reason" in
   "process died: rank "*"died of signal 11 ("*") in attempt 2 (2 attempt(s) died; retries: 1;"*) ;;
   *) fail "B's reason: '$failed_reason'" ;;
@@ -53,15 +60,7 @@ rc=$?
 same_except_failed one "$tmp/one" B
 
 echo "== mpirun -np 3 under supervise; B's rank is SIGKILLed (as by the OOM killer) every time"
-export MAMMOSWEEP_INJECT_FAILURE='*:B:1:2:kill'
-timeout 600 "$MAMMOSWEEP" supervise --max-relaunches 3 -- "$MPIEXEC" --oversubscribe -np 3 \
-  -x MAMMOSWEEP_INJECT_FAILURE "$MAMMOSWEEP" run "$tmp/spec.yaml" --out "$tmp/kill" \
-  "${common[@]}" --resume >"$tmp/kill.log" 2>&1
-rc=$?
-[ $rc -eq 0 ] || { fail "supervised mpirun (SIGKILL) exited $rc"; tail -40 "$tmp/kill.log"; }
-[ "$(grep -c "a process died. Relaunching" "$tmp/kill.log")" -eq 2 ] \
-  || fail "SIGKILL: expected exactly 2 relaunches: $(grep 'mammosweep supervise' "$tmp/kill.log")"
-same_except_failed kill "$tmp/kill" B
+supervised_mpi kill kill
 case "$failed_reason" in
   "process died: rank "*"ended without seeing a signal (SIGKILL"*"in attempt 2 (2 attempt(s) died; retries: 1;"*) ;;
   *) fail "B's reason after SIGKILL: '$failed_reason'" ;;

@@ -6,18 +6,9 @@
 #   Model 3 failed (CUDA out of memory, 2 attempts), Model 4 running (1 of 3 epochs)
 #   spec metric val_accuracy; mean epoch 9.5 s, 2 epochs left, 1 running -> ETA 19 s.
 set -uo pipefail
-bin="${MAMMOSWEEP:?}"; src="${MAMMOSWEEP_SOURCE_DIR:?}"
-build="$(cd "$(dirname "$bin")/.." && pwd)"   # .../build/orchestrator/mammosweep -> .../build
-fixture="$build/tests/orchestrator_results_fixture_test"
-[ -x "$fixture" ] || { echo "FAIL: $fixture not built (cmake --build BUILD --target all_tests)"; exit 1; }
-tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
-# shellcheck source=../shell_helpers.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../shell_helpers.sh"
-
-sweep="$tmp/sweep"
-MAMMOSWEEP_FIXTURE_OUT="$sweep" "$fixture" --gtest_filter='ResultsFixtureForShell.*' >"$tmp/fx" 2>&1 \
-  || { echo "FAIL: fixture writer"; cat "$tmp/fx"; exit 1; }
-[ -f "$sweep/results.h5" ] || { echo "FAIL: fixture wrote no results.h5"; cat "$tmp/fx"; exit 1; }
+src="${MAMMOSWEEP_SOURCE_DIR:?}"
+# shellcheck source=results_fixture.sh
+source "$(dirname "${BASH_SOURCE[0]}")/results_fixture.sh"
 
 # --- status ------------------------------------------------------------------------------
 check "status" 0 "$bin" status "$sweep"
