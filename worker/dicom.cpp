@@ -70,6 +70,9 @@ class Precheck {
       need(pos, 2, "element header");
       if (u16(pos, false) != 0x0002) break;
       const Header h = header(pos, meta);
+      // No meta element is a sequence (PS3.10 7.1); GDCM asserts reading one here.
+      if (h.vr[0] == 'S' && h.vr[1] == 'Q')
+        corrupt(pos, "a sequence (VR SQ) in the file meta information, element " + tag_text(h.tag));
       const std::size_t next = skip(pos, h);
       if (h.tag == 0x00020000 && h.length == 4) meta_end = next + u32(h.value, false);
       if (h.tag == 0x00020010) ts.assign(reinterpret_cast<const char*>(d_ + h.value), h.length);
@@ -292,8 +295,8 @@ class MemoryBuffer : public std::streambuf {
 // build aborts on assertions, and a few corrupt bytes make it read out of bounds (SIGSEGV).
 // The process cannot survive that, but it can say which file did it: while GDCM runs, the
 // file's name is noted for a handler that prints it, puts the previous handler back and
-// returns, so the signal then ends the process as it would have (abort() raises again; a
-// fault repeats).
+// returns, so the signal then ends the process as it would have (a fault repeats; an abort is
+// raised again).
 thread_local const char* t_decoding = nullptr;
 constexpr int kCrashSignals[] = {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL};
 struct sigaction g_previous[std::size(kCrashSignals)];
@@ -315,6 +318,10 @@ extern "C" void mammosweep_dicom_on_crash(int sig) {
   for (std::size_t i = 0; i < std::size(kCrashSignals); ++i) {
     if (kCrashSignals[i] == sig) sigaction(sig, &g_previous[i], nullptr);
   }
+  // A fault repeats into the restored handler when we return; abort() does not: glibc then
+  // resets SIGABRT to the default action itself, and the previous handler (the crash note's,
+  // libFuzzer's) would never run. Raised here, it reaches that handler as we return.
+  if (sig == SIGABRT) ::raise(SIGABRT);
 }
 
 class NameFileOnCrash {
