@@ -46,11 +46,11 @@ cluster::SubmitOptions build_options(const SubmitCli& cli, const sweeps::SweepSp
   o.out_dir = io::absolute_path(cli.out);
   o.work_dir = io::current_dir();
   // The program users call (results_main.cpp), next to this one, rather than this one.
-  const std::string front =
-      io::join_path(io::parent_dir(io::read_link("/proc/self/exe")), "mammosweep");
-  o.mammosweep_binary = !cli.binary.empty()         ? io::absolute_path(cli.binary)
-                        : io::file_exists(front)    ? front
-                                                    : io::read_link("/proc/self/exe");
+  const std::string self = io::read_link("/proc/self/exe");
+  const std::string front = io::join_path(io::parent_dir(self), "mammosweep");
+  o.mammosweep_binary = !cli.binary.empty()      ? io::absolute_path(cli.binary)
+                        : io::file_exists(front) ? front
+                                                 : self;
   o.launcher = cluster::parse_launcher(cli.launcher);
   for (const auto& kv : cli.env) {
     size_t eq = kv.find('=');

@@ -22,12 +22,9 @@ std::string launch_path(const std::string& out_dir) {
   return deaths_dir(out_dir) + "/" + kLaunch;
 }
 
-struct NoteFile {
-  std::string name, path;
-};
-// The attempt notes in DIR/deaths, by name.
-std::vector<NoteFile> attempt_note_files(const std::string& out_dir) {
-  std::vector<NoteFile> files;
+// The paths of the attempt notes in DIR/deaths, by name.
+std::vector<std::string> attempt_note_files(const std::string& out_dir) {
+  std::vector<std::string> files;
   const std::string dir = deaths_dir(out_dir);
   if (!io::is_directory(dir)) return files;
   std::vector<std::string> names = io::list_dir(dir);
@@ -37,7 +34,7 @@ std::vector<NoteFile> attempt_note_files(const std::string& out_dir) {
         name.compare(name.size() - std::strlen(kSuffix), std::string::npos, kSuffix) != 0) {
       continue;
     }
-    files.push_back({name, dir + "/" + name});
+    files.push_back(dir + "/" + name);
   }
   return files;
 }
@@ -106,9 +103,9 @@ std::string settle_previous_launch(const std::string& out_dir) {
   if (!io::file_exists(launch)) return "";
   const struct timespec since = mtime_of(launch);
   int excused = 0;
-  for (const auto& f : attempt_note_files(out_dir)) {
-    if (note_fields(f.path).count("signal") || !not_older(mtime_of(f.path), since)) continue;
-    if (::unlink(f.path.c_str()) == 0) ++excused;
+  for (const auto& path : attempt_note_files(out_dir)) {
+    if (note_fields(path).count("signal") || !not_older(mtime_of(path), since)) continue;
+    if (::unlink(path.c_str()) == 0) ++excused;
   }
   ::unlink(launch.c_str());
   return fmt::format(
@@ -119,7 +116,7 @@ std::string settle_previous_launch(const std::string& out_dir) {
 
 DeathNotes read_death_notes(const std::string& out_dir) {
   DeathNotes notes;
-  for (const auto& [name, path] : attempt_note_files(out_dir)) {
+  for (const auto& path : attempt_note_files(out_dir)) {
     ProcessDeath d;
     d.file = path;
     std::map<std::string, std::string> kv = note_fields(path);

@@ -225,9 +225,10 @@ void read_rows(hid_t ds, hid_t mem_type, hsize_t rows, void* out, const std::str
   const std::size_t row_bytes =
       std::max(H5Tget_size(file_type.get()), H5Tget_size(mem_type));
   Handle dxpl(H5Pcreate(H5P_DATASET_XFER), "creating a transfer property list");
-  // The data's size, at most the 1 MiB default (a bigger read converts in strips).
-  const std::size_t buffer = std::clamp<std::size_t>(rows * row_bytes, row_bytes, 1024 * 1024);
-  check(H5Pset_buffer(dxpl.get(), std::max(buffer, row_bytes), nullptr, nullptr),
+  // The data's size, at most the 1 MiB default (a bigger read converts in strips), at least
+  // one row.
+  const std::size_t buffer = std::max(row_bytes, std::min<std::size_t>(rows * row_bytes, 1 << 20));
+  check(H5Pset_buffer(dxpl.get(), buffer, nullptr, nullptr),
         "sizing the conversion buffer for " + what);
   check(H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, dxpl.get(), out), "reading " + what);
 }
