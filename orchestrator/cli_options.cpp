@@ -37,6 +37,8 @@ void add_run_options(CLI::App& cmd, RunOptions& opt) {
   cmd.add_option("--threads", opt.threads, "Intra-op threads (default: spec, else all cores)")
       ->check(CLI::NonNegativeNumber);
   cmd.add_flag("!--no-progress", opt.progress, "No in-epoch progress bar");
+  cmd.add_flag("--profile", opt.profile,
+               "At the end, print where each process's wall time went (docs/performance.md)");
 }
 
 }  // namespace mammosweep::orchestrator

@@ -18,7 +18,8 @@ void add_sweep_dir_option(CLI::App& cmd, std::string& dir);
 /// --metric, --goal, --by, --ci-resamples: how trials are ranked (leaderboard, plot, export).
 void add_ranking_options(CLI::App& cmd, RankingChoice& choice);
 
-/// --set, --data-root, --cache-dir, --threads, --no-progress: how a sweep runs (run, train).
+/// --set, --data-root, --cache-dir, --threads, --no-progress, --profile: how a sweep runs
+/// (run, train).
 void add_run_options(CLI::App& cmd, RunOptions& opt);
 
 }  // namespace mammosweep::orchestrator

@@ -104,7 +104,7 @@ class SweepCoordinator {
   const sweeps::SweepSpec& spec_;
   std::map<std::string, sweeps::Trial> trials_;
   results::SweepStore& store_;
-  const RunOptions& options_;
+  const RunOptions options_;  // a copy: a caller may pass a temporary (found by ASan)
   std::deque<Job> queue_;
   std::map<std::string, int> attempts_this_run_;
   /// Best epoch so far per trial (results/best_epoch.h): its val predictions are stored.

@@ -11,6 +11,7 @@
 
 #include "cluster/communicator.h"
 #include "cluster/protocol.h"
+#include "io/phases.h"
 #include "orchestrator/cli.h"
 #include "orchestrator/placement.h"
 #include "orchestrator/process_deaths.h"
@@ -87,7 +88,11 @@ int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int wor
       }
       if (placed.ranks.empty()) break;  // waits for a running trial to free its share
       const std::vector<int>& ranks = placed.ranks;
-      std::optional<Job> next = coord.next_job();
+      std::optional<Job> next;
+      {
+        io::PhaseTimer phase("next trial (proposal, results.h5)");
+        next = coord.next_job();
+      }
       if (!next) break;  // bayes: the search space had no untried point left
       const Job& job = *next;
       coord.started(job, ranks);
@@ -101,7 +106,11 @@ int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int wor
       busy[job.trial.id] = ranks;
     }
     if (busy.empty() && (stopping || !coord.has_queued())) break;
-    std::optional<cluster::Message> msg = cluster::recv_message(control, 500ms);
+    std::optional<cluster::Message> msg;
+    {
+      io::PhaseTimer phase("waiting for the workers");
+      msg = cluster::recv_message(control, 500ms);
+    }
     if (!msg) continue;
     const int src = msg->source;
     std::visit(
@@ -113,13 +122,17 @@ int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int wor
           } else if constexpr (std::is_same_v<T, cluster::EpochReport>) {
             worker::EpochDecision d = worker::EpochDecision::proceed;
             if (busy.count(m.trial_id)) {
+              io::PhaseTimer phase("epoch reports (results.h5, early stopping)");
               d = coord.epoch(m.trial_id, m.record, m.val_predictions.value_or(results::Predictions{}));
             }
             cluster::Stop verdict{m.trial_id, "", d == worker::EpochDecision::stop_early};
             if (verdict.stop) verdict.reason = "early stopping";
             cluster::send_message(control, src, verdict);
           } else if constexpr (std::is_same_v<T, cluster::Done>) {
-            if (release(m.trial_id)) coord.finished(m.trial_id, m.status);
+            if (release(m.trial_id)) {
+              io::PhaseTimer phase(kTrialEndPhase);
+              coord.finished(m.trial_id, m.status);
+            }
           } else if constexpr (std::is_same_v<T, cluster::Failed>) {
             if (release(m.trial_id)) {
               if (m.kind == results::FailureKind::interrupted) {
@@ -151,7 +164,11 @@ int work(const RunOptions& opt, const cluster::MpiSession& session,
   ready();
   std::optional<worker::PreparedData> data;
   while (true) {
-    std::optional<cluster::Message> msg = cluster::recv_message(control, cluster::kWaitForever, 0);
+    std::optional<cluster::Message> msg;
+    {
+      io::PhaseTimer phase("waiting for a trial");
+      msg = cluster::recv_message(control, cluster::kWaitForever, 0);
+    }
     if (!msg || std::holds_alternative<cluster::Shutdown>(msg->body)) break;
     auto* assign = std::get_if<cluster::Assign>(&msg->body);
     if (!assign) continue;  // a late CheckpointNow for a trial that already ended

@@ -7,11 +7,14 @@
 #include <chrono>
 #include <csignal>
 #include <iostream>
+#include <optional>
+#include <utility>
 
 #include "cluster/mpi.h"
 #include "io/crash_note.h"
 #include "io/disk.h"
 #include "io/files.h"
+#include "io/phases.h"
 #include "orchestrator/cli.h"
 #include "orchestrator/coordinator.h"
 #include "orchestrator/mpi_sweep.h"
@@ -39,6 +42,19 @@ extern "C" void mammosweep_on_stop_signal(int) {
   io::stand_down_notes();  // asked to stop: not charged as a death, even if SIGKILL follows
 }
 
+ProfileReport::ProfileReport(bool enabled, std::string title)
+    : enabled_(enabled), title_(std::move(title)), start_(io::monotonic_seconds()) {}
+
+ProfileReport::~ProfileReport() {
+  if (!enabled_) return;
+  try {
+    std::cout << "\n" << io::render_phases(io::phase_totals(), io::monotonic_seconds() - start_,
+                                          title_)
+              << std::flush;
+  } catch (...) {  // a report must not turn an ending run into a crash
+  }
+}
+
 void install_stop_handlers() {
   struct sigaction sa {};
   sa.sa_handler = mammosweep_on_stop_signal;
@@ -51,7 +67,13 @@ namespace {
 /// The one-process path: the coordinator and its worker share the process.
 int run_local(SweepCoordinator& coord, const Setup& s, const worker::PreparedData& data,
               const RunOptions& opt) {
-  while (auto job = coord.next_job()) {
+  while (true) {
+    std::optional<Job> job;
+    {
+      io::PhaseTimer phase("next trial (proposal, results.h5)");
+      job = coord.next_job();
+    }
+    if (!job) break;
     if (stop_requested()) return kExitInterrupted;
     coord.started(*job, {0});
     worker::TrainerOptions to = trainer_options(s, opt, job->trial, job->resume_from_epoch, 0);
@@ -63,6 +85,7 @@ int run_local(SweepCoordinator& coord, const Setup& s, const worker::PreparedDat
     AttemptDeathNote note(opt.out_dir, id, job->attempt, 0);
     try {
       worker::TrainOutcome outcome = worker::train_trial(job->trial, data, to);
+      io::PhaseTimer phase(kTrialEndPhase);
       coord.finished(id, outcome.status);
     } catch (const worker::Interrupted&) {
       coord.interrupted(id);
@@ -126,6 +149,11 @@ int run_sweep(const RunOptions& opt) {
   io::install_crash_note_handler();  // after MPI's own handlers, which it chains to
   const std::vector<std::string> hosts = session.all_hostnames();
   const int workers_on_node = workers_on_this_node(session, hosts);
+  ProfileReport profile(opt.profile, session.size() == 1
+                                         ? std::string("profile")
+                                         : fmt::format("profile of rank {} ({})", session.rank(),
+                                                       session.rank() == 0 ? "coordinator"
+                                                                           : "worker"));
   if (session.rank() != 0) return work(opt, session, control, workers_on_node);
   ShutdownWorkers shutdown(control, session.size());
 
@@ -151,7 +179,9 @@ int run_sweep(const RunOptions& opt) {
                    s.threads)
             << std::flush;
 
+  std::optional<io::PhaseTimer> store_phase(std::in_place, "open results.h5");
   results::SweepStore store = open_store(opt, s, data, hosts);
+  store_phase.reset();
   const int concurrent =
       session.size() > 1 ? std::max(1, (session.size() - 1) / s.spec.resources.replicas) : 1;
   // method bayes proposes its trials later: project with max_trials random draws instead.
@@ -208,6 +238,7 @@ int run_sweep(const RunOptions& opt) {
         opt.spec_path, opt.out_dir);
     return rc;
   }
+  io::PhaseTimer phase("ranking and leaderboard");
   results::SweepSnapshot snap = load_sweep(opt.out_dir);
   results::Ranking ranking = results::rank_trials(snap.trials, ranking_options(snap, {}));
   results::LeaderboardOptions lo;

@@ -31,6 +31,25 @@ struct RunOptions {
   bool fail_on_trial_error = false;
   int threads = 0;                // 0: the spec's resources.threads, else all cores
   bool progress = true;           // progress bar on a terminal
+  bool profile = false;           // print where the wall time went (io/phases.h)
+};
+
+/// The --profile phase of SweepCoordinator::finished: the trial's row, checkpoint retention.
+inline constexpr const char* kTrialEndPhase = "trial end (results.h5, checkpoint retention)";
+
+/// With RunOptions::profile, prints this process's phase table (io/phases.h) under `title`
+/// when it goes out of scope, against the wall time since it was made.
+class ProfileReport {
+ public:
+  ProfileReport(bool enabled, std::string title);
+  ~ProfileReport();
+  ProfileReport(const ProfileReport&) = delete;
+  ProfileReport& operator=(const ProfileReport&) = delete;
+
+ private:
+  bool enabled_;
+  std::string title_;
+  double start_;
 };
 
 /// Set by signal handlers; the running trial stops at the next step boundary.

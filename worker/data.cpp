@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "io/phases.h"
 #include "worker/image.h"
 #include "worker/preprocess.h"
 
@@ -43,9 +44,13 @@ std::vector<ImageRecord> list_dataset(const sweeps::DataSpec& spec) {
 
 PreparedData prepare_data(const sweeps::DataSpec& spec, const PrepareOptions& options) {
   PreparedData data;
-  data.records = list_dataset(spec);
+  {
+    io::PhaseTimer phase("list dataset");
+    data.records = list_dataset(spec);
+  }
 
   if (options.check_leakage && spec.leakage != "ignore") {
+    io::PhaseTimer phase("leakage guard");
     LeakageOptions lo;
     lo.threads = options.threads;
     data.leakage = check_leakage(data.records, lo);
@@ -63,6 +68,7 @@ PreparedData prepare_data(const sweeps::DataSpec& spec, const PrepareOptions& op
                                         spec.window);
   co.on_bad_image = spec.on_bad_image == "skip" ? OnBadImage::skip : OnBadImage::error;
   co.threads = std::max(1, options.threads);
+  io::PhaseTimer phase("image cache (build or open)");
   data.cache = std::make_unique<ImageCache>(ImageCache::open_or_build(
       data.records, co,
       [pre](const ImageRecord& r) { return preprocess(decode_image(r.path), pre); }));

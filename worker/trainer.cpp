@@ -18,6 +18,7 @@
 
 #include "io/disk.h"
 #include "io/files.h"
+#include "io/phases.h"
 #include "results/metrics.h"
 #include "results/ranking.h"
 #include "sweeps/splitmix.h"
@@ -315,7 +316,14 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
   // On CUDA: this trial's own stream, and its share of the device's memory (gpu_share < 1).
   std::unique_ptr<DeviceScope> device_scope;
   if (device.is_cuda()) device_scope = enter_cuda_device(options.cuda_device, options.gpu_share);
+  double phase_start = io::monotonic_seconds();
+  auto end_phase = [&phase_start](const char* name) {
+    const double now = io::monotonic_seconds();
+    io::add_phase_time(name, now - phase_start);
+    phase_start = now;
+  };
   Run run(trial, data, options, device);
+  end_phase("model build");
   // Setup failures (a bad weights file, too little data for a batch per rank, ...) are
   // shared before the first collective, so a group fails together instead of hanging.
   run.local([&] {
@@ -333,6 +341,7 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
     run.sync(/*poll_stop=*/false);
     run.broadcast_initial_state();
   }
+  end_phase("weights and optimizer");
 
   std::optional<Loader> train_loader, val_loader;
   TrainOutcome outcome;
@@ -381,6 +390,7 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
     }
     run.sync(/*poll_stop=*/false);
   }
+  end_phase("loaders and resume");
   results::BestEpoch best(options.metric, options.goal);
   best.restore(meta.best_epoch, meta.best_metric, meta.best_val_loss);
   outcome.best_epoch = meta.best_epoch;
@@ -398,13 +408,17 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
     rec.lr = lr;
     double train_seconds = 0, ips = 0;
     auto start = Clock::now();
+    phase_start = io::monotonic_seconds();
     rec.train = run.train_epoch(*train_loader, epoch, train_seconds, ips);
+    end_phase("train steps");
     // The previous epoch's checkpoint is on disk before this epoch is reported, so at most
     // the last reported epoch lacks one (trainer.h); the gather in evaluate() shares a
     // failed write with the group.
     run.local([&] { writer.wait(); });
+    end_phase("checkpoint wait");
     results::Predictions val_predictions;
     rec.val = run.evaluate(*val_loader, epoch, val_predictions);
+    end_phase("validation");
     rec.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     rec.images_per_second = ips;
 
@@ -414,6 +428,7 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
     EpochDecision decision = EpochDecision::proceed;
     if (options.on_epoch) run.local([&] { decision = options.on_epoch(rec, val_predictions); });
     decision = run.agree(decision);
+    end_phase("report epoch");
 
     // Checkpoint after reporting (see trainer.h); keep this epoch, the previous one, and
     // the best one.
@@ -422,7 +437,9 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
       run.local([&] {
         auto body = std::make_shared<std::string>(
             serialize_checkpoint(*run.model, *run.optimizer, meta));
+        end_phase("checkpoint serialise");
         writer.submit([body, dir = options.checkpoint_dir, epoch, best = outcome.best_epoch] {
+          io::PhaseTimer phase("checkpoint write", /*background=*/true);
           const std::string path = checkpoint_path(dir, epoch);
           try {
             write_checkpoint(path, *body);
@@ -446,7 +463,9 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
       break;
     }
   }
+  phase_start = io::monotonic_seconds();
   run.local([&] { writer.wait(); });
+  end_phase("checkpoint wait");
   run.sync(/*poll_stop=*/false);  // e.g. the leader failed to write the last checkpoint
   return outcome;
 }

@@ -10,11 +10,48 @@ make_data
 write_spec "$tmp/spec.yaml"
 common=(--cache-dir "$tmp/cache" --threads 1 --no-progress)
 
-echo "== one process"
-"$MAMMOSWEEP" run "$tmp/spec.yaml" --out "$tmp/one" "${common[@]}" >"$tmp/one.log" 2>&1 \
+# profile_rows LOG TITLE: the rows of the --profile table headed TITLE, as "phase<TAB>seconds
+# <TAB>count", after checking that the foreground rows (with "other") add up to the wall time:
+# the phases must not overlap (two decimals per row of rounding allowed).
+profile_rows() {
+  python3 - "$1" "$2" <<'PY' || fail "profile table '$2' in $1"
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+head = [i for i, l in enumerate(lines) if l.startswith(sys.argv[2] + " (wall ")]
+if len(head) != 1:
+    sys.exit(f"{len(head)} tables headed {sys.argv[2]!r}")
+wall = float(re.search(r"wall ([0-9.]+) s", lines[head[0]]).group(1))
+rows, i = [], head[0] + 4
+while i < len(lines) and lines[i].startswith("| "):
+    name, sec, share, count = [c.strip() for c in lines[i].strip("|").split("|")]
+    rows.append((name, float(sec), count))
+    i += 1
+fg = sum(s for n, s, _ in rows if "(background" not in n)
+if abs(fg - wall) > 0.005 * len(rows) + 0.01:
+    sys.exit(f"foreground phases add up to {fg} s, not the wall time {wall} s")
+for n, s, c in rows:
+    print(f"{n}\t{s}\t{c}")
+PY
+}
+# phase_count ROWS PHASE: how many times PHASE ran (0 when it is not listed).
+phase_count() { awk -F'\t' -v p="$2" '$1 == p {print $3; found=1} END {if (!found) print 0}' <<<"$1"; }
+
+echo "== one process, with --profile"
+"$MAMMOSWEEP" run "$tmp/spec.yaml" --out "$tmp/one" "${common[@]}" --profile >"$tmp/one.log" 2>&1 \
   || { cat "$tmp/one.log"; fail "one-process run"; }
 epochs_of "$tmp/one/results.h5" >"$tmp/one.epochs"
 [ "$(wc -l <"$tmp/one.epochs")" -eq 6 ] || fail "expected 3 trials x 2 epochs, got: $(cat "$tmp/one.epochs")"
+rows=$(profile_rows "$tmp/one.log" profile) || exit 1
+echo "$rows"
+# Per trial: one model build; per epoch: train steps, validation, a checkpoint serialised and
+# written in the background; the guard and the cache once.
+for phase in "model build:3" "train steps:6" "validation:6" "checkpoint serialise:6" \
+             "checkpoint write (background, overlaps):6" "leakage guard:1" \
+             "image cache (build or open):1" "open results.h5:1" "ranking and leaderboard:1" \
+             "trial end (results.h5, checkpoint retention):3"; do
+  [ "$(phase_count "$rows" "${phase%:*}")" = "${phase##*:}" ] \
+    || fail "--profile: expected '${phase%:*}' ${phase##*:} time(s): $rows"
+done
 
 echo "== train one trial by name: same epochs as in the sweep"
 "$MAMMOSWEEP" train "$tmp/spec.yaml" --trial B --out "$tmp/trainB" "${common[@]}" >"$tmp/trainB.log" 2>&1 \
@@ -45,6 +82,24 @@ for np in 3 4; do
   grep -q "% of a core)" "$tmp/np$np.log" || fail "no coordinator CPU line under -np $np"
   echo "coordinator CPU under -np $np: $(sed -n 's/.*(\([0-9.]*\)% of a core).*/\1/p' "$tmp/np$np.log")% of a core"
 done
+
+echo "== --profile under mpirun -np 3: a table per rank; the workers' epochs are the sweep's"
+timeout 600 "$MPIEXEC" --oversubscribe -np 3 "$MAMMOSWEEP" run "$tmp/spec.yaml" --out "$tmp/prof" \
+  "${common[@]}" --profile >"$tmp/prof.log" 2>&1 || { cat "$tmp/prof.log"; fail "mpirun --profile run"; }
+rows0=$(profile_rows "$tmp/prof.log" "profile of rank 0 (coordinator)") || exit 1
+[ "$(phase_count "$rows0" "trial end (results.h5, checkpoint retention)")" = 3 ] \
+  || fail "rank 0: expected 3 trial ends: $rows0"
+[ "$(phase_count "$rows0" "epoch reports (results.h5, early stopping)")" = 6 ] \
+  || fail "rank 0: expected 6 epoch reports: $rows0"
+[ "$(phase_count "$rows0" "waiting for the workers")" -ge 1 ] || fail "rank 0: no waiting phase: $rows0"
+[ "$(phase_count "$rows0" "train steps")" = 0 ] || fail "rank 0 trained: $rows0"
+epochs=0
+for r in 1 2; do
+  rows=$(profile_rows "$tmp/prof.log" "profile of rank $r (worker)") || exit 1
+  [ "$(phase_count "$rows" "waiting for a trial")" -ge 1 ] || fail "rank $r: no waiting phase: $rows"
+  epochs=$((epochs + $(phase_count "$rows" "train steps")))
+done
+[ "$epochs" -eq 6 ] || fail "the workers' tables count $epochs epochs, not 3 trials x 2"
 
 echo "== data-parallel equivalence of one step (-np 2)"
 timeout 300 "$MPIEXEC" --oversubscribe -np 2 "$bindir/orchestrator_dp_equivalence_test" \
