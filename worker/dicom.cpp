@@ -66,13 +66,17 @@ class Precheck {
     std::size_t pos = 132, meta_end = 0;
     std::string ts;
     if (pos >= n_) truncated(pos, "file meta information");
+    std::int64_t previous = -1;
     while (pos < n_ && (meta_end == 0 || pos < meta_end)) {
       need(pos, 2, "element header");
       if (u16(pos, false) != 0x0002) break;
       const Header h = header(pos, meta);
+      in_order(pos, h.tag, previous);
       // No meta element is a sequence (PS3.10 7.1); GDCM asserts reading one here.
       if (h.vr[0] == 'S' && h.vr[1] == 'Q')
         corrupt(pos, "a sequence (VR SQ) in the file meta information, element " + tag_text(h.tag));
+      if (h.tag == 0x00020000 && (std::string(h.vr) != "UL" || h.length != 4))
+        corrupt(pos, "the file meta information group length (0002,0000) is not a 4-byte UL");
       const std::size_t next = skip(pos, h);
       if (h.tag == 0x00020000 && h.length == 4) meta_end = next + u32(h.value, false);
       if (h.tag == 0x00020010) ts.assign(reinterpret_cast<const char*>(d_ + h.value), h.length);
@@ -163,7 +167,14 @@ class Precheck {
     } else {
       h.vr[0] = static_cast<char>(d_[pos + 4]);
       h.vr[1] = static_cast<char>(d_[pos + 5]);
-      if (h.vr[0] < 'A' || h.vr[0] > 'Z' || h.vr[1] < 'A' || h.vr[1] > 'Z')
+      // The value representations of PS3.5 table 6.2-1, all of which GDCM knows; it asserts
+      // reading the file meta information when a VR is none of them.
+      static const std::string kVrs =
+          "AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI "
+          "UL UN UR US UT UV";
+      const std::size_t at = kVrs.find(h.vr);
+      if (h.vr[0] < 'A' || h.vr[0] > 'Z' || h.vr[1] < 'A' || h.vr[1] > 'Z' ||
+          at == std::string::npos || at % 3 != 0)
         corrupt(pos, "invalid value representation in element " + tag_text(h.tag));
       static const std::string kLongVrs = "OB OD OF OL OV OW SQ SV UC UN UR UT UV";
       if (kLongVrs.find(h.vr) != std::string::npos) {
@@ -179,6 +190,21 @@ class Precheck {
     return h;
   }
 
+  // A data set's elements come in increasing tag order, each at most once (PS3.5 7.1). GDCM
+  // keeps the first of two equal tags and sorts the rest, while this check reads them in
+  // file order: where they differ, GDCM would decode an image this check never saw (a
+  // duplicated Bits Allocated of 2049 made its RLE decoder assert).
+  // `previous`: the tag before, -1 for none.
+  void in_order(std::size_t pos, std::uint32_t tag, std::int64_t& previous) const {
+    if (static_cast<std::int64_t>(tag) <= previous) {
+      const auto before = static_cast<std::uint32_t>(previous);
+      corrupt(pos, "element " + tag_text(tag) +
+                       (tag == before ? " appears twice" : " comes after " + tag_text(before)) +
+                       " (a data set's elements are in increasing tag order, each once)");
+    }
+    previous = tag;
+  }
+
   std::size_t skip(std::size_t pos, const Header& h) const {
     if (h.undefined) corrupt(pos, "undefined length for element " + tag_text(h.tag));
     if (h.length > n_ - h.value)
@@ -188,10 +214,16 @@ class Precheck {
 
   // Data elements from `pos` to `end`, or through an item delimiter when end is kToDelimiter.
   std::size_t elements(std::size_t pos, std::size_t end, Syntax s, int depth) {
+    std::int64_t previous = -1;
     while (end == kToDelimiter || pos < end) {
       const Header h = header(pos, s);
       if (h.tag == kItemEnd && end == kToDelimiter) return h.value;
       if ((h.tag >> 16) == 0xFFFE) corrupt(pos, "item or delimiter outside a sequence");
+      in_order(pos, h.tag, previous);
+      // GDCM asserts reading Pixel Data of any other VR (a sequence, say).
+      if (h.tag == kPixelData && s.explicit_vr && std::string(h.vr) != "OB" &&
+          std::string(h.vr) != "OW")
+        corrupt(pos, std::string("pixel data (7FE0,0010) with VR ") + h.vr + ", not OB or OW");
       if (depth == 0 && h.tag == kPixelData) has_pixel_data_ = true;
       if (!h.undefined) {
         if (depth == 0 && is_pixel_attribute(h.tag)) {

@@ -8,11 +8,13 @@
 #include <gdcmReader.h>
 #include <gdcmTrace.h>
 #include <gdcmWriter.h>
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <functional>
 #include <iostream>
 
 #include <fstream>
@@ -514,6 +516,55 @@ TEST_F(DicomTest, TruncatedAndGarbageFilesNameTheFile) {
   } catch (const ImageError& e) {
     EXPECT_NE(std::string(e.what()).find("x.png: not a DICOM file"), std::string::npos)
         << e.what();
+  }
+}
+
+// Data sets that GDCM reads differently from the pre-check, or asserts on, are refused before
+// GDCM sees them: each is a valid file with a few header bytes changed (the fuzzing findings
+// 14-16 in docs/reliability.md are of these kinds).
+TEST_F(DicomTest, MalformedElementsAreRefusedBeforeGdcmReadsThem) {
+  Spec s;
+  s.width = 4;
+  s.height = 2;
+  const auto valid = bytes_of(write("valid.dcm", s, le16(pattern12(4, 2))));
+  // Offset of the explicit-VR element (group, element): its tag, then its two VR bytes.
+  auto find = [&](std::uint16_t group, std::uint16_t element) {
+    for (std::size_t i = 132; i + 6 <= valid.size(); ++i) {
+      if (valid[i] == (group & 0xFF) && valid[i + 1] == (group >> 8) &&
+          valid[i + 2] == (element & 0xFF) && valid[i + 3] == (element >> 8) &&
+          valid[i + 4] >= 'A' && valid[i + 4] <= 'Z')
+        return i;
+    }
+    ADD_FAILURE() << "no element " << group << "," << element;
+    return std::size_t{0};
+  };
+  struct Case {
+    const char* what;
+    std::function<void(std::vector<std::uint8_t>&)> change;
+    const char* error;
+  };
+  const std::vector<Case> cases = {
+      {"a VR that is two letters but none of the standard's",
+       [&](auto& b) { b[find(0x0002, 0x0002) + 4] = 'E'; }, "invalid value representation"},
+      {"a meta group length that is not UL",
+       [&](auto& b) { b[find(0x0002, 0x0000) + 5] = 'I'; }, "is not a 4-byte UL"},
+      {"a repeated tag (Columns written as a second Rows)",
+       [&](auto& b) { b[find(0x0028, 0x0011) + 2] = 0x10; }, "(0028,0010) appears twice"},
+      {"tags out of order (Columns renumbered below Rows)",
+       [&](auto& b) { b[find(0x0028, 0x0011) + 2] = 0x09; },
+       "(0028,0009) comes after (0028,0010)"},
+      {"pixel data as a sequence",
+       [&](auto& b) { std::size_t at = find(0x7FE0, 0x0010); b[at + 4] = 'S'; b[at + 5] = 'Q'; },
+       "pixel data (7FE0,0010) with VR SQ"},
+  };
+  EXPECT_EQ(decode_dicom_memory(valid.data(), valid.size(), "valid.dcm").pixels,
+            pattern12(4, 2));
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    std::vector<std::uint8_t> b = valid;
+    c.change(b);
+    write_bytes(path("bad.dcm"), b);
+    expect_decode_error(path("bad.dcm"), c.error);
   }
 }
 
