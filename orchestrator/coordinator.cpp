@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "io/disk.h"
+#include "io/phases.h"
 #include "io/time.h"
 #include "orchestrator/retention.h"
 #include "orchestrator/policy.h"
@@ -157,6 +158,7 @@ void SweepCoordinator::add_trial(const sweeps::Trial& t) {
 }
 
 std::optional<Job> SweepCoordinator::next_job() {
+  io::PhaseTimer phase("next trial (proposal, results.h5)");  // run --profile
   if (!target_reached_.empty()) return std::nullopt;
   const std::vector<Proposed> before = queue_.empty() && proposer_ ? proposed() : std::vector<Proposed>{};
   if (queue_.empty() && proposer_ && proposer_->ready(before)) {
@@ -268,6 +270,7 @@ void SweepCoordinator::check_target(const std::string& trial_id,
 }
 
 void SweepCoordinator::finished(const std::string& trial_id, results::TrialStatus status) {
+  io::PhaseTimer phase("trial end (results.h5, checkpoint retention)");  // run --profile
   live_[trial_id].state = results::to_string(status);
   if (tty_) say(fmt::format("trial {} ({}) {}", trials_.at(trial_id).name, trial_id,
                             results::to_string(status)));

@@ -88,11 +88,7 @@ int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int wor
       }
       if (placed.ranks.empty()) break;  // waits for a running trial to free its share
       const std::vector<int>& ranks = placed.ranks;
-      std::optional<Job> next;
-      {
-        io::PhaseTimer phase("next trial (proposal, results.h5)");
-        next = coord.next_job();
-      }
+      std::optional<Job> next = coord.next_job();
       if (!next) break;  // bayes: the search space had no untried point left
       const Job& job = *next;
       coord.started(job, ranks);
@@ -129,10 +125,7 @@ int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int wor
             if (verdict.stop) verdict.reason = "early stopping";
             cluster::send_message(control, src, verdict);
           } else if constexpr (std::is_same_v<T, cluster::Done>) {
-            if (release(m.trial_id)) {
-              io::PhaseTimer phase(kTrialEndPhase);
-              coord.finished(m.trial_id, m.status);
-            }
+            if (release(m.trial_id)) coord.finished(m.trial_id, m.status);
           } else if constexpr (std::is_same_v<T, cluster::Failed>) {
             if (release(m.trial_id)) {
               if (m.kind == results::FailureKind::interrupted) {

@@ -67,13 +67,7 @@ namespace {
 /// The one-process path: the coordinator and its worker share the process.
 int run_local(SweepCoordinator& coord, const Setup& s, const worker::PreparedData& data,
               const RunOptions& opt) {
-  while (true) {
-    std::optional<Job> job;
-    {
-      io::PhaseTimer phase("next trial (proposal, results.h5)");
-      job = coord.next_job();
-    }
-    if (!job) break;
+  while (auto job = coord.next_job()) {
     if (stop_requested()) return kExitInterrupted;
     coord.started(*job, {0});
     worker::TrainerOptions to = trainer_options(s, opt, job->trial, job->resume_from_epoch, 0);
@@ -85,7 +79,6 @@ int run_local(SweepCoordinator& coord, const Setup& s, const worker::PreparedDat
     AttemptDeathNote note(opt.out_dir, id, job->attempt, 0);
     try {
       worker::TrainOutcome outcome = worker::train_trial(job->trial, data, to);
-      io::PhaseTimer phase(kTrialEndPhase);
       coord.finished(id, outcome.status);
     } catch (const worker::Interrupted&) {
       coord.interrupted(id);

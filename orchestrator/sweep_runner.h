@@ -34,9 +34,6 @@ struct RunOptions {
   bool profile = false;           // print where the wall time went (io/phases.h)
 };
 
-/// The --profile phase of SweepCoordinator::finished: the trial's row, checkpoint retention.
-inline constexpr const char* kTrialEndPhase = "trial end (results.h5, checkpoint retention)";
-
 /// With RunOptions::profile, prints this process's phase table (io/phases.h) under `title`
 /// when it goes out of scope, against the wall time since it was made.
 class ProfileReport {

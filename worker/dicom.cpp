@@ -172,9 +172,8 @@ class Precheck {
       static const std::string kVrs =
           "AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI "
           "UL UN UR US UT UV";
-      const std::size_t at = kVrs.find(h.vr);
-      if (h.vr[0] < 'A' || h.vr[0] > 'Z' || h.vr[1] < 'A' || h.vr[1] > 'Z' ||
-          at == std::string::npos || at % 3 != 0)
+      const std::size_t at = kVrs.find(std::string(h.vr, 2));  // two bytes, NUL included
+      if (at == std::string::npos || at % 3 != 0)
         corrupt(pos, "invalid value representation in element " + tag_text(h.tag));
       static const std::string kLongVrs = "OB OD OF OL OV OW SQ SV UC UN UR UT UV";
       if (kLongVrs.find(h.vr) != std::string::npos) {
