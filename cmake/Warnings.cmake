@@ -20,8 +20,8 @@ endfunction()
 
 # mammosweep_torch_free(exe lib): a test of a library that does not link LibTorch joins the
 # target torch_free_tests, which CI builds and runs under ASan + UBSan
-# (scripts/test --sanitize=torch-free selects them by their labels: io, sweeps, results).
-set(MAMMOSWEEP_TORCH_FREE_LIBS mammosweep_io mammosweep_sweeps mammosweep_results)
+# (scripts/test --sanitize=torch-free selects them by their labels: io, sweeps, results, image).
+set(MAMMOSWEEP_TORCH_FREE_LIBS mammosweep_io mammosweep_sweeps mammosweep_results mammosweep_image)
 function(mammosweep_torch_free exe lib)
   if(lib IN_LIST MAMMOSWEEP_TORCH_FREE_LIBS)
     add_dependencies(torch_free_tests ${exe})

@@ -11,12 +11,15 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <exception>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <utility>
 
 #include "io/files.h"
 #include "io/lock.h"
+#include "worker/dicom_helper.h"
 
 namespace mammosweep::worker {
 namespace {
@@ -148,6 +151,8 @@ void build(const std::vector<ImageRecord>& records, const CacheOptions& o, std::
   for (std::size_t begin = 0; begin < records.size(); begin += block) {
     const std::size_t n = std::min(block, records.size() - begin);
     std::atomic<std::size_t> next{0};
+    std::mutex fatal_mutex;
+    std::exception_ptr fatal;  // not a bad image: no DICOM decoder to run (dicom_helper.h)
     auto work = [&] {
       for (std::size_t j = next++; j < n; j = next++) {
         const ImageRecord& r = records[begin + j];
@@ -159,6 +164,9 @@ void build(const std::vector<ImageRecord>& records, const CacheOptions& o, std::
                         std::to_string(o.image_size) + "x" + std::to_string(o.image_size) +
                         "x" + std::to_string(o.channels) +
                         " uint8 HWC) from preprocessing, got " + std::to_string(out[j].size());
+        } catch (const DicomHelperError&) {
+          std::lock_guard<std::mutex> lock(fatal_mutex);
+          fatal = std::current_exception();
         } catch (const std::exception& e) {
           errors[j] = e.what();
           if (errors[j].empty()) errors[j] = "decode failed";
@@ -169,6 +177,7 @@ void build(const std::vector<ImageRecord>& records, const CacheOptions& o, std::
     for (int t = 1; t < threads && static_cast<std::size_t>(t) < n; ++t) pool.emplace_back(work);
     work();
     for (auto& t : pool) t.join();
+    if (fatal) std::rethrow_exception(fatal);
     stats.decoded += n;
 
     for (std::size_t j = 0; j < n; ++j) {

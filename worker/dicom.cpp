@@ -3,30 +3,29 @@
 // dicom.h).
 //
 // Why check before GDCM: the GDCM that Debian ships is built with assertions, and its parser
-// and pixel-format setters assert (aborting the whole process, i.e. the whole training run) on
-// truncated files and on out-of-range image attributes. So Precheck walks the file first:
-// the file meta information, then every element, item and fragment of the data set must lie
-// inside the file, and the Image Pixel attributes GDCM trusts (rows, columns, samples, bits)
-// must be present, 2 bytes long and in the ranges decoded here. Corrupt data *inside* a
-// compressed stream is left to GDCM's codecs.
+// and pixel-format setters assert (aborting the process) on truncated files and on
+// out-of-range image attributes. The product runs this code in a helper process
+// (dicom_helper.h), so such an abort costs one file, not the training run; the check is still
+// worth its lines: it names the problem precisely, and a helper that survives needs no
+// restart. Precheck walks the file first: the file meta information, then every element, item
+// and fragment of the data set must lie inside the file, and the Image Pixel attributes GDCM
+// trusts (rows, columns, samples, bits) must be present, 2 bytes long and in the ranges decoded
+// here. Corrupt data *inside* a compressed stream is left to GDCM's codecs, and so to the
+// helper's isolation.
 #include "worker/dicom.h"
 
 #include <gdcmImageReader.h>
 #include <gdcmTrace.h>
 
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <istream>
-#include <iterator>
 #include <map>
 #include <streambuf>
 #include <utility>
 #include <vector>
-
-#include <unistd.h>
 
 namespace mammosweep::worker {
 namespace {
@@ -93,6 +92,8 @@ class Precheck {
     if (ts.empty()) corrupt(132, "no Transfer Syntax UID (0002,0010) in the file meta information");
     if (ts == "1.2.840.10008.1.2.1.99")
       fail(name_, "deflated DICOM data sets (transfer syntax " + ts + ") are not supported");
+    ts_ = ts;
+    native_ = ts == "1.2.840.10008.1.2" || ts == "1.2.840.10008.1.2.1" || ts == "1.2.840.10008.1.2.2";
     if (pos >= n_) truncated(pos, "data set");
     elements(pos, n_, Syntax{ts != "1.2.840.10008.1.2", ts == "1.2.840.10008.1.2.2"}, 0);
 
@@ -216,7 +217,7 @@ class Precheck {
     std::int64_t previous = -1;
     while (end == kToDelimiter || pos < end) {
       const Header h = header(pos, s);
-      if (h.tag == kItemEnd && end == kToDelimiter) return h.value;
+      if (h.tag == kItemEnd && end == kToDelimiter) return delimiter_end(pos, h);
       if ((h.tag >> 16) == 0xFFFE) corrupt(pos, "item or delimiter outside a sequence");
       in_order(pos, h.tag, previous);
       // GDCM asserts reading Pixel Data of any other VR (a sequence, say).
@@ -237,25 +238,39 @@ class Precheck {
       // encapsulated pixel data (fragments). Anything else would trip GDCM's assertions.
       const std::string vr = h.vr;
       const bool fragments = h.tag == kPixelData && (vr == "OB" || vr == "OW");
+      // Fragments belong to compressed transfer syntaxes only (PS3.5 A.4). In a native one,
+      // GDCM read such fragments and allocated 4 GB for a 1 kB file (finding 19).
+      if (fragments && depth == 0 && native_)
+        corrupt(pos, "pixel data (7FE0,0010) in fragments (undefined length) in the "
+                     "uncompressed transfer syntax " + ts_);
       if (s.explicit_vr && vr != "SQ" && vr != "UN" && !fragments)
         corrupt(pos, "undefined length for " + vr + " element " + tag_text(h.tag));
-      pos = items(h.value, vr == "UN" ? Syntax{false, false} : s, depth + 1,
+      pos = items(h.value, vr == "UN" ? Syntax{false, false} : s, depth + 1, fragments,
                   fragments && depth == 0 ? &fragments_ : nullptr);
     }
     return pos;
   }
 
-  // Items of a sequence of undefined length (or fragments of encapsulated pixel data), through
-  // the sequence delimiter.
-  // `fragments` (for encapsulated pixel data) receives each item's value offset and length.
-  std::size_t items(std::size_t pos, Syntax s, int depth,
-                    std::vector<std::pair<std::size_t, std::size_t>>* fragments = nullptr) {
+  // A delimitation item's length is 0 (PS3.5 7.5). GDCM reads one with another length as a
+  // pixel data fragment of that size: 3.7 GB allocated for a 1 kB file (finding 19).
+  std::size_t delimiter_end(std::size_t pos, const Header& h) const {
+    if (h.length != 0)
+      corrupt(pos, "a delimitation item " + tag_text(h.tag) + " of length " +
+                       std::to_string(h.length) + " (must be 0)");
+    return h.value;
+  }
+
+  // Items of a sequence of undefined length (or, when `fragments`, the fragments of
+  // encapsulated pixel data), through the sequence delimiter.
+  // `offsets` (top-level pixel data) receives each fragment's value offset and length.
+  std::size_t items(std::size_t pos, Syntax s, int depth, bool fragments,
+                    std::vector<std::pair<std::size_t, std::size_t>>* offsets) {
     if (depth > 32) corrupt(pos, "sequences nested more than 32 deep");
     for (;;) {
       const Header h = header(pos, s);
-      if (h.tag == kSequenceEnd) return h.value;
+      if (h.tag == kSequenceEnd) return delimiter_end(pos, h);
       if (h.tag != kItem) corrupt(pos, "expected an item or a sequence delimiter");
-      if (fragments && !h.undefined) fragments->emplace_back(h.value, h.length);
+      if (offsets) offsets->emplace_back(h.value, h.length);
       pos = h.undefined ? elements(h.value, kToDelimiter, s, depth + 1) : skip(pos, h);
     }
   }
@@ -295,6 +310,8 @@ class Precheck {
   std::size_t n_;
   const std::string& name_;
   bool has_pixel_data_ = false;
+  std::string ts_;       // the transfer syntax UID
+  bool native_ = false;  // an uncompressed transfer syntax
   std::map<std::uint32_t, unsigned> us_;  // top-level Image Pixel attributes
   std::vector<std::pair<std::size_t, std::size_t>> fragments_;  // encapsulated pixel data
 };
@@ -320,59 +337,6 @@ class MemoryBuffer : public std::streambuf {
   pos_type seekpos(pos_type pos, std::ios_base::openmode which) override {
     return seekoff(off_type(pos), std::ios_base::beg, which);
   }
-};
-
-// GDCM's codecs can still crash on corrupt data inside a compressed pixel stream: Debian's
-// build aborts on assertions, and a few corrupt bytes make it read out of bounds (SIGSEGV).
-// The process cannot survive that, but it can say which file did it: while GDCM runs, the
-// file's name is noted for a handler that prints it, puts the previous handler back and
-// returns, so the signal then ends the process as it would have (a fault repeats; an abort is
-// raised again).
-thread_local const char* t_decoding = nullptr;
-constexpr int kCrashSignals[] = {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL};
-struct sigaction g_previous[std::size(kCrashSignals)];
-
-extern "C" void mammosweep_dicom_on_crash(int sig) {
-  if (const char* file = t_decoding) {
-    const char* what = sig == SIGABRT ? "aborted" : sig == SIGSEGV ? "crashed (SIGSEGV)"
-                     : sig == SIGBUS ? "crashed (SIGBUS)" : sig == SIGFPE ? "crashed (SIGFPE)"
-                                                                           : "crashed (SIGILL)";
-    static const char head[] = "\nmammosweep: GDCM ";
-    static const char mid[] = " while decoding the DICOM file ";
-    static const char tail[] =
-        " (corrupt compressed pixel data); remove or re-export that file, then resume\n";
-    for (const char* part : {head, what, mid, file, tail}) {
-      ssize_t ignored = ::write(2, part, std::strlen(part));
-      (void)ignored;
-    }
-  }
-  for (std::size_t i = 0; i < std::size(kCrashSignals); ++i) {
-    if (kCrashSignals[i] == sig) sigaction(sig, &g_previous[i], nullptr);
-  }
-  // A fault repeats into the restored handler when we return; abort() does not: glibc then
-  // resets SIGABRT to the default action itself, and the previous handler (the crash note's,
-  // libFuzzer's) would never run. Raised here, it reaches that handler as we return.
-  if (sig == SIGABRT) ::raise(SIGABRT);
-}
-
-class NameFileOnCrash {
- public:
-  explicit NameFileOnCrash(const std::string& name) {
-    static const bool installed = [] {
-      struct sigaction sa {};
-      sa.sa_handler = mammosweep_dicom_on_crash;
-      sigemptyset(&sa.sa_mask);
-      for (std::size_t i = 0; i < std::size(kCrashSignals); ++i) {
-        sigaction(kCrashSignals[i], &sa, &g_previous[i]);
-      }
-      return true;
-    }();
-    (void)installed;
-    t_decoding = name.c_str();
-  }
-  ~NameFileOnCrash() { t_decoding = nullptr; }
-  NameFileOnCrash(const NameFileOnCrash&) = delete;
-  NameFileOnCrash& operator=(const NameFileOnCrash&) = delete;
 };
 
 // GDCM prints warnings and errors to std::cerr; our ImageError says what went wrong instead.
@@ -411,7 +375,6 @@ Image decode_dicom_memory(const std::uint8_t* data, std::size_t size, const std:
                "are read)");
   Precheck(data, size, name).run();
   silence_gdcm();
-  NameFileOnCrash name_on_crash(name);
   MemoryBuffer buffer(data, size);
   std::istream in(&buffer);
   gdcm::ImageReader reader;

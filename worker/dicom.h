@@ -26,10 +26,10 @@
 // corrupt structure, no pixel data, PALETTE COLOR or another photometric interpretation,
 // BitsAllocated other than 8/16, a deflated data set. The file's structure is checked before
 // GDCM parses it, because Debian's GDCM is built with assertions that abort the process on
-// truncated input (and, as fuzzing found, crashes on a bad RLE header or on a meta group
-// length that disagrees with its elements: both are checked too); a crash inside GDCM's
-// codecs still ends the process, after naming the file on stderr (see dicom.cpp and
-// docs/data.md section 2.1).
+// truncated input (and, as fuzzing found, on a bad RLE header, a meta group length that
+// disagrees with its elements, and more). Assertions deeper in GDCM's codecs remain, so the
+// product calls this function only inside a helper process (worker/dicom_helper.h), where a
+// crash becomes an ImageError for that file; tests and the fuzz target call it directly.
 #pragma once
 
 #include <cstddef>

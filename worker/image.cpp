@@ -1,4 +1,5 @@
-// Decoding (libpng, libjpeg-turbo, a small PNM parser; DICOM in dicom.cpp) and encoding.
+// Decoding (libpng, libjpeg-turbo, a small PNM parser; DICOM in dicom.cpp, run in a helper
+// process by dicom_helper.cpp) and encoding.
 // Preprocessing (window, CLAHE, resize) is preprocess.cpp.
 //
 // libpng and libjpeg report fatal errors through callbacks that must not return. Both are
@@ -11,6 +12,7 @@
 
 #include "io/files.h"
 #include "worker/dicom.h"
+#include "worker/dicom_helper.h"
 
 #include <algorithm>
 #include <cctype>
@@ -431,7 +433,7 @@ Image decode_image_memory(const std::uint8_t* data, std::size_t size, const std:
   if (size >= 8 && std::memcmp(data, kPng, 8) == 0) return decode_png(data, size, name);
   if (size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF)
     return decode_jpeg(data, size, name);
-  if (is_dicom(data, size)) return decode_dicom_memory(data, size, name);
+  if (is_dicom(data, size)) return decode_dicom_isolated(data, size, name);
   if (size >= 2 && data[0] == 'P' && (data[1] == '2' || data[1] == '3' || data[1] == '5' ||
                                       data[1] == '6'))
     return PnmReader(data, size, name).read();
