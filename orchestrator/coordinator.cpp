@@ -104,7 +104,12 @@ SweepCoordinator::SweepCoordinator(const sweeps::SweepSpec& spec,
   }
 }
 
-SweepCoordinator::~SweepCoordinator() = default;
+SweepCoordinator::~SweepCoordinator() {
+  try {
+    retention_.wait();  // before the members its job writes go away
+  } catch (...) {  // unwinding: reported by wait_for_retention() when the run ends normally
+  }
+}
 
 bool SweepCoordinator::charge_death(const sweeps::Trial& trial, results::TrialState& state,
                                     const DeathNotes& deaths) {
@@ -270,7 +275,7 @@ void SweepCoordinator::check_target(const std::string& trial_id,
 }
 
 void SweepCoordinator::finished(const std::string& trial_id, results::TrialStatus status) {
-  io::PhaseTimer phase("trial end (results.h5, checkpoint retention)");  // run --profile
+  io::PhaseTimer phase("trial end (results.h5, retention plan)");  // run --profile
   live_[trial_id].state = results::to_string(status);
   if (tty_) say(fmt::format("trial {} ({}) {}", trials_.at(trial_id).name, trial_id,
                             results::to_string(status)));
@@ -345,24 +350,44 @@ void SweepCoordinator::disk_full(const std::string& trial_id, const std::string&
 }
 
 void SweepCoordinator::retain() {
+  wait_for_retention();  // the plan must see what the previous one did
   try {
     std::set<std::string> active = running_;
     for (const Job& j : queue_) active.insert(j.trial.id);
-    const RetentionPlan plan =
+    RetentionPlan plan =
         plan_retention(options_.out_dir, table_, ranking_, spec_.checkpoints, active);
     if (plan.trials.empty()) return;
-    const RetentionResult r = apply_retention(plan);
-    std::vector<std::string> what;
-    for (const auto& p : plan.trials) {
-      what.push_back(fmt::format("{} ({}): {}, because {}", p.name, p.id, describe(p),
-                                 p.decision.reason));
-    }
-    say(fmt::format("checkpoints: {} freed; {}", io::format_bytes(r.freed),
-                    fmt::join(what, "; ")));
-    for (const auto& e : r.errors) say("checkpoints: " + e);
+    retention_.submit([this, plan = std::move(plan)] {
+      io::PhaseTimer phase("checkpoint retention", /*background=*/true);  // run --profile
+      const RetentionResult r = apply_retention(plan);
+      std::vector<std::string> what;
+      for (const auto& p : plan.trials) {
+        what.push_back(fmt::format("{} ({}): {}, because {}", p.name, p.id, describe(p),
+                                   p.decision.reason));
+      }
+      retention_report_ = fmt::format("checkpoints: {} freed; {}", io::format_bytes(r.freed),
+                                      fmt::join(what, "; "));
+      for (const auto& e : r.errors) retention_report_ += "\ncheckpoints: " + e;
+    });
   } catch (const std::exception& e) {
     say(fmt::format("checkpoints: retention skipped this time: {}", e.what()));
   }
+}
+
+void SweepCoordinator::wait_for_retention() {
+  try {
+    retention_.wait();
+  } catch (const std::exception& e) {
+    retention_report_ = fmt::format("checkpoints: retention stopped: {}", e.what());
+  }
+  if (retention_report_.empty()) return;
+  std::size_t begin = 0;
+  while (begin <= retention_report_.size()) {  // say() takes one line at a time
+    const std::size_t end = std::min(retention_report_.find('\n', begin), retention_report_.size());
+    say(retention_report_.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  retention_report_.clear();
 }
 
 }  // namespace mammosweep::orchestrator

@@ -70,14 +70,24 @@ class SweepCoordinator {
   const std::string& out_of_space() const { return out_of_space_; }
 
   int failures() const { return failures_; }
+  /// Waits for the checkpoint retention running in the background (see retain()) and prints
+  /// what it did. The runners call it before the sweep's results are read; the destructor
+  /// waits too, without printing.
+  void wait_for_retention();
 
  private:
   /// Prints one progress line. On a terminal a live table of every trial (state, epoch,
   /// last val AUC) stays below the lines and is redrawn in place.
   void say(const std::string& line);
   /// Applies the spec's checkpoint retention (orchestrator/retention.h) to the sweep folder;
-  /// trials running or queued in this run are left alone.
+  /// trials running or queued in this run are left alone. The plan is made here; rewriting
+  /// and deleting the files (seconds per trial: each kept checkpoint is read, verified and
+  /// written again without its optimizer state) runs in a background thread, so that a
+  /// one-process sweep trains its next trial and the MPI coordinator answers its workers
+  /// meanwhile. One retention runs at a time; the next waits for it and prints what it did.
   void retain();
+  worker::CheckpointWriter retention_;  // one background job at a time
+  std::string retention_report_;        // written by the job, printed after wait()
   /// At start: when the trial's latest attempt ended in a process death
   /// (process_deaths.h), charges it; after `retries` + 1 deaths marks it failed and returns
   /// true (not queued).

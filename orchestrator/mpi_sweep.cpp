@@ -1,13 +1,17 @@
 #include "orchestrator/mpi_sweep.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/cuda.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <map>
 #include <optional>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "cluster/communicator.h"
 #include "cluster/protocol.h"
@@ -41,6 +45,40 @@ class CommunicatorGroup : public worker::GradientGroup {
   std::unique_ptr<cluster::Communicator> c_;
 };
 
+/// How long each worker rank held a trial, as the coordinator saw it (from the Assign it
+/// sent to the Done or Failed it received), against the time it spent dispatching.
+class RankUsage {
+ public:
+  void start(const std::string& trial_id, const std::vector<int>& ranks) {
+    since_[trial_id] = io::monotonic_seconds();
+    for (int r : ranks) ++trials_[r];
+  }
+  void end(const std::string& trial_id, const std::vector<int>& ranks) {
+    const auto it = since_.find(trial_id);
+    if (it == since_.end()) return;
+    for (int r : ranks) busy_[r] += io::monotonic_seconds() - it->second;
+    since_.erase(it);
+  }
+  /// "ranks busy over 123.4 s: rank 1 96.1 % (2 trials), rank 2 70.3 % (1 trial)".
+  std::string line(const std::map<int, RankSlot>& workers) const {
+    const double wall = std::max(io::monotonic_seconds() - start_, 1e-9);
+    std::vector<std::string> parts;
+    for (const auto& [r, slot] : workers) {
+      const int n = trials_.count(r) ? trials_.at(r) : 0;
+      parts.push_back(fmt::format("rank {} {:.1f} % ({} trial{})", r,
+                                  100.0 * (busy_.count(r) ? busy_.at(r) : 0.0) / wall, n,
+                                  n == 1 ? "" : "s"));
+    }
+    return fmt::format("ranks busy over {:.1f} s: {}", wall, fmt::join(parts, ", "));
+  }
+
+ private:
+  double start_ = io::monotonic_seconds();
+  std::map<std::string, double> since_;
+  std::map<int, double> busy_;
+  std::map<int, int> trials_;
+};
+
 }  // namespace
 
 int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int world_size) {
@@ -61,9 +99,11 @@ int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int wor
       if (share > 0 && slot.device >= 0) load[{slot.host, slot.device}] += sign * share;
     }
   };
+  RankUsage usage;
   auto release = [&](const std::string& trial_id) {
     auto it = busy.find(trial_id);
     if (it == busy.end()) return false;
+    usage.end(trial_id, it->second);
     hold(it->second, -1);
     busy.erase(it);
     return true;
@@ -100,6 +140,7 @@ int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int wor
       }
       hold(ranks, +1);
       busy[job.trial.id] = ranks;
+      usage.start(job.trial.id, ranks);
     }
     if (busy.empty() && (stopping || !coord.has_queued())) break;
     std::optional<cluster::Message> msg;
@@ -140,6 +181,7 @@ int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int wor
         },
         msg->body);
   }
+  std::cout << usage.line(workers) << "\n" << std::flush;
   return stopping ? kExitInterrupted : kExitOk;
 }
 

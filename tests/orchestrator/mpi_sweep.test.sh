@@ -48,10 +48,16 @@ echo "$rows"
 for phase in "model build:3" "train steps:6" "validation:6" "checkpoint serialise:6" \
              "checkpoint write (background, overlaps):6" "leakage guard:1" \
              "image cache (build or open):1" "open results.h5:1" "ranking and leaderboard:1" \
-             "trial end (results.h5, checkpoint retention):3"; do
+             "trial end (results.h5, retention plan):3"; do
   [ "$(phase_count "$rows" "${phase%:*}")" = "${phase##*:}" ] \
     || fail "--profile: expected '${phase%:*}' ${phase##*:} time(s): $rows"
 done
+
+# Retention runs in the background: once per "checkpoints: ... freed" line it printed.
+freed=$(grep -c "^checkpoints: .* freed" "$tmp/one.log" || true)
+[ "$freed" -ge 1 ] || fail "no checkpoint retention line: $(cat "$tmp/one.log")"
+[ "$(phase_count "$rows" "checkpoint retention (background, overlaps)")" = "$freed" ] \
+  || fail "--profile: expected $freed background retention(s): $rows"
 
 echo "== train one trial by name: same epochs as in the sweep"
 "$MAMMOSWEEP" train "$tmp/spec.yaml" --trial B --out "$tmp/trainB" "${common[@]}" >"$tmp/trainB.log" 2>&1 \
@@ -79,6 +85,17 @@ for np in 3 4; do
   # The coordinator's CPU share is reported, not asserted: ctest -j 2 shares the cores, so a
   # threshold here would flake. bench/dispatch measures it; the sleeping wait behind it is
   # tested by counting polls (cluster_mpi_test: MpiRecv.IdleWaitSleepsBetweenPolls).
+  # Each rank's busy fraction: its trial count must be the dispatch lines naming it, and its
+  # share of the dispatching time in (0, 100].
+  busy=$(grep "^ranks busy over" "$tmp/np$np.log") || fail "no busy-fraction line under -np $np"
+  echo "$busy"
+  for r in $(seq 1 $((np - 1))); do
+    want=$(grep -c "attempt [0-9]* on rank $r\b" "$tmp/np$np.log")
+    got=$(echo "$busy" | sed -n "s/.*rank $r \([0-9.]*\) % (\([0-9]*\) trials\{0,1\}).*/\1 \2/p")
+    [ "${got#* }" = "$want" ] || fail "rank $r: busy line says '${got#* }' trials, $want dispatched: $busy"
+    awk -v p="${got% *}" 'BEGIN { exit !(p > 0 && p <= 100) }' \
+      || fail "rank $r: busy fraction '${got% *}' not in (0, 100]: $busy"
+  done
   grep -q "% of a core)" "$tmp/np$np.log" || fail "no coordinator CPU line under -np $np"
   echo "coordinator CPU under -np $np: $(sed -n 's/.*(\([0-9.]*\)% of a core).*/\1/p' "$tmp/np$np.log")% of a core"
 done
@@ -87,7 +104,7 @@ echo "== --profile under mpirun -np 3: a table per rank; the workers' epochs are
 timeout 600 "$MPIEXEC" --oversubscribe -np 3 "$MAMMOSWEEP" run "$tmp/spec.yaml" --out "$tmp/prof" \
   "${common[@]}" --profile >"$tmp/prof.log" 2>&1 || { cat "$tmp/prof.log"; fail "mpirun --profile run"; }
 rows0=$(profile_rows "$tmp/prof.log" "profile of rank 0 (coordinator)") || exit 1
-[ "$(phase_count "$rows0" "trial end (results.h5, checkpoint retention)")" = 3 ] \
+[ "$(phase_count "$rows0" "trial end (results.h5, retention plan)")" = 3 ] \
   || fail "rank 0: expected 3 trial ends: $rows0"
 [ "$(phase_count "$rows0" "epoch reports (results.h5, early stopping)")" = 6 ] \
   || fail "rank 0: expected 6 epoch reports: $rows0"
