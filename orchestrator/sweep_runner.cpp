@@ -213,7 +213,10 @@ int run_sweep(const RunOptions& opt) {
     } else {
       rc = run_local(coord, s, data, opt);
     }
-    coord.wait_for_retention();
+    {
+      io::PhaseTimer phase("waiting for the last checkpoint retention");  // run --profile
+      coord.wait_for_retention();
+    }
     out_of_space = coord.out_of_space();
     if (rc == kExitOk && coord.failures() > 0) {
       std::cout << fmt::format("{} trial(s) failed; see the leaderboard for reasons\n",
