@@ -11,7 +11,8 @@
 // Helpers are pooled: a call takes an idle one or starts one (posix_spawn: safe in a process
 // with threads, MPI or CUDA, since the child execs at once), so the cache build's decoding
 // threads each get their own. A helper exits when its socket closes: with this process,
-// or at pool teardown.
+// or at pool teardown. It ignores the stop signals (SIGINT, SIGTERM, SIGUSR1, SIGHUP), which
+// are for this process: a helper killed by Ctrl-C mid-file would make a good image "bad".
 #pragma once
 
 #include <cstddef>

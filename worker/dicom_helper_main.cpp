@@ -1,6 +1,7 @@
 // mammosweep-dicom: the DICOM decoding helper (worker/dicom_helper.h). Started by
 // decode_dicom_isolated() as `mammosweep-dicom --serve-fd 3`; not meant to be run by hand.
 #include <malloc.h>
+#include <signal.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +16,11 @@ int main(int argc, char** argv) {
                  "The DICOM decoding helper of mammosweep, which starts it (worker/dicom_helper.h).\n");
     return 2;
   }
+  // The stop signals (a terminal's Ctrl-C reaches the whole process group; Slurm and mpirun
+  // send SIGTERM and SIGUSR1) are for the program that started this one: it finishes or
+  // checkpoints, and this helper exits when its socket closes. Dying of one mid-file would
+  // turn a good image into a "crashed" bad one, which the image cache would then remember.
+  for (const int sig : {SIGINT, SIGTERM, SIGUSR1, SIGHUP}) ::signal(sig, SIG_IGN);
   // Every file allocates buffers of the image's size (the file, GDCM's decode, the answer).
   // Kept in the heap between files instead of mapped and unmapped each time, they are not
   // faulted in afresh per file (about a third of the helper's time on uncompressed images).

@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -138,6 +140,40 @@ TEST(DicomHelper, ConcurrentCallersEachGetAHelper) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok, (std::vector<int>{9, 9, 9, 9}));
   EXPECT_EQ(crashed, (std::vector<int>{3, 3, 3, 3}));
+}
+
+// This process's helpers: children whose name is mammosweep-dicom (comm: 15 characters).
+std::vector<pid_t> helper_pids() {
+  std::vector<pid_t> out;
+  for (const auto& name : io::list_dir("/proc")) {
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string stat;
+    try {
+      stat = io::read_file("/proc/" + name + "/stat");
+    } catch (const std::exception&) {
+      continue;  // gone meanwhile
+    }
+    const std::size_t close = stat.rfind(')');
+    if (stat.find("(mammosweep-dico)") == std::string::npos || close == std::string::npos) continue;
+    char state = 0;
+    int ppid = 0;
+    if (std::sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid) == 2 && ppid == ::getpid() &&
+        state != 'Z')
+      out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+// The stop signals are for the program that started the helper (a terminal's Ctrl-C reaches
+// the whole process group): a helper that died of one would turn a good image into a bad one.
+TEST(DicomHelper, StopSignalsDoNotEndAHelper) {
+  const Image good = decode_image(kGood);
+  const std::vector<pid_t> before = helper_pids();
+  ASSERT_FALSE(before.empty());
+  for (const pid_t pid : before)
+    for (const int sig : {SIGINT, SIGTERM, SIGUSR1, SIGHUP}) ASSERT_EQ(::kill(pid, sig), 0);
+  EXPECT_EQ(decode_image(kGood).pixels, good.pixels);
+  EXPECT_EQ(helper_pids(), before);  // the same processes: none died, none was restarted
 }
 
 class DicomCache : public ::testing::Test {
