@@ -51,13 +51,14 @@ trials = json.load(open(f"{work}/status.json"))["trials"]  # store order = run o
 lb = json.load(open(f"{work}/lb.json"))
 winner = next(r for r in lb["rows"] if r["id"] == lb["winner"]["id"])  # the model of the week
 known = 0
-for t in trials:
+for k, t in enumerate(trials, 1):
     if t["id"] == winner["id"]:
         known += int(winner["epoch"])
+        where = f"{t['id']}, trial {k} of {len(trials)}"
         break
     known += t["epochs_done"]
 ran = sum(t["epochs_done"] for t in trials)
-print(f"| {policy} | {ran} | {known} | {winner['name']} (epoch {winner['epoch']}) | "
+print(f"| {policy} | {ran} | {known} | {where}, epoch {winner['epoch']} | "
       f"{winner['val_auc']:.3f} | {wall:.0f} |")
 PY
 done
