@@ -286,6 +286,7 @@ ImageCache ImageCache::open_or_build(const std::vector<ImageRecord>& records,
       } catch (const io::IoError& e) {
         throw CacheError(std::string("writing the image cache: ") + e.what());
       }
+      stop_idle_dicom_helpers();  // decoding is done (worker/dicom_helper.h)
       stats.build_seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       m = map_valid(stats.path, stats.key, o, records.size());

@@ -143,6 +143,14 @@ class Helper {
   Helper& operator=(const Helper&) = delete;
   ~Helper() { stop(); }
 
+  /// False when the helper has ended (reaped here): killed while idle, say by the kernel's
+  /// OOM killer, it must not be charged to the next file.
+  bool alive() {
+    if (pid_ <= 0 || ::waitpid(pid_, nullptr, WNOHANG) == 0) return pid_ > 0;
+    pid_ = -1;
+    return false;
+  }
+
   /// Decodes one file. Returns false when the helper died or broke off; `error` then says how.
   bool decode(const std::uint8_t* data, std::size_t size, const std::string& name, Image& image,
               std::string& error, bool& file_error) {
@@ -218,10 +226,10 @@ class Pool {
   Helper take() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (!idle_.empty()) {
+      while (!idle_.empty()) {
         Helper h = std::move(idle_.back());
         idle_.pop_back();
-        return h;
+        if (h.alive()) return h;
       }
     }
     return Helper::start();

@@ -36,8 +36,10 @@ class DicomHelperError : public std::runtime_error {
 /// can be started. Safe to call from several threads at once.
 Image decode_dicom_isolated(const std::uint8_t* data, std::size_t size, const std::string& name);
 
-/// Ends the idle helpers; the next call starts new ones. For a process about to fork (the
-/// child would share their sockets) and for tests that change MAMMOSWEEP_DICOM_HELPER.
+/// Ends the idle helpers; the next call starts new ones. The image cache calls it when a
+/// build is done (a helper keeps up to 1 GiB of heap for the next file, not worth holding
+/// through training); also for a process about to fork (the child would share their
+/// sockets) and for tests that change MAMMOSWEEP_DICOM_HELPER.
 void stop_idle_dicom_helpers();
 
 /// The helper program's path: $MAMMOSWEEP_DICOM_HELPER, else mammosweep-dicom next to this

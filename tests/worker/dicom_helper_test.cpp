@@ -176,6 +176,18 @@ TEST(DicomHelper, StopSignalsDoNotEndAHelper) {
   EXPECT_EQ(helper_pids(), before);  // the same processes: none died, none was restarted
 }
 
+// A helper killed while idle (the kernel's OOM killer may pick it) is replaced; the next
+// file must not be reported as having crashed it.
+TEST(DicomHelper, AHelperKilledWhileIdleIsNotChargedToTheNextFile) {
+  const Image good = decode_image(kGood);
+  const std::vector<pid_t> before = helper_pids();
+  ASSERT_FALSE(before.empty());
+  for (const pid_t pid : before) ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  for (int i = 0; i < 500 && !helper_pids().empty(); ++i) ::usleep(10000);  // zombies now
+  ASSERT_TRUE(helper_pids().empty());
+  EXPECT_EQ(decode_image(kGood).pixels, good.pixels);
+}
+
 class DicomCache : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -198,6 +210,7 @@ class DicomCache : public ::testing::Test {
 TEST_F(DicomCache, SkipModeSkipsTheCrashingFileOnly) {
   options_.on_bad_image = OnBadImage::skip;
   const ImageCache c = build();
+  EXPECT_TRUE(helper_pids().empty()) << "the build's helpers outlive it";
   ASSERT_EQ(c.stats().skipped.size(), 1u);
   EXPECT_EQ(c.stats().skipped[0].path, records_[2].path);
   EXPECT_TRUE(has(c.stats().skipped[0].reason, "GDCM crashed")) << c.stats().skipped[0].reason;
