@@ -5,12 +5,13 @@
 // (so ranking, DeLong and the policy see a realistic table) and writes the trial's checkpoint
 // the way the trainer does (write_checkpoint, then the trainer's own prune_checkpoints).
 //
-//   build/bench/retention_sweep --out /tmp/r1000 --trials 1000 --epochs 2 \
+//   build/bench/retention_sweep --out /tmp/r1000 --trials 1000 --epochs 2
 //       [--checkpoint-mb 3 | --resnet50] [--keep-top-trials 5|all] [--keep best_and_last]
+//   (one command line)
 //
-// The checkpoint is a torch archive shaped like a real one: weights (p.*), and an "optimizer"
-// archive twice their size (Adam's two moments), so stripping it works as on a real trial.
-// --checkpoint-mb sets its total size; --resnet50 serialises a real ResNet50 with Adam state
+// The checkpoint is shaped like a real one: weights (p.*), and optimizer state twice their
+// size (Adam's two moments), so stripping it works as on a real trial.
+// --checkpoint-mb sets its total size; --resnet50 snapshots a real ResNet50 with Adam state
 // instead (about 290 MB with every layer trainable). Prints one JSON line: trials, seconds,
 // checkpoint bytes (full and weights-only), the folder's peak and final bytes, results.h5
 // bytes, and what the kept trials hold.
@@ -42,18 +43,16 @@ namespace ms = mammosweep;
 
 namespace {
 
-/// A checkpoint payload of about `bytes`: weights a third, the optimizer archive two thirds.
+/// A checkpoint payload of about `bytes`: weights a third, Adam's two moments two thirds.
 std::string synthetic_checkpoint(std::uint64_t bytes) {
   const std::int64_t floats = static_cast<std::int64_t>(bytes / 12);
-  torch::serialize::OutputArchive archive, opt;
-  archive.write("p.weight", torch::rand({floats}));
-  opt.write("exp_avg", torch::rand({floats}));
-  opt.write("exp_avg_sq", torch::rand({floats}));
-  archive.write("optimizer", opt);
-  archive.write("epoch", c10::IValue(static_cast<std::int64_t>(1)));
-  std::ostringstream out;
-  archive.save_to(out);
-  return out.str();
+  std::string payload;
+  ms::worker::encode_checkpoint({{"p.weight", torch::rand({floats})},
+                                 {"o.weight.step", torch::scalar_tensor(1, torch::kInt64)},
+                                 {"o.weight.exp_avg", torch::rand({floats})},
+                                 {"o.weight.exp_avg_sq", torch::rand({floats})}},
+                                {1, 1, 0.5, 0.5}, payload);
+  return payload;
 }
 
 /// A real ResNet50 + Adam checkpoint (every layer trainable, one step taken so Adam has state).
@@ -66,7 +65,9 @@ std::string resnet50_checkpoint() {
   torch::Tensor loss = model->forward(torch::rand({2, 3, 32, 32})).sum();
   loss.backward();
   optimizer->step();
-  return ms::worker::serialize_checkpoint(*model, *optimizer, {1, 1, 0.5, 0.5});
+  std::string payload;
+  ms::worker::snapshot_checkpoint(*model, *optimizer, {1, 1, 0.5, 0.5}, payload);
+  return payload;
 }
 
 }  // namespace

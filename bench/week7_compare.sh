@@ -15,7 +15,7 @@ out="$(mktemp -d)"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 t0=$(date +%s.%N)
 "$ms" run "$root/sweeps/week7.yaml" --out "$out/sweep" --cache-dir "$out/cache" \
-  --set "data.root=$data" --set "data.image_size=$size" --threads "$threads" --no-progress \
+  --set "data.root=$data" --set "data.image_size=$size" --threads "$threads" --no-progress --profile \
   >"$out/mammosweep.log"
 t1=$(date +%s.%N)
 "$py" "$root/bench/week7_sweep.py" --data "$data" --size "$size" --threads "$threads" >"$out/python.log"

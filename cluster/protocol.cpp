@@ -154,14 +154,16 @@ json to_json(const Failed& m) {
               {"resumable_epoch", m.resumable_epoch}};
 }
 json to_json(const Stop& m) {
-  return json{{"trial_id", m.trial_id}, {"reason", m.reason}, {"stop", m.stop ? 1 : 0}};
+  return json{{"trial_id", m.trial_id}, {"reason", m.reason}, {"stop", m.stop ? 1 : 0},
+              {"threads", m.threads}};
 }
 json to_json(const Shutdown&) { return json::object(); }
 json to_json(const Ready& m) {
   return json{{"rank", m.rank},
               {"hostname", m.hostname},
               {"local_rank", m.local_rank},
-              {"device", m.device}};
+              {"device", m.device},
+              {"threads", m.threads}};
 }
 json to_json(const CheckpointNow& m) { return json{{"trial_id", m.trial_id}}; }
 
@@ -239,6 +241,8 @@ MessageBody from_json(MessageType type, const json& j) {
       m.trial_id = r.str("trial_id");
       m.reason = r.str("reason");
       m.stop = r.int32("stop") != 0;
+      m.threads = r.int32("threads");
+      if (m.threads < 0) throw r.error("threads", "expected 0 or more, got " + std::to_string(m.threads));
       return m;
     }
     case MessageType::shutdown:
@@ -249,6 +253,8 @@ MessageBody from_json(MessageType type, const json& j) {
       m.hostname = r.str("hostname");
       m.local_rank = r.int32("local_rank");
       m.device = r.int32("device");
+      m.threads = r.int32("threads");
+      if (m.threads < 1) throw r.error("threads", "expected 1 or more, got " + std::to_string(m.threads));
       return m;
     }
     case MessageType::checkpoint_now: {

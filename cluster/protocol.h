@@ -9,7 +9,7 @@
 // Protocol, in order:
 //  1. Every rank creates the MpiSession; all ranks dup the world into the control
 //     communicator (collective).
-//  2. Each worker sends Ready{rank, hostname, local_rank, device} to rank 0, then waits for
+//  2. Each worker sends Ready{rank, hostname, local_rank, device, threads} to rank 0, then waits for
 //     messages with recv_message (a sleeping poll: an idle worker uses no CPU).
 //  3. The coordinator waits with recv_message(timeout) (< 2% of a core while idle) and
 //     hands out trials: Assign{trial_text, attempt, group ranks, resume_from_epoch} is sent
@@ -17,9 +17,10 @@
 //  4. The members call create_group(control, group) (only members call it) and build their
 //     Communicator on it; they train the trial data-parallel.
 //  5. After each epoch the leader sends EpochReport{trial_id, record, val predictions} and
-//     waits for the coordinator's verdict, Stop{trial_id, reason, stop} (stop == false:
-//     carry on); the trainer broadcasts the leader's verdict to the members, so all members
-//     stop after the same epoch, exactly as a one-process run would.
+//     waits for the coordinator's verdict, Stop{trial_id, reason, stop, threads} (stop ==
+//     false: carry on); the trainer broadcasts the leader's verdict to the members, so all
+//     members stop after the same epoch, exactly as a one-process run would. `threads` is
+//     what a single-rank trial trains its next epoch with (idle ranks lend theirs).
 //  6. The leader ends the trial with Done{trial_id, status done|stopped_early, ...} or
 //     Failed{trial_id, reason, kind, rank}. A member that fails sends Failed itself; the
 //     group learns of it at its next consensus point (worker::sync_group, before every
@@ -102,6 +103,9 @@ struct Stop {
   std::string trial_id;
   std::string reason;
   bool stop = true;
+  /// Intra-op threads for the next epoch: the rank's own plus those lent by idle ranks on
+  /// its host (orchestrator/thread_lending.h); 0: unchanged.
+  int threads = 0;
 };
 
 /// Coordinator -> worker: leave the worker loop.
@@ -116,6 +120,7 @@ struct Ready {
   std::string hostname;
   int local_rank = 0;
   int device = -1;  // CUDA device index, -1 for CPU
+  int threads = 1;  // the intra-op threads it trains with
 };
 
 /// Coordinator -> leader: write a checkpoint now (the run is being interrupted).

@@ -47,6 +47,9 @@ find_package(HDF5 REQUIRED COMPONENTS C)
 find_package(PNG REQUIRED)
 find_package(JPEG REQUIRED)
 find_package(Threads REQUIRED)
+# xxHash (Debian's libxxhash-dev): the checksum of checkpoint files (io/hash.h). No CMake config.
+find_path(XXHASH_INCLUDE_DIR xxhash.h REQUIRED)
+find_library(XXHASH_LIBRARY xxhash REQUIRED)
 
 # NCCL: AUTO turns it on when LibTorch has CUDA and NCCL is found.
 set(MAMMOSWEEP_WITH_NCCL OFF)

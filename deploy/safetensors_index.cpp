@@ -223,6 +223,30 @@ std::uint64_t decode_u64_le(const unsigned char* b) {
   return v;
 }
 
+// The header length of a file of `file_size` bytes whose first 8 bytes are `len_bytes`,
+// checked against the format's limits and the file's size.
+std::uint64_t checked_header_length(const std::string& path, const unsigned char* len_bytes,
+                                    std::uint64_t file_size) {
+  if (file_size < 8) {
+    fail_file(path, fmt::format("file has {} bytes, too short for the 8-byte header length",
+                                file_size));
+  }
+  const std::uint64_t header_len = decode_u64_le(len_bytes);
+  if (header_len < 2) {
+    fail_file(path, fmt::format("header length {} is below the minimum of 2 ('{{}}')", header_len));
+  }
+  if (header_len > kMaxSafetensorsHeaderBytes) {
+    fail_file(path, fmt::format("header length {} exceeds the limit of {} bytes", header_len,
+                                kMaxSafetensorsHeaderBytes));
+  }
+  if (header_len > file_size - 8) {
+    fail_file(path, fmt::format("header length {} is larger than the {} bytes after the length "
+                                "field (file truncated?)",
+                                header_len, file_size - 8));
+  }
+  return header_len;
+}
+
 std::ifstream open_file(const std::string& path) {
   if (!host_is_little_endian()) fail_file(path, "reading safetensors needs a little-endian host");
   std::ifstream in(path, std::ios::binary);
@@ -260,31 +284,28 @@ SafetensorsIndex read_safetensors_index(const std::string& path) {
   in.seekg(0, std::ios::end);
   const auto file_size = static_cast<std::uint64_t>(in.tellg());
   in.seekg(0, std::ios::beg);
-  if (file_size < 8) {
-    fail_file(path, fmt::format("file has {} bytes, too short for the 8-byte header length",
-                                file_size));
-  }
-  unsigned char len_bytes[8];
-  in.read(reinterpret_cast<char*>(len_bytes), 8);
-  const std::uint64_t header_len = decode_u64_le(len_bytes);
-  if (header_len < 2) {
-    fail_file(path, fmt::format("header length {} is below the minimum of 2 ('{{}}')", header_len));
-  }
-  if (header_len > kMaxSafetensorsHeaderBytes) {
-    fail_file(path, fmt::format("header length {} exceeds the limit of {} bytes", header_len,
-                                kMaxSafetensorsHeaderBytes));
-  }
-  if (header_len > file_size - 8) {
-    fail_file(path, fmt::format("header length {} is larger than the {} bytes after the length "
-                                "field (file truncated?)",
-                                header_len, file_size - 8));
-  }
+  unsigned char len_bytes[8] = {};
+  if (file_size >= 8) in.read(reinterpret_cast<char*>(len_bytes), 8);
+  const std::uint64_t header_len = checked_header_length(path, len_bytes, file_size);
   std::string header(header_len, '\0');
   in.read(header.data(), static_cast<std::streamsize>(header_len));
   if (!in) fail_file(path, "file ended while reading the header");
   SafetensorsIndex index;
   index.data_start = 8 + header_len;
   index.entries = parse_header(path, header, file_size - index.data_start, &index.metadata);
+  return index;
+}
+
+SafetensorsIndex parse_safetensors_index(const std::string& name, const char* bytes,
+                                         std::size_t size) {
+  if (!host_is_little_endian()) fail_file(name, "reading safetensors needs a little-endian host");
+  unsigned char len_bytes[8] = {};
+  if (size >= 8) std::memcpy(len_bytes, bytes, 8);
+  const std::uint64_t header_len = checked_header_length(name, len_bytes, size);
+  SafetensorsIndex index;
+  index.data_start = 8 + header_len;
+  index.entries = parse_header(name, std::string(bytes + 8, header_len), size - index.data_start,
+                               &index.metadata);
   return index;
 }
 

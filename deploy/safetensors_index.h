@@ -63,6 +63,9 @@ struct SafetensorsIndex {
 /// unreadable file or any format violation.
 SafetensorsIndex read_safetensors_index(const std::string& path);
 
+/// The same for a whole file in memory (`size` bytes at `bytes`); `name` starts the messages.
+SafetensorsIndex parse_safetensors_index(const std::string& name, const char* bytes,
+                                         std::size_t size);
 /// Reads the bytes of every entry of `index` from `path`, in index order, into
 /// `destination(i)` (END - BEGIN bytes for entry i, little-endian as stored; not called for
 /// empty tensors). Throws SafetensorsError when the file ends early.

@@ -15,6 +15,7 @@
 
 #include "cluster/protocol.h"
 #include "io/files.h"
+#include "io/hash.h"
 #include "results/store.h"
 #include "sweeps/parse.h"
 #include "sweeps/trial.h"
@@ -133,7 +134,20 @@ void checkpoints() {
   archive.save_to(payload);
   // The fuzz target frames every input itself; a whole file is a seed too.
   io::write_file_atomic(path("checkpoint", "payload.bin"), payload.str());
-  worker::write_checkpoint(path("checkpoint", "epoch-0003.ckpt"), payload.str());
+  std::string v1("MSCKPT01", 8);  // format version 1 (read only): FNV-1a, torch archive
+  const std::uint64_t n = payload.str().size(), sum = io::fnv1a64(payload.str().data(), n);
+  v1.append(reinterpret_cast<const char*>(&n), 8);
+  v1.append(reinterpret_cast<const char*>(&sum), 8);
+  io::write_file_atomic(path("checkpoint", "epoch-0003.ckpt"), v1 + payload.str());
+  // Version 2: what snapshot_checkpoint writes (safetensors), for a two-tensor model.
+  std::string v2;
+  worker::encode_checkpoint({{"p.conv1.weight", torch::zeros({2, 3})},
+                             {"b.bn1.running_mean", torch::ones({2})},
+                             {"o.conv1.weight.step", torch::scalar_tensor(4, torch::kInt64)},
+                             {"o.conv1.weight.exp_avg", torch::zeros({2, 3})}},
+                            {3, 2, 0.75, std::nan("")}, v2);
+  io::write_file_atomic(path("checkpoint", "payload-v2.bin"), v2);
+  worker::write_checkpoint(path("checkpoint", "epoch-0004.ckpt"), v2);
 }
 
 void model_jsons() {
@@ -180,9 +194,9 @@ void protocol_messages() {
       {"epoch_report_no_preds", cluster::EpochReport{trials.at(0).id, rec, std::nullopt}},
       {"done", cluster::Done{"t0001", results::TrialStatus::stopped_early, 3, 2, "median"}},
       {"failed", cluster::Failed{"t0001", "CUDA out of memory", results::FailureKind::oom, 2, 0}},
-      {"stop", cluster::Stop{"t0001", "below median", true}},
+      {"stop", cluster::Stop{"t0001", "below median", true, 2}},
       {"shutdown", cluster::Shutdown{}},
-      {"ready", cluster::Ready{3, "node01", 1, 0}},
+      {"ready", cluster::Ready{3, "node01", 1, 0, 2}},
       {"checkpoint_now", cluster::CheckpointNow{"t0001"}},
   };
   for (const auto& [name, body] : messages) {

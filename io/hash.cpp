@@ -1,5 +1,7 @@
 #include "io/hash.h"
 
+#include <xxhash.h>
+
 namespace mammosweep::io {
 
 std::uint64_t fnv1a64(const void* data, std::size_t n, std::uint64_t h) {
@@ -10,5 +12,7 @@ std::uint64_t fnv1a64(const void* data, std::size_t n, std::uint64_t h) {
   }
   return h;
 }
+
+std::uint64_t xxh3_64(const void* data, std::size_t n) { return XXH3_64bits(data, n); }
 
 }  // namespace mammosweep::io

@@ -52,6 +52,7 @@ class SweepCoordinator {
   /// Ranks (data-parallel replicas) each trial needs.
   int replicas() const { return spec_.resources.replicas; }
   double gpu_share() const { return spec_.resources.gpus; }  ///< of one device, per rank
+  bool lend_idle_threads() const { return spec_.resources.lend_idle_threads; }
 
   void started(const Job& job, const std::vector<int>& ranks);
   /// Records the epoch (idempotently: an epoch the store already holds is not appended

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <torch/cuda.h>
+#include <torch/utils.h>
 
 #include <algorithm>
 #include <chrono>
@@ -21,6 +22,7 @@
 #include "orchestrator/process_deaths.h"
 #include "orchestrator/run_setup.h"
 #include "orchestrator/sweep_results.h"
+#include "orchestrator/thread_lending.h"
 #include "worker/data.h"
 #include "worker/trainer.h"
 
@@ -79,6 +81,50 @@ class RankUsage {
   std::map<int, int> trials_;
 };
 
+/// Idle ranks' threads for running trials (thread_lending.h): the threads a reporting rank
+/// trains its next epoch with, and a line whenever that number changes.
+class ThreadLending {
+ public:
+  explicit ThreadLending(bool enabled) : enabled_(enabled) {}
+  void ready(int rank, int threads) {
+    own_[rank] = threads;
+    granted_.erase(rank);  // a new trial starts with the rank's own threads
+  }
+  /// 0 when lending is off or `src` does not lead a single-rank CPU trial.
+  int next_epoch(int src, const std::string& trial_id, int epoch, const std::set<int>& idle,
+                 bool work_waits, const std::map<int, RankSlot>& workers,
+                 const std::map<std::string, std::vector<int>>& busy) {
+    if (!enabled_) return 0;
+    std::map<int, LendingRank> table;
+    for (const auto& [r, slot] : workers) {
+      table[r] = LendingRank{slot.host, own(r), idle.count(r) > 0 && !work_waits, false};
+    }
+    for (const auto& [id, ranks] : busy) {
+      if (ranks.size() == 1 && workers.count(ranks[0]) && workers.at(ranks[0]).device < 0) {
+        table[ranks[0]].can_borrow = true;
+      }
+    }
+    const std::map<int, int> plan = lend_idle_threads(table);
+    const auto it = plan.find(src);
+    if (it == plan.end()) return 0;
+    const int before = granted_.count(src) ? granted_.at(src) : own(src);
+    if (it->second != before) {
+      std::cout << fmt::format("rank {} (trial {}) trains from epoch {} with {} thread{} ({} "
+                               "lent by idle ranks on {})\n",
+                               src, trial_id, epoch, it->second, it->second == 1 ? "" : "s",
+                               it->second - own(src), workers.at(src).host)
+                << std::flush;
+    }
+    granted_[src] = it->second;
+    return it->second;
+  }
+
+ private:
+  int own(int r) const { return own_.count(r) ? own_.at(r) : 1; }
+  bool enabled_;
+  std::map<int, int> own_, granted_;
+};
+
 }  // namespace
 
 int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int world_size) {
@@ -91,6 +137,7 @@ int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int wor
   std::set<int> idle;
   std::map<int, RankSlot> workers;               // every rank that sent Ready: host, device
   std::map<std::string, std::vector<int>> busy;  // trial id -> ranks, [0] = leader
+  std::map<std::string, int> epochs;             // trial id -> its epochs
   DeviceLoad load;                               // device -> share held by running trials
   const double share = coord.gpu_share();
   auto hold = [&](const std::vector<int>& ranks, double sign) {
@@ -100,6 +147,7 @@ int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int wor
     }
   };
   RankUsage usage;
+  ThreadLending lending(coord.lend_idle_threads());
   auto release = [&](const std::string& trial_id) {
     auto it = busy.find(trial_id);
     if (it == busy.end()) return false;
@@ -140,6 +188,7 @@ int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int wor
       }
       hold(ranks, +1);
       busy[job.trial.id] = ranks;
+      epochs[job.trial.id] = job.trial.params.epochs;
       usage.start(job.trial.id, ranks);
     }
     if (busy.empty() && (stopping || !coord.has_queued())) break;
@@ -156,6 +205,7 @@ int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int wor
           if constexpr (std::is_same_v<T, cluster::Ready>) {
             idle.insert(src);
             workers[src] = RankSlot{m.hostname, m.device};
+            lending.ready(src, m.threads);
           } else if constexpr (std::is_same_v<T, cluster::EpochReport>) {
             worker::EpochDecision d = worker::EpochDecision::proceed;
             if (busy.count(m.trial_id)) {
@@ -164,6 +214,10 @@ int coordinate(SweepCoordinator& coord, const cluster::MpiComm& control, int wor
             }
             cluster::Stop verdict{m.trial_id, "", d == worker::EpochDecision::stop_early};
             if (verdict.stop) verdict.reason = "early stopping";
+            if (!verdict.stop && busy.count(m.trial_id) && m.record.epoch < epochs[m.trial_id]) {
+              verdict.threads = lending.next_epoch(src, m.trial_id, m.record.epoch + 1, idle,
+                                                   coord.has_queued(), workers, busy);
+            }
             cluster::send_message(control, src, verdict);
           } else if constexpr (std::is_same_v<T, cluster::Done>) {
             if (release(m.trial_id)) coord.finished(m.trial_id, m.status);
@@ -194,7 +248,7 @@ int work(const RunOptions& opt, const cluster::MpiSession& session,
   auto ready = [&] {
     cluster::send_message(control, 0,
                           cluster::Ready{session.rank(), session.hostname(),
-                                         session.local_rank(), device});
+                                         session.local_rank(), device, s.threads});
   };
   ready();
   std::optional<worker::PreparedData> data;
@@ -255,6 +309,10 @@ int work(const RunOptions& opt, const cluster::MpiSession& session,
           std::optional<cluster::Message> v = cluster::recv_message(control, cluster::kWaitForever, 0);
           if (!v) continue;
           if (auto* stop = std::get_if<cluster::Stop>(&v->body)) {
+            // Threads lent by idle ranks (or given back) from the next epoch on.
+            if (stop->threads > 0 && stop->threads != torch::get_num_threads()) {
+              torch::set_num_threads(stop->threads);
+            }
             return stop->stop ? worker::EpochDecision::stop_early : worker::EpochDecision::proceed;
           }
           if (std::holds_alternative<cluster::CheckpointNow>(v->body)) checkpoint_now = true;

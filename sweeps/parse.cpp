@@ -372,6 +372,7 @@ SweepSpec parse_spec(const std::string& text, const std::string& file) {
     rr.integer("replicas", spec.resources.replicas, 1, 4096);
     rr.gpu_share("gpus", spec.resources.gpus);
     rr.integer("threads", spec.resources.threads, 0, 4096);
+    rr.boolean("lend_idle_threads", spec.resources.lend_idle_threads);
     rr.finish();
   }
   if (YAML::Node e = top.get("early_stopping"); e && expect_map(ctx, e, "early_stopping")) {

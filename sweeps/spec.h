@@ -93,6 +93,9 @@ struct Resources {
   // that n ranks use at once (Ray Tune's fractional GPUs); parse stores the exact 1/n.
   double gpus = 0;
   int threads = 0;   // threads per rank (0 = cores on the node / ranks on the node)
+  // Idle ranks lend their threads to running single-rank CPU trials on their host when no
+  // trial waits to start (orchestrator/thread_lending.h).
+  bool lend_idle_threads = true;
 };
 
 struct EarlyStopping {

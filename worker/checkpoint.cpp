@@ -4,26 +4,28 @@
 #include <fmt/ranges.h>
 #include <torch/serialize.h>
 
-#include <algorithm>
-#include <cstring>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <set>
 #include <sstream>
 
-#include "io/files.h"
+#include "worker/optimizer_state.h"
 #include "worker/resnet50.h"
+#include "worker/safetensors.h"
 
 namespace mammosweep::worker {
 namespace {
+
+constexpr const char* kFormat = "mammosweep checkpoint 2";
 
 std::string shape_text(c10::IntArrayRef sizes) {
   return fmt::format("[{}]", fmt::join(sizes, ", "));
 }
 
-/// Copies the archive's tensor `key` into `into`. A tensor of another shape is refused:
-/// copy_ would broadcast a smaller one silently or fail with a message naming no tensor.
-void restore(torch::serialize::InputArchive& archive, const std::string& key, torch::Tensor into,
-             bool is_buffer) {
-  torch::Tensor t;
-  archive.read(key, t, is_buffer);
+/// Copies `t` into `into`. A tensor of another shape is refused: copy_ would broadcast a
+/// smaller one silently or fail with a message naming no tensor.
+void restore(const std::string& key, const torch::Tensor& t, torch::Tensor into) {
   if (!t.defined() || t.sizes() != into.sizes()) {
     throw std::runtime_error(fmt::format("tensor '{}' has shape {}, the model's is {}", key,
                                          t.defined() ? shape_text(t.sizes()) : "(undefined)",
@@ -32,44 +34,109 @@ void restore(torch::serialize::InputArchive& archive, const std::string& key, to
   into.copy_(t);
 }
 
-void read_model_state(torch::serialize::InputArchive& archive, ResNet50Impl& model) {
+// ---- version 2: safetensors ----
+
+std::string number_text(double v) { return std::isnan(v) ? "nan" : fmt::format("{:.17g}", v); }
+
+double metadata_number(const SafetensorsMetadata& m, const char* key) {
+  auto it = m.find(key);
+  if (it == m.end()) throw std::runtime_error(fmt::format("metadata '{}' is missing", key));
+  if (it->second == "nan") return results::kNaN;
+  char* end = nullptr;
+  const double v = std::strtod(it->second.c_str(), &end);
+  if (it->second.empty() || *end != '\0') {
+    throw std::runtime_error(fmt::format("metadata '{}' is not a number: '{}'", key, it->second));
+  }
+  return v;
+}
+
+int metadata_int(const SafetensorsMetadata& m, const char* key) {
+  const double v = metadata_number(m, key);
+  if (!(v >= 0 && v <= 1e9) || v != std::floor(v)) {
+    throw std::runtime_error(fmt::format("metadata '{}' is not an epoch: '{}'", key, m.at(key)));
+  }
+  return static_cast<int>(v);
+}
+
+ParameterNames parameter_names(ResNet50Impl& model) {
+  ParameterNames names;
+  for (const auto& p : model.named_parameters()) names[p.value().unsafeGetTensorImpl()] = p.key();
+  return names;
+}
+
+// A version-2 payload: its tensors by name (views into the payload) and its metadata.
+struct Payload {
+  std::map<std::string, torch::Tensor> tensors;
+  CheckpointMeta meta;
+};
+
+Payload decode_payload(const std::string& payload) {
+  SafetensorsMetadata metadata;
+  Payload out;
+  for (auto& [name, t] : decode_safetensors(payload, "payload", &metadata)) {
+    out.tensors.emplace(name, std::move(t));
+  }
+  auto format = metadata.find("format");
+  if (format == metadata.end() || format->second != kFormat) {
+    throw std::runtime_error(fmt::format("metadata 'format' is not '{}'", kFormat));
+  }
+  out.meta.epoch = metadata_int(metadata, "epoch");
+  out.meta.best_epoch = metadata_int(metadata, "best_epoch");
+  out.meta.best_metric = metadata_number(metadata, "best_metric");
+  out.meta.best_val_loss = metadata_number(metadata, "best_val_loss");
+  return out;
+}
+
+/// Copies the p.* and b.* tensors into the model; every parameter and buffer must be there,
+/// and nothing else may be (o.* aside).
+void read_model_state(const std::map<std::string, torch::Tensor>& tensors, ResNet50Impl& model) {
   torch::NoGradGuard no_grad;
-  for (auto& p : model.named_parameters()) restore(archive, "p." + p.key(), p.value(), false);
-  for (auto& b : model.named_buffers()) restore(archive, "b." + b.key(), b.value(), true);
+  std::set<std::string> used;
+  auto take = [&](const std::string& key, torch::Tensor into) {
+    auto it = tensors.find(key);
+    if (it == tensors.end()) throw std::runtime_error(fmt::format("tensor '{}' is missing", key));
+    restore(key, it->second, into);
+    used.insert(key);
+  };
+  for (auto& p : model.named_parameters()) take("p." + p.key(), p.value());
+  for (auto& b : model.named_buffers()) take("b." + b.key(), b.value());
+  for (const auto& [key, t] : tensors) {
+    if (key.rfind("o.", 0) != 0 && used.count(key) == 0) {
+      throw std::runtime_error(fmt::format("tensor '{}' is not one of this model's", key));
+    }
+  }
 }
 
-}  // namespace
-
-/// The checkpoint's payload (a torch archive). Runs on the training thread: the archive
-/// refers to the live parameters and optimizer state.
-std::string serialize_checkpoint(ResNet50Impl& model, torch::optim::Optimizer& optimizer,
-                                 const CheckpointMeta& meta) {
-  torch::serialize::OutputArchive archive;
-  for (const auto& p : model.named_parameters()) archive.write("p." + p.key(), p.value().cpu());
-  for (const auto& b : model.named_buffers()) archive.write("b." + b.key(), b.value().cpu(), true);
-  torch::serialize::OutputArchive opt;
-  optimizer.save(opt);
-  archive.write("optimizer", opt);
-  archive.write("epoch", c10::IValue(static_cast<std::int64_t>(meta.epoch)));
-  archive.write("best_epoch", c10::IValue(static_cast<std::int64_t>(meta.best_epoch)));
-  archive.write("best_metric", c10::IValue(meta.best_metric));
-  archive.write("best_val_loss", c10::IValue(meta.best_val_loss));
-  std::ostringstream payload;
-  archive.save_to(payload);
-  return payload.str();
+std::map<std::string, torch::Tensor> optimizer_part(const std::map<std::string, torch::Tensor>& tensors) {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& [key, t] : tensors) {
+    if (key.rfind("o.", 0) == 0) out.emplace(key.substr(2), t);
+  }
+  return out;
 }
 
+SafetensorsMetadata metadata_of(const CheckpointMeta& meta) {
+  return {{"format", kFormat},
+          {"epoch", std::to_string(meta.epoch)},
+          {"best_epoch", std::to_string(meta.best_epoch)},
+          {"best_metric", number_text(meta.best_metric)},
+          {"best_val_loss", number_text(meta.best_val_loss)}};
+}
 
+// ---- version 1: torch archive (read only) ----
 
-CheckpointMeta load_checkpoint(const std::string& payload, ResNet50Impl& model,
-                               torch::optim::Optimizer& optimizer, const torch::Device& device) {
-  std::istringstream in(payload);
-  torch::serialize::InputArchive archive;
-  archive.load_from(in, device);
-  read_model_state(archive, model);
-  torch::serialize::InputArchive opt;
-  archive.read("optimizer", opt);
-  optimizer.load(opt);
+void read_model_state_v1(torch::serialize::InputArchive& archive, ResNet50Impl& model) {
+  torch::NoGradGuard no_grad;
+  auto take = [&](const std::string& key, torch::Tensor into, bool is_buffer) {
+    torch::Tensor t;
+    archive.read(key, t, is_buffer);
+    restore(key, t, into);
+  };
+  for (auto& p : model.named_parameters()) take("p." + p.key(), p.value(), false);
+  for (auto& b : model.named_buffers()) take("b." + b.key(), b.value(), true);
+}
+
+CheckpointMeta read_meta_v1(torch::serialize::InputArchive& archive) {
   CheckpointMeta meta;
   c10::IValue v;
   archive.read("epoch", v);
@@ -83,63 +150,118 @@ CheckpointMeta load_checkpoint(const std::string& payload, ResNet50Impl& model,
   return meta;
 }
 
+void open_v1(const std::string& payload, torch::serialize::InputArchive& archive,
+             const torch::Device& device) {
+  std::istringstream in(payload);
+  archive.load_from(in, device);
+}
+
+/// Runs `read` and names `path` in what it throws: LibTorch's errors name no file.
+template <class F>
+auto naming(const std::string& path, const char* what, F&& read) {
+  try {
+    return read();
+  } catch (const c10::Error& e) {
+    throw std::runtime_error(fmt::format("{}: {}: {}", path, what, e.what_without_backtrace()));
+  } catch (const std::exception& e) {  // ours, or LibTorch's others (torch::jit::ErrorReport)
+    const std::string why = e.what();
+    throw std::runtime_error(fmt::format("{}: {}: {}", path, what,
+                                         why.empty() ? "LibTorch cannot read its archive" : why));
+  }
+}
+
+}  // namespace
+
+void snapshot_checkpoint(ResNet50Impl& model, torch::optim::Optimizer& optimizer,
+                         const CheckpointMeta& meta, std::string& payload) {
+  NamedTensors tensors;
+  for (const auto& p : model.named_parameters()) tensors.emplace_back("p." + p.key(), p.value());
+  for (const auto& b : model.named_buffers()) tensors.emplace_back("b." + b.key(), b.value());
+  for (auto& [name, t] : optimizer_state_tensors(optimizer, parameter_names(model))) {
+    tensors.emplace_back("o." + name, std::move(t));
+  }
+  encode_checkpoint(tensors, meta, payload);
+}
+
+void encode_checkpoint(const NamedTensors& tensors, const CheckpointMeta& meta, std::string& payload) {
+  encode_safetensors(tensors, metadata_of(meta), payload, "checkpoint");
+}
+
+CheckpointMeta load_checkpoint(const CheckpointFile& file, ResNet50Impl& model,
+                               torch::optim::Optimizer& optimizer, const torch::Device& device) {
+  if (file.version == 1) {
+    torch::serialize::InputArchive archive;
+    open_v1(file.payload, archive, device);
+    read_model_state_v1(archive, model);
+    torch::serialize::InputArchive opt;
+    archive.read("optimizer", opt);
+    optimizer.load(opt);
+    return read_meta_v1(archive);
+  }
+  Payload payload = decode_payload(file.payload);
+  read_model_state(payload.tensors, model);
+  load_optimizer_state(optimizer, parameter_names(model), optimizer_part(payload.tensors));
+  (void)device;  // the model and optimizer state are on it already: copies go there
+  return payload.meta;
+}
+
 int load_checkpoint_weights(const std::string& path, ResNet50Impl& model) {
-  std::optional<std::string> payload = read_verified(path);
-  if (!payload) {
+  std::optional<CheckpointFile> file = read_verified(path);
+  if (!file) {
     throw std::runtime_error(path + ": not a valid checkpoint (missing, truncated, or its "
                              "checksum does not match)");
   }
   // The checksum verified, so the file is what a writer wrote; it can still be another
-  // model's checkpoint or a crafted file. LibTorch's errors name no file: say which one.
-  try {
-    std::istringstream in(*payload);
-    torch::serialize::InputArchive archive;
-    archive.load_from(in, torch::kCPU);
-    read_model_state(archive, model);
-    c10::IValue v;
-    archive.read("epoch", v);
-    return static_cast<int>(v.toInt());
-  } catch (const c10::Error& e) {
-    throw std::runtime_error(path + ": not a checkpoint of this model: " +
-                             e.what_without_backtrace());
-  } catch (const std::exception& e) {  // ours, or LibTorch's others (torch::jit::ErrorReport)
-    const std::string why = e.what();
-    throw std::runtime_error(path + ": not a checkpoint of this model: " +
-                             (why.empty() ? "LibTorch cannot read its archive" : why));
-  }
+  // model's checkpoint or a crafted file.
+  return naming(path, "not a checkpoint of this model", [&] {
+    if (file->version == 1) {
+      torch::serialize::InputArchive archive;
+      open_v1(file->payload, archive, torch::kCPU);
+      read_model_state_v1(archive, model);
+      return read_meta_v1(archive).epoch;
+    }
+    Payload payload = decode_payload(file->payload);
+    read_model_state(payload.tensors, model);
+    return payload.meta.epoch;
+  });
 }
 
 void strip_optimizer_state(const std::string& path) {
-  CheckpointKind kind = CheckpointKind::full;
-  std::optional<std::string> payload = read_verified(path, &kind);
-  if (!payload) {
+  std::optional<CheckpointFile> file = read_verified(path);
+  if (!file) {
     throw std::runtime_error(path + ": not a valid checkpoint (missing, truncated, or its "
                              "checksum does not match)");
   }
-  if (kind == CheckpointKind::weights_only) return;
-  torch::serialize::OutputArchive out;
-  try {
-    std::istringstream in(*payload);
-    torch::serialize::InputArchive archive;
-    archive.load_from(in, torch::kCPU);
-    for (const std::string& key : archive.keys()) {
-      const bool param = key.rfind("p.", 0) == 0, buffer = key.rfind("b.", 0) == 0;
-      if (param || buffer) {
-        torch::Tensor t;
-        archive.read(key, t, buffer);
-        out.write(key, t, buffer);
-      } else if (key != "optimizer") {
-        c10::IValue v;
-        archive.read(key, v);
-        out.write(key, v);
+  if (file->kind == CheckpointKind::weights_only) return;
+  // Either version becomes a version-2 weights-only file.
+  NamedTensors weights;
+  CheckpointMeta meta;
+  naming(path, "cannot read its payload", [&] {
+    if (file->version == 1) {
+      torch::serialize::InputArchive archive;
+      open_v1(file->payload, archive, torch::kCPU);
+      for (const std::string& key : archive.keys()) {
+        const bool buffer = key.rfind("b.", 0) == 0;
+        if (buffer || key.rfind("p.", 0) == 0) {
+          torch::Tensor t;
+          archive.read(key, t, buffer);
+          weights.emplace_back(key, t);
+        }
       }
+      meta = read_meta_v1(archive);
+    } else {
+      Payload payload = decode_payload(file->payload);
+      for (auto& [key, t] : payload.tensors) {
+        if (key.rfind("o.", 0) != 0) weights.emplace_back(key, t);
+      }
+      meta = payload.meta;
     }
-  } catch (const c10::Error& e) {
-    throw std::runtime_error(path + ": cannot read its archive: " + e.what_without_backtrace());
-  }
-  std::ostringstream body;
-  out.save_to(body);
-  write_checkpoint(path, body.str(), CheckpointKind::weights_only);
+    return 0;
+  });
+  std::string body;
+  encode_checkpoint(weights, meta, body);
+  weights.clear();
+  write_checkpoint(path, body, CheckpointKind::weights_only);
 }
 
 void CheckpointWriter::submit(std::function<void()> job) {

@@ -1,11 +1,20 @@
 #pragma once
 // A trial's checkpoints: what the payload of a checkpoint file (worker/checkpoint_file.h)
-// holds, the background writer, and loading. The payload is a torch archive with the
-// parameters (p.*), buffers (b.*), the optimizer state, and the epoch, best_epoch,
-// best_metric and best_val_loss of the best-epoch rule (results/best_epoch.h).
-// A finished trial's kept checkpoints are rewritten as weights only (magic "MSCKPW01": the
-// same archive without the optimizer state, about a third of the size): export, evaluate
-// and load_checkpoint_weights read both kinds; resuming needs a full one.
+// holds, the background writer, and loading.
+//
+// The payload (format version 2) is a safetensors file: the parameters ("p.<name>"), the
+// buffers ("b.<name>") and the optimizer state ("o.<parameter>.<field>",
+// worker/optimizer_state.h), in that order, with the metadata "format" ("mammosweep
+// checkpoint 2"), and the "epoch", "best_epoch", "best_metric" and "best_val_loss" of the
+// best-epoch rule (results/best_epoch.h). Any safetensors reader opens it after the 24-byte
+// file header. Version 1 payloads (torch archives, before 2026-12) are still read.
+//
+// Cost on the training thread: one memory copy of each tensor into a buffer reused every
+// epoch (snapshot_checkpoint); the checksum and the write run in CheckpointWriter's thread.
+//
+// A finished trial's kept checkpoints are rewritten as weights only (the same payload without
+// the o.* tensors, about a third of the size): export, evaluate and load_checkpoint_weights
+// read both kinds; resuming needs a full one.
 #include <c10/core/Device.h>
 #include <torch/optim/optimizer.h>
 
@@ -19,6 +28,7 @@
 
 #include "results/records.h"
 #include "worker/checkpoint_file.h"
+#include "worker/safetensors.h"
 
 namespace mammosweep::worker {
 
@@ -32,17 +42,22 @@ struct CheckpointMeta {
 };
 
 
-/// The checkpoint's payload. Runs on the training thread: the archive refers to the live
-/// parameters and optimizer state.
-std::string serialize_checkpoint(ResNet50Impl& model, torch::optim::Optimizer& optimizer,
-                                 const CheckpointMeta& meta);
+/// The payload of `tensors` (named p.*, b.*, o.* as above) and `meta`, into `payload`
+/// (reusing its memory). snapshot_checkpoint's last step; benches and fuzz seeds use it alone.
+void encode_checkpoint(const NamedTensors& tensors, const CheckpointMeta& meta, std::string& payload);
+
+/// Copies the checkpoint's payload into `payload`, reusing its memory (after the first
+/// epoch, nothing is allocated). Runs on the training thread, between steps.
+void snapshot_checkpoint(ResNet50Impl& model, torch::optim::Optimizer& optimizer,
+                         const CheckpointMeta& meta, std::string& payload);
 /// Rewrites a verified full checkpoint as weights only, atomically (needs its new size in
 /// free space). A weights-only file is left alone. Throws std::runtime_error naming the file
 /// when it does not verify, io::IoError when the write fails.
 void strip_optimizer_state(const std::string& path);
 
-/// Restores model and optimizer from a payload (on `device`); returns its metadata.
-CheckpointMeta load_checkpoint(const std::string& payload, ResNet50Impl& model,
+/// Restores model and optimizer from a full checkpoint (on `device`); returns its metadata.
+/// Throws std::runtime_error when the payload does not fit this model and optimizer.
+CheckpointMeta load_checkpoint(const CheckpointFile& file, ResNet50Impl& model,
                                torch::optim::Optimizer& optimizer, const c10::Device& device);
 /// Loads only the model weights (parameters and buffers) of a checkpoint into `model`, which
 /// must have the trial's architecture. Returns the checkpoint's epoch. Throws

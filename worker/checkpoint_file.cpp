@@ -15,13 +15,21 @@
 namespace mammosweep::worker {
 namespace {
 
-constexpr char kMagic[8] = {'M', 'S', 'C', 'K', 'P', 'T', '0', '1'};         // full
-constexpr char kWeightsMagic[8] = {'M', 'S', 'C', 'K', 'P', 'W', '0', '1'};  // weights only
+// "MSCKP" + T (full) or W (weights only) + the format version, "01" or "02".
+struct Magic {
+  CheckpointKind kind;
+  int version;
+};
 
-std::optional<CheckpointKind> kind_of_magic(const char* bytes) {
-  if (std::memcmp(bytes, kMagic, 8) == 0) return CheckpointKind::full;
-  if (std::memcmp(bytes, kWeightsMagic, 8) == 0) return CheckpointKind::weights_only;
-  return std::nullopt;
+std::optional<Magic> parse_magic(const char* bytes) {
+  if (std::memcmp(bytes, "MSCKP", 5) != 0 || bytes[6] != '0') return std::nullopt;
+  if (bytes[5] != 'T' && bytes[5] != 'W') return std::nullopt;
+  if (bytes[7] != '1' && bytes[7] != '2') return std::nullopt;
+  return Magic{bytes[5] == 'T' ? CheckpointKind::full : CheckpointKind::weights_only, bytes[7] - '0'};
+}
+
+std::uint64_t checksum(int version, const char* data, std::size_t n) {
+  return version == 1 ? io::fnv1a64(data, n) : io::xxh3_64(data, n);
 }
 
 }  // namespace
@@ -36,17 +44,18 @@ std::string checkpoint_path(const std::string& dir, int epoch) {
 
 /// Header + checksum + payload, written atomically (temporary file, fsync, rename).
 void write_checkpoint(const std::string& path, const std::string& body, CheckpointKind kind) {
-  std::string bytes(kind == CheckpointKind::full ? kMagic : kWeightsMagic, sizeof kMagic);
-  std::uint64_t size = body.size();
-  std::uint64_t sum = io::fnv1a64(body.data(), body.size());
-  bytes.append(reinterpret_cast<const char*>(&size), 8);
-  bytes.append(reinterpret_cast<const char*>(&sum), 8);
-  bytes += body;
-  io::write_file_atomic(path, bytes);
+  char header[24];
+  std::memcpy(header, kind == CheckpointKind::full ? "MSCKPT02" : "MSCKPW02", 8);
+  const std::uint64_t size = body.size(), sum = checksum(2, body.data(), body.size());
+  std::memcpy(header + 8, &size, 8);
+  std::memcpy(header + 16, &sum, 8);
+  io::AtomicFile file(path);
+  file.write(header, sizeof header);
+  file.write(body.data(), body.size());
+  file.commit();
 }
 
-/// The payload of a checkpoint whose header and checksum verify, or an empty optional.
-std::optional<std::string> read_verified(const std::string& path, CheckpointKind* kind) {
+std::optional<CheckpointFile> read_verified(const std::string& path) {
   std::string bytes;
   try {
     bytes = io::read_file(path);
@@ -54,15 +63,15 @@ std::optional<std::string> read_verified(const std::string& path, CheckpointKind
     return std::nullopt;
   }
   if (bytes.size() < 24) return std::nullopt;
-  const std::optional<CheckpointKind> k = kind_of_magic(bytes.data());
-  if (!k) return std::nullopt;
-  if (kind) *kind = *k;
+  const std::optional<Magic> magic = parse_magic(bytes.data());
+  if (!magic) return std::nullopt;
   std::uint64_t size = 0, sum = 0;
   std::memcpy(&size, bytes.data() + 8, 8);
   std::memcpy(&sum, bytes.data() + 16, 8);
   if (bytes.size() != 24 + size) return std::nullopt;
-  if (io::fnv1a64(bytes.data() + 24, size) != sum) return std::nullopt;
-  return bytes.substr(24);
+  if (checksum(magic->version, bytes.data() + 24, size) != sum) return std::nullopt;
+  bytes.erase(0, 24);  // in place: no second copy of a file of hundreds of MB
+  return CheckpointFile{magic->kind, magic->version, std::move(bytes)};
 }
 
 std::vector<std::pair<int, std::string>> list_checkpoints(const std::string& dir) {
@@ -83,7 +92,9 @@ std::optional<CheckpointKind> checkpoint_kind(const std::string& path) {
   char magic[8] = {};
   std::ifstream in(path, std::ios::binary);
   if (!in.read(magic, 8)) return std::nullopt;
-  return kind_of_magic(magic);
+  const std::optional<Magic> m = parse_magic(magic);
+  if (!m) return std::nullopt;
+  return m->kind;
 }
 
 void prune_checkpoints(const std::string& dir, int epoch, int best) {

@@ -2,8 +2,10 @@
 // A trial's checkpoint files, without LibTorch (the payload is opaque bytes here;
 // worker/checkpoint.h makes and reads it). One file per epoch, DIR/epoch-NNNN.ckpt with
 // DIR = checkpoint_dir(out, trial id):
-//   "MSCKPT01" (full) or "MSCKPW01" (weights only), u64 payload bytes, u64 FNV-1a of the
-//   payload, then the payload.
+//   an 8-byte magic, u64 payload bytes, u64 checksum of the payload, then the payload.
+//   Version 2 (written since 2026-12): "MSCKPT02" (full) or "MSCKPW02" (weights only), XXH3
+//   checksum, the payload a safetensors file (worker/checkpoint.h).
+//   Version 1 (read only): "MSCKPT01" or "MSCKPW01", FNV-1a checksum, a torch archive.
 // Files are written atomically (temporary file, fsync, rename); a file whose header or
 // checksum does not verify is treated as absent. `status`, `leaderboard` and `prune` list
 // checkpoints through this file alone, so the results-only program (orchestrator/results_main.cpp)
@@ -22,16 +24,22 @@ std::string checkpoint_dir(const std::string& out_dir, const std::string& trial_
 /// DIR/epoch-NNNN.ckpt
 std::string checkpoint_path(const std::string& dir, int epoch);
 
-/// Header + checksum + payload, written atomically. Throws io::IoError (code() ENOSPC or
+/// A verified checkpoint file.
+struct CheckpointFile {
+  CheckpointKind kind = CheckpointKind::full;
+  int version = 2;      // of the format: 1 torch archive, 2 safetensors
+  std::string payload;  // without the header
+};
+
+/// Header + checksum + payload (version 2), written atomically. Throws io::IoError (code() ENOSPC or
 /// EDQUOT on a full disk); the temporary file is removed and `path` is left as it was.
 void write_checkpoint(const std::string& path, const std::string& body,
                       CheckpointKind kind = CheckpointKind::full);
 /// The kind the header of `path` declares (reads 8 bytes), or nullopt when it is not a
 /// checkpoint (the checksum is not checked).
 std::optional<CheckpointKind> checkpoint_kind(const std::string& path);
-/// The payload of a checkpoint (either kind) whose header and checksum verify, or nullopt.
-std::optional<std::string> read_verified(const std::string& path,
-                                         CheckpointKind* kind = nullptr);
+/// A checkpoint (either kind, either version) whose header and checksum verify, or nullopt.
+std::optional<CheckpointFile> read_verified(const std::string& path);
 /// Checkpoint files of a trial folder, newest first: {epoch, path} (by name; verify with
 /// read_verified before trusting one).
 std::vector<std::pair<int, std::string>> list_checkpoints(const std::string& checkpoint_dir);

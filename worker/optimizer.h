@@ -1,7 +1,7 @@
 #pragma once
 // The optimizer and the learning-rate schedule of a trial (sweeps::TrainingParams). To add an
-// optimizer: its name in the `optimizer` row of sweeps/params.cpp, a branch here, a line in
-// docs/sweep-spec.md.
+// optimizer: its name in the `optimizer` row of sweeps/params.cpp, a branch here, its state's
+// fields in worker/optimizer_state.cpp (checkpoints), a line in docs/sweep-spec.md.
 #include <torch/optim/optimizer.h>
 
 #include <memory>

@@ -6,6 +6,7 @@
 #include "worker/safetensors.h"
 
 #include <ATen/ops/empty.h>
+#include <ATen/ops/from_blob.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
@@ -80,54 +81,89 @@ NamedTensors read_safetensors(const std::string& path, SafetensorsMetadata* meta
   return out;
 }
 
-void write_safetensors(const std::string& path, const NamedTensors& tensors,
-                       const SafetensorsMetadata& metadata) {
-  if (!deploy::host_is_little_endian()) fail_file(path, "writing safetensors needs a little-endian host");
+void encode_safetensors(const NamedTensors& tensors, const SafetensorsMetadata& metadata,
+                        std::string& out, const std::string& name) {
+  if (!deploy::host_is_little_endian()) fail_file(name, "writing safetensors needs a little-endian host");
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) {
     auto& m = header["__metadata__"];
     m = nlohmann::ordered_json::object();
     for (const auto& [k, v] : metadata) m[k] = v;
   }
-  std::vector<at::Tensor> data;
-  data.reserve(tensors.size());
   std::set<std::string> names;
+  std::vector<std::uint64_t> offsets;
+  offsets.reserve(tensors.size());
   std::uint64_t offset = 0;
-  for (const auto& [name, tensor] : tensors) {
-    if (name.empty()) fail_file(path, "cannot write a tensor with an empty name");
-    if (name == "__metadata__") fail_tensor(path, name, "the name is reserved for metadata");
-    if (!names.insert(name).second) fail_tensor(path, name, "name given more than once");
-    if (!tensor.defined()) fail_tensor(path, name, "tensor is undefined");
+  for (const auto& [tensor_name, tensor] : tensors) {
+    if (tensor_name.empty()) fail_file(name, "cannot write a tensor with an empty name");
+    if (tensor_name == "__metadata__") fail_tensor(name, tensor_name, "the name is reserved for metadata");
+    if (!names.insert(tensor_name).second) fail_tensor(name, tensor_name, "name given more than once");
+    if (!tensor.defined()) fail_tensor(name, tensor_name, "tensor is undefined");
     std::string dtype;
     try {
       dtype = safetensors_dtype_name(tensor.scalar_type());
     } catch (const WeightsError& e) {
-      fail_tensor(path, name, e.what());
+      fail_tensor(name, tensor_name, e.what());
     }
-    at::Tensor cpu = tensor.detach().to(at::kCPU).contiguous();
-    const auto nbytes = static_cast<std::uint64_t>(cpu.nbytes());
-    auto& entry = header[name];
+    const auto nbytes = static_cast<std::uint64_t>(tensor.numel() * tensor.element_size());
+    auto& entry = header[tensor_name];
     entry["dtype"] = dtype;
-    entry["shape"] = cpu.sizes().vec();
+    entry["shape"] = tensor.sizes().vec();
     entry["data_offsets"] = {offset, offset + nbytes};
+    offsets.push_back(offset);
     offset += nbytes;
-    data.push_back(std::move(cpu));
   }
   std::string text = header.dump();
   // Pad with spaces so the data buffer starts 8-byte aligned (as the reference writer does).
   text.append((8 - text.size() % 8) % 8, ' ');
-  unsigned char len_bytes[8];
-  std::uint64_t n = text.size();
-  for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<unsigned char>((n >> (8 * i)) & 0xffu);
+  const std::uint64_t n = text.size(), data_start = 8 + n;
+  // resize() keeps the capacity: a buffer reused for the same tensors allocates nothing.
+  out.resize(data_start + offset);
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((n >> (8 * i)) & 0xffu);
+  std::memcpy(out.data() + 8, text.data(), n);
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const at::Tensor& t = tensors[i].second;
+    if (t.numel() == 0) continue;
+    // One copy from any device and memory format (channels_last included) into the buffer.
+    at::from_blob(out.data() + data_start + offsets[i], t.sizes(), at::TensorOptions().dtype(t.scalar_type()))
+        .copy_(t.detach());
+  }
+}
 
+NamedTensors decode_safetensors(const std::string& bytes, const std::string& name,
+                                SafetensorsMetadata* metadata) {
+  NamedTensors out;
   try {
-    io::AtomicFile file(path);
-    file.write(len_bytes, 8);
-    file.write(text.data(), text.size());
-    for (const auto& t : data) {
-      if (t.nbytes() > 0) file.write(t.data_ptr(), t.nbytes());
+    deploy::SafetensorsIndex index = deploy::parse_safetensors_index(name, bytes.data(), bytes.size());
+    out.reserve(index.entries.size());
+    for (const auto& e : index.entries) {
+      // A view needs aligned elements; the reference writer aligns them, a crafted file may not.
+      const auto type = torch_type(name, e.dtype);
+      const std::size_t at = index.data_start + e.begin;
+      const auto element = static_cast<std::size_t>(c10::elementSize(type));
+      const char* data = bytes.data() + at;
+      if (reinterpret_cast<std::uintptr_t>(data) % element != 0) {
+        at::Tensor copy = at::empty(e.shape, at::TensorOptions().dtype(type));
+        std::memcpy(copy.data_ptr(), data, e.end - e.begin);
+        out.emplace_back(e.name, std::move(copy));
+      } else {
+        out.emplace_back(e.name, at::from_blob(const_cast<char*>(data), e.shape,
+                                               at::TensorOptions().dtype(type)));
+      }
     }
-    file.commit();
+    if (metadata != nullptr) *metadata = std::move(index.metadata);
+  } catch (const deploy::SafetensorsError& e) {
+    throw WeightsError(e.what());
+  }
+  return out;
+}
+
+void write_safetensors(const std::string& path, const NamedTensors& tensors,
+                       const SafetensorsMetadata& metadata) {
+  std::string bytes;
+  encode_safetensors(tensors, metadata, bytes, path);
+  try {
+    io::write_file_atomic(path, bytes);
   } catch (const io::IoError& e) {
     fail_file(path, e.what());
   }

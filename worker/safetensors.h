@@ -65,6 +65,17 @@ NamedTensors read_safetensors(const std::string& path, SafetensorsMetadata* meta
 void write_safetensors(const std::string& path, const NamedTensors& tensors,
                        const SafetensorsMetadata& metadata = {});
 
+/// The same file in memory: `out` is resized to the file's size (keeping its capacity, so a
+/// buffer reused for the same tensors allocates nothing) and each tensor is copied once into
+/// place from its device and memory format. `name` starts the messages.
+void encode_safetensors(const NamedTensors& tensors, const SafetensorsMetadata& metadata,
+                        std::string& out, const std::string& name = "safetensors");
+/// Parses a whole file in memory, validated as read_safetensors does. The tensors are views
+/// into `bytes` (copies where an element would be misaligned): valid while `bytes` lives
+/// unchanged. Throws WeightsError starting with `name`.
+NamedTensors decode_safetensors(const std::string& bytes, const std::string& name,
+                                SafetensorsMetadata* metadata = nullptr);
+
 /// The safetensors dtype name ("F32", "BF16", ...) of a torch scalar type; throws
 /// WeightsError for a type the format (or this implementation) does not support.
 std::string safetensors_dtype_name(c10::ScalarType type);

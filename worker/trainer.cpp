@@ -357,10 +357,9 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
     if (options.resume_epoch != 0 && (!run.group || run.group->rank() == 0)) {
       for (const auto& [epoch, path] : list_checkpoints(options.checkpoint_dir)) {
         if (options.resume_epoch > 0 && epoch > options.resume_epoch) continue;
-        CheckpointKind kind = CheckpointKind::full;
-        std::optional<std::string> payload = read_verified(path, &kind);
-        if (payload && kind == CheckpointKind::full) {  // weights only: not resumable
-          meta = load_checkpoint(*payload, *run.model, *run.optimizer, device);
+        std::optional<CheckpointFile> file = read_verified(path);
+        if (file && file->kind == CheckpointKind::full) {  // weights only: not resumable
+          meta = load_checkpoint(*file, *run.model, *run.optimizer, device);
           outcome.resumed_from = meta.epoch;
           break;
         }
@@ -378,13 +377,13 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
     if (run.group->rank() != 0 && epoch > 0) {
       run.local([&] {
         const std::string path = checkpoint_path(options.checkpoint_dir, epoch);
-        std::optional<std::string> payload = read_verified(path);
-        if (!payload) {
+        std::optional<CheckpointFile> file = read_verified(path);
+        if (!file) {
           throw std::runtime_error(path + ": the group leader resumes from this checkpoint, but "
                                    "this rank cannot read it (missing, truncated or a checksum "
                                    "mismatch; is the shared file system up to date here?)");
         }
-        meta = load_checkpoint(*payload, *run.model, *run.optimizer, device);
+        meta = load_checkpoint(*file, *run.model, *run.optimizer, device);
         outcome.resumed_from = meta.epoch;
       });
     }
@@ -398,6 +397,9 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
   outcome.epochs_completed = meta.epoch;
 
   CheckpointWriter writer;
+  // The payload buffer, reused every epoch: the writer is done with it before the next
+  // snapshot (writer.wait() precedes each epoch's report).
+  auto payload = std::make_shared<std::string>();
   for (int epoch = meta.epoch + 1; epoch <= p.epochs; ++epoch) {
     const double lr = lr_at(p, epoch);
     for (auto& group : run.optimizer->param_groups()) group.options().set_lr(lr);
@@ -435,10 +437,10 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
     meta = {epoch, best.epoch(), best.metric(), best.val_loss()};
     if (!run.group || run.group->rank() == 0) {
       run.local([&] {
-        auto body = std::make_shared<std::string>(
-            serialize_checkpoint(*run.model, *run.optimizer, meta));
-        end_phase("checkpoint serialise");
-        writer.submit([body, dir = options.checkpoint_dir, epoch, best = outcome.best_epoch] {
+        writer.wait();  // (already done: waited for before the report) the buffer is free
+        snapshot_checkpoint(*run.model, *run.optimizer, meta, *payload);
+        end_phase("checkpoint snapshot");
+        writer.submit([body = payload, dir = options.checkpoint_dir, epoch, best = outcome.best_epoch] {
           io::PhaseTimer phase("checkpoint write", /*background=*/true);
           const std::string path = checkpoint_path(dir, epoch);
           try {

@@ -130,8 +130,10 @@ TEST(Protocol, DoneFailedStopShutdownReadyCheckpointRoundTrip) {
   Stop s;
   s.trial_id = "t3";
   s.reason = "median rule";
+  s.threads = 3;
   EXPECT_EQ(round_trip(s).trial_id, "t3");
   EXPECT_EQ(round_trip(s).reason, "median rule");
+  EXPECT_EQ(round_trip(s).threads, 3);
 
   EXPECT_EQ(type_of(round_trip(Shutdown{})), MessageType::shutdown);
 
@@ -140,7 +142,9 @@ TEST(Protocol, DoneFailedStopShutdownReadyCheckpointRoundTrip) {
   ready.hostname = "node07";
   ready.local_rank = 1;
   ready.device = 1;
+  ready.threads = 4;
   const Ready r2 = round_trip(ready);
+  EXPECT_EQ(r2.threads, 4);
   EXPECT_EQ(r2.rank, 5);
   EXPECT_EQ(r2.hostname, "node07");
   EXPECT_EQ(r2.local_rank, 1);
@@ -166,6 +170,11 @@ TEST(Protocol, MalformedBodiesNameTheMessageAndField) {
   EXPECT_EQ(decode_error(MessageType::ready,
                          R"({"rank":"one","hostname":"h","local_rank":0,"device":0})"),
             "protocol: ready message, field 'rank': expected an integer, got \"one\"");
+  EXPECT_EQ(decode_error(MessageType::ready,
+                         R"({"rank":1,"hostname":"h","local_rank":0,"device":0,"threads":0})"),
+            "protocol: ready message, field 'threads': expected 1 or more, got 0");
+  EXPECT_EQ(decode_error(MessageType::stop, R"({"trial_id":"t","reason":"","stop":0,"threads":-1})"),
+            "protocol: stop message, field 'threads': expected 0 or more, got -1");
   EXPECT_NE(decode_error(MessageType::done, R"({"trial_id":"t","status":"failed",)"
                                             R"("epochs_completed":1,"reason":""})")
                 .find("expected done or stopped_early, got failed"),

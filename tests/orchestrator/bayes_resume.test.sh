@@ -15,6 +15,7 @@ seed: 4
 method: bayes
 max_trials: 6
 n_startup_trials: 2
+resources: {lend_idle_threads: false}   # the resumed run is compared at full precision
 data: {root: $tmp/data, image_size: 32}
 training: {epochs: 2, batch_size: 8, dense_units: 16, unfrozen_fraction: 0.1}
 parameters:

@@ -43,9 +43,9 @@ epochs_of "$tmp/one/results.h5" >"$tmp/one.epochs"
 [ "$(wc -l <"$tmp/one.epochs")" -eq 6 ] || fail "expected 3 trials x 2 epochs, got: $(cat "$tmp/one.epochs")"
 rows=$(profile_rows "$tmp/one.log" profile) || exit 1
 echo "$rows"
-# Per trial: one model build; per epoch: train steps, validation, a checkpoint serialised and
+# Per trial: one model build; per epoch: train steps, validation, a checkpoint snapshot and
 # written in the background; the guard and the cache once.
-for phase in "model build:3" "train steps:6" "validation:6" "checkpoint serialise:6" \
+for phase in "model build:3" "train steps:6" "validation:6" "checkpoint snapshot:6" \
              "checkpoint write (background, overlaps):6" "leakage guard:1" \
              "image cache (build or open):1" "open results.h5:1" "ranking and leaderboard:1" \
              "trial end (results.h5, retention plan):3"; do
@@ -117,6 +117,44 @@ for r in 1 2; do
   epochs=$((epochs + $(phase_count "$rows" "train steps")))
 done
 [ "$epochs" -eq 6 ] || fail "the workers' tables count $epochs epochs, not 3 trials x 2"
+
+echo "== idle ranks lend their threads (resources.lend_idle_threads: true) under -np 3"
+# 3 trials of 3 epochs on 2 ranks: the third runs alone once the other two are done, and the
+# idle rank's thread goes to it from its next epoch. A trial's numerics depend on its thread
+# count (1 and 2 threads give other sums here), so its epochs before the grant equal the
+# one-process run's at full precision, the epoch from which it trains with 2 threads does
+# not: that shows the worker applied the count. The trials that never borrowed are equal.
+write_spec "$tmp/lend.yaml" "resources: {lend_idle_threads: true}"
+sed -i 's/epochs: 2/epochs: 3/' "$tmp/lend.yaml"
+"$MAMMOSWEEP" run "$tmp/lend.yaml" --out "$tmp/lend1" "${common[@]}" >"$tmp/lend1.log" 2>&1 \
+  || { cat "$tmp/lend1.log"; fail "one-process run of lend.yaml"; }
+timeout 600 "$MPIEXEC" --oversubscribe -np 3 "$MAMMOSWEEP" run "$tmp/lend.yaml" --out "$tmp/lend" \
+  "${common[@]}" >"$tmp/lend.log" 2>&1 || { cat "$tmp/lend.log"; fail "mpirun lend run"; }
+grep "lent by idle ranks" "$tmp/lend.log"
+python3 - "$tmp/lend.log" <(epochs_of "$tmp/lend1/results.h5") <(epochs_of "$tmp/lend/results.h5") <<'PY' \
+  || fail "thread lending"
+import re, sys
+grants = re.findall(r"rank \d+ \(trial (\w+)\) trains from epoch (\d+) with (\d+) threads? "
+                    r"\((\d+) lent by idle ranks on \S+\)", open(sys.argv[1]).read())
+assert grants, "no trial borrowed a thread"
+first = {}
+for trial, epoch, threads, lent in grants:
+    assert int(threads) == 1 + int(lent) and int(lent) in (0, 1), (trial, threads, lent)
+    if int(lent) == 1:
+        first.setdefault(trial, int(epoch))
+assert len(first) == 1, ("only the last trial borrows", first)
+ref = {tuple(l.split()[:2]): l for l in open(sys.argv[2])}
+got = {tuple(l.split()[:2]): l for l in open(sys.argv[3])}
+assert ref.keys() == got.keys(), "epoch rows differ in number"
+for (trial, epoch), line in ref.items():
+    if trial not in first or int(epoch) < first[trial]:
+        assert got[(trial, epoch)] == line, ("a row before any grant differs", trial, epoch)
+trial, epoch = next(iter(first.items()))
+assert got[(trial, str(epoch))] != ref[(trial, str(epoch))], \
+    ("the epoch trained with 2 threads equals the 1-thread run: was the count applied?", trial, epoch)
+print("lending: trial", trial, "borrowed from epoch", epoch, "; every other row equal")
+PY
+[ "$(status_of "$tmp/lend" | grep -c ' done$')" -eq 3 ] || fail "lending: not all trials done"
 
 echo "== data-parallel equivalence of one step (-np 2)"
 timeout 300 "$MPIEXEC" --oversubscribe -np 2 "$bindir/orchestrator_dp_equivalence_test" \

@@ -2,7 +2,7 @@
 # Checkpoint retention (docs/sweep-spec.md, "checkpoints"), on real tiny sweeps:
 #  1. keep_top_trials 1, keep best: when the sweep ends only the model of the week (read from
 #     `leaderboard --format json`) has a trial folder, holding exactly its selected epoch's
-#     checkpoint, rewritten as weights only (magic MSCKPW01); `export` and `evaluate` work;
+#     checkpoint, rewritten as weights only (magic MSCKPW02); `export` and `evaluate` work;
 #     `status` and `leaderboard` say which trials have weights; status's byte counts equal
 #     the files' sizes (du -b).
 #  2. keep_top_trials all: every trial keeps its best and last epochs' weights; `prune
@@ -33,7 +33,7 @@ assert trials == [win], ("only the winner keeps a folder", trials, win)
 files = os.listdir(os.path.join(d, "trials", win))
 assert files == ["epoch-%04d.ckpt" % epoch], (files, epoch)
 path = os.path.join(d, "trials", win, files[0])
-assert open(path, "rb").read(8) == b"MSCKPW01", "the kept checkpoint is not weights only"
+assert open(path, "rb").read(8) == b"MSCKPW02", "the kept checkpoint is not weights only"
 rows = {r["id"]: r for r in lb["rows"]}
 for tid, r in rows.items():
     assert r["weights"] == (str(epoch) if tid == win else "none"), (tid, r["weights"])
@@ -77,7 +77,7 @@ for r in lb["rows"]:
     want = sorted({"epoch-%04d.ckpt" % r["epoch"], "epoch-0002.ckpt"})
     assert files == want, (r["id"], files, want)
     for f in files:
-        assert open(os.path.join(d, "trials", r["id"], f), "rb").read(8) == b"MSCKPW01", f
+        assert open(os.path.join(d, "trials", r["id"], f), "rb").read(8) == b"MSCKPW02", f
 PY
 check "export before prune" 0 "$bin" export "$tmp/all" --out "$tmp/before"
 snapshot() { (cd "$tmp/all/trials" && find . -type f -exec md5sum {} + | sort); }

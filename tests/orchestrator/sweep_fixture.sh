@@ -12,9 +12,21 @@ source "$(dirname "${BASH_SOURCE[0]}")/../shell_helpers.sh"   # fail, check, exp
 # make_data: 60 synthetic 32x32 mammograms in $tmp/data.
 make_data() { "$MAMMOSWEEP" synth --out "$tmp/data" --count 60 --size 32 --seed 5 >/dev/null; }
 
-# write_spec FILE [extra yaml lines...]: three quick variants on $tmp/data.
+# write_spec FILE [extra yaml lines...]: three quick variants on $tmp/data. Idle ranks do not
+# lend their threads (resources.lend_idle_threads: false) unless a `resources:` line says so:
+# the tests compare launches at full precision, and a trial's numerics depend on its thread
+# count (docs/distributed.md, "Idle ranks lend their threads").
 write_spec() {
   local file=$1; shift
+  local lines=() line resources=0
+  for line in "$@"; do
+    if [[ $line == "resources: {"* ]]; then
+      resources=1
+      [[ $line == *lend_idle_threads* ]] || line="resources: {lend_idle_threads: false, ${line#resources: \{}"
+    fi
+    lines+=("$line")
+  done
+  ((resources)) || lines+=("resources: {lend_idle_threads: false}")
   {
     cat <<YAML
 name: tiny
@@ -27,7 +39,7 @@ variants:
   - {name: B, optimizer: sgd, lr: 1.0e-2}
   - {name: C, optimizer: rmsprop, lr: 1.0e-4, dropout: 0.4}
 YAML
-    for line in "$@"; do echo "$line"; done
+    for line in "${lines[@]}"; do echo "$line"; done
   } >"$file"
 }
 

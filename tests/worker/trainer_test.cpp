@@ -7,13 +7,17 @@
 #include <cstdlib>
 #include <fstream>
 #include <random>
+#include <sstream>
 
 #include "io/files.h"
+#include "io/hash.h"
 #include "sweeps/trial.h"
 #include "tests/temp_dir.h"
 #include "tests/worker/recording_options.h"
+#include "worker/checkpoint.h"
 #include "worker/data.h"
 #include "worker/image.h"
+#include "worker/optimizer.h"
 #include "worker/resnet50.h"
 #include "worker/synth.h"
 #include "worker/trainer.h"
@@ -94,34 +98,112 @@ void expect_same_metrics(const results::SplitMetrics& a, const results::SplitMet
   EXPECT_EQ(a.cm, b.cm);
 }
 
+/// Every parameter and buffer of the checkpoints at `a` and `b` is bitwise equal.
+void expect_same_weights(const std::string& a, const std::string& b, const sweeps::Trial& trial) {
+  ResNet50 ma(model_options(trial.params, trial.seed)), mb(model_options(trial.params, trial.seed));
+  ASSERT_EQ(load_checkpoint_weights(a, *ma), load_checkpoint_weights(b, *mb));
+  auto pb = mb->named_parameters(), bb = mb->named_buffers();
+  for (const auto& p : ma->named_parameters()) EXPECT_TRUE(torch::equal(p.value(), pb[p.key()])) << p.key();
+  for (const auto& p : ma->named_buffers()) EXPECT_TRUE(torch::equal(p.value(), bb[p.key()])) << p.key();
+}
+
+// For each optimizer the trainer builds (their state is restored field by field,
+// worker/optimizer_state.h): the same metrics and the same final weights, bit for bit.
 TEST_F(TrainerTest, ResumeAfterOneEpochEqualsAnUninterruptedRun) {
   PreparedData data = synthetic(48, 32);
-  sweeps::Trial trial = small_trial(3);
+  for (const char* optimizer : {"adam", "adamw", "rmsprop", "sgd"}) {
+    SCOPED_TRACE(optimizer);
+    sweeps::Trial trial = small_trial(3);
+    trial.params.optimizer = optimizer;
+    trial.params.momentum = 0.9;  // sgd: a momentum buffer to restore
+    const std::string straight_dir = std::string("straight-") + optimizer;
+    const std::string resumed_dir = std::string("resumed-") + optimizer;
 
-  std::vector<results::EpochRecord> straight;
-  train_trial(trial, data, options("straight", &straight));
-  ASSERT_EQ(straight.size(), 3u);
+    std::vector<results::EpochRecord> straight;
+    train_trial(trial, data, options(straight_dir, &straight));
+    ASSERT_EQ(straight.size(), 3u);
 
-  // Interrupted run: stop requested right after epoch 1 is reported.
-  std::vector<results::EpochRecord> first;
-  EXPECT_THROW(train_trial(trial, data, stopped_after_epoch_1("resumed", &first)), Interrupted);
-  ASSERT_EQ(first.size(), 1u);
-  auto ckpts = list_checkpoints(dir_.file("resumed"));
-  ASSERT_EQ(ckpts.size(), 1u);
-  EXPECT_EQ(ckpts[0].first, 1);
+    // Interrupted run: stop requested right after epoch 1 is reported.
+    std::vector<results::EpochRecord> first;
+    EXPECT_THROW(train_trial(trial, data, stopped_after_epoch_1(resumed_dir, &first)), Interrupted);
+    ASSERT_EQ(first.size(), 1u);
+    auto ckpts = list_checkpoints(dir_.file(resumed_dir));
+    ASSERT_EQ(ckpts.size(), 1u);
+    EXPECT_EQ(ckpts[0].first, 1);
 
-  std::vector<results::EpochRecord> rest;
-  TrainOutcome outcome = train_trial(trial, data, options("resumed", &rest));
-  EXPECT_EQ(outcome.resumed_from, 1);
-  ASSERT_EQ(rest.size(), 2u);
-  expect_same_metrics(first[0].train, straight[0].train);
-  expect_same_metrics(first[0].val, straight[0].val);
-  for (int i = 0; i < 2; ++i) {
-    SCOPED_TRACE("epoch " + std::to_string(i + 2));
-    EXPECT_EQ(rest[i].epoch, i + 2);
-    expect_same_metrics(rest[i].train, straight[i + 1].train);
-    expect_same_metrics(rest[i].val, straight[i + 1].val);
+    std::vector<results::EpochRecord> rest;
+    TrainOutcome outcome = train_trial(trial, data, options(resumed_dir, &rest));
+    EXPECT_EQ(outcome.resumed_from, 1);
+    ASSERT_EQ(rest.size(), 2u);
+    expect_same_metrics(first[0].train, straight[0].train);
+    expect_same_metrics(first[0].val, straight[0].val);
+    for (int i = 0; i < 2; ++i) {
+      SCOPED_TRACE("epoch " + std::to_string(i + 2));
+      EXPECT_EQ(rest[i].epoch, i + 2);
+      expect_same_metrics(rest[i].train, straight[i + 1].train);
+      expect_same_metrics(rest[i].val, straight[i + 1].val);
+    }
+    expect_same_weights(checkpoint_path(dir_.file(straight_dir), 3),
+                        checkpoint_path(dir_.file(resumed_dir), 3), trial);
   }
+}
+
+/// A checkpoint as version 1 wrote it (a torch archive behind "MSCKPT01" and FNV-1a), made
+/// from a model and optimizer restored from `from`.
+void write_v1_checkpoint(const std::string& from, const std::string& to, const sweeps::Trial& trial) {
+  ResNet50 model(model_options(trial.params, trial.seed));
+  auto optimizer = make_optimizer(model->trainable_parameters(), trial.params);
+  std::optional<CheckpointFile> file = read_verified(from);
+  ASSERT_TRUE(file.has_value());
+  const CheckpointMeta meta = load_checkpoint(*file, *model, *optimizer, torch::kCPU);
+  torch::serialize::OutputArchive archive;
+  for (const auto& p : model->named_parameters()) archive.write("p." + p.key(), p.value());
+  for (const auto& b : model->named_buffers()) archive.write("b." + b.key(), b.value(), true);
+  torch::serialize::OutputArchive opt;
+  optimizer->save(opt);
+  archive.write("optimizer", opt);
+  archive.write("epoch", c10::IValue(static_cast<std::int64_t>(meta.epoch)));
+  archive.write("best_epoch", c10::IValue(static_cast<std::int64_t>(meta.best_epoch)));
+  archive.write("best_metric", c10::IValue(meta.best_metric));
+  archive.write("best_val_loss", c10::IValue(meta.best_val_loss));
+  std::ostringstream payload;
+  archive.save_to(payload);
+  const std::string body = payload.str();
+  std::string bytes("MSCKPT01", 8);
+  const std::uint64_t n = body.size(), sum = io::fnv1a64(body.data(), n);
+  bytes.append(reinterpret_cast<const char*>(&n), 8);
+  bytes.append(reinterpret_cast<const char*>(&sum), 8);
+  io::make_dirs(to.substr(0, to.rfind('/')));
+  io::write_file_atomic(to, bytes + body);
+}
+
+// Sweeps interrupted before checkpoint format 2 resume from their version-1 files as they
+// would have: the same next epoch and weights as resuming from the same state in version 2.
+TEST_F(TrainerTest, AVersion1CheckpointResumesAsTheSameStateInVersion2) {
+  PreparedData data = synthetic(48, 32);
+  sweeps::Trial trial = small_trial(2);
+  std::vector<results::EpochRecord> epochs;
+  train_trial(trial, data, options("v2", &epochs));
+  const std::string v1 = checkpoint_path(dir_.file("v1"), 2);
+  write_v1_checkpoint(checkpoint_path(dir_.file("v2"), 2), v1, trial);
+  ASSERT_EQ(io::read_file(v1).substr(0, 8), "MSCKPT01");
+  expect_same_weights(v1, checkpoint_path(dir_.file("v2"), 2), trial);
+
+  trial.params.epochs = 3;
+  std::vector<results::EpochRecord> from_v1, from_v2;
+  EXPECT_EQ(train_trial(trial, data, options("v1", &from_v1)).resumed_from, 2);
+  EXPECT_EQ(train_trial(trial, data, options("v2", &from_v2)).resumed_from, 2);
+  ASSERT_EQ(from_v1.size(), 1u);
+  ASSERT_EQ(from_v2.size(), 1u);
+  expect_same_metrics(from_v1[0].train, from_v2[0].train);
+  expect_same_metrics(from_v1[0].val, from_v2[0].val);
+  expect_same_weights(checkpoint_path(dir_.file("v1"), 3), checkpoint_path(dir_.file("v2"), 3), trial);
+
+  // Retention rewrites a version-1 file as a version-2 weights-only one, same weights.
+  write_v1_checkpoint(checkpoint_path(dir_.file("v2"), 2), v1, trial);
+  strip_optimizer_state(v1);
+  EXPECT_EQ(io::read_file(v1).substr(0, 8), "MSCKPW02");
+  expect_same_weights(v1, checkpoint_path(dir_.file("v2"), 2), trial);
 }
 
 TEST_F(TrainerTest, CorruptLatestCheckpointFallsBackToThePreviousOne) {
