@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Whole-sweep wall time: the week-7 sweep (three variants, 7 epochs) with mammosweep in one
-# process versus bench/week7_sweep.py (plain PyTorch/torchvision), same synthetic data, same
-# image size, same threads, run one after the other by this script.
+# Whole-sweep wall time: the week-7 sweep (three variants, 7 epochs) with mammosweep, in one
+# process and under `mpirun -np (THREADS + 1)` (one worker rank per thread, 1 thread each;
+# idle ranks lend their threads), versus bench/week7_sweep.py (plain PyTorch/torchvision),
+# same synthetic data, same image size, same threads, run one after the other by this script.
 #   bench/week7_compare.sh [DATA_DIR] [SIZE] [THREADS]
 # DATA_DIR defaults to demo-out/data (made by scripts/demo, or by `mammosweep synth`).
 set -euo pipefail
@@ -18,14 +19,19 @@ t0=$(date +%s.%N)
   --set "data.root=$data" --set "data.image_size=$size" --threads "$threads" --no-progress --profile \
   >"$out/mammosweep.log"
 t1=$(date +%s.%N)
-"$py" "$root/bench/week7_sweep.py" --data "$data" --size "$size" --threads "$threads" >"$out/python.log"
+OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+  mpirun --oversubscribe -np $((threads + 1)) "$ms" run "$root/sweeps/week7.yaml" \
+  --out "$out/sweep-mpi" --cache-dir "$out/cache" --set "data.root=$data" \
+  --set "data.image_size=$size" --threads 1 --no-progress --profile >"$out/mammosweep-mpi.log"
 t2=$(date +%s.%N)
-python3 - "$t0" "$t1" "$t2" <<'PY'
+"$py" "$root/bench/week7_sweep.py" --data "$data" --size "$size" --threads "$threads" >"$out/python.log"
+t3=$(date +%s.%N)
+python3 - "$t0" "$t1" "$t2" "$t3" "$threads" <<'PY'
 import sys
-t0, t1, t2 = map(float, sys.argv[1:])
-c, p = t1 - t0, t2 - t1
-print(f"mammosweep run (one process): {c:.0f} s")
-print(f"python week7_sweep.py:        {p:.0f} s")
-print(f"ratio python / mammosweep:    {p / c:.2f}")
+t0, t1, t2, t3 = map(float, sys.argv[1:5])
+one, mpi, p = t1 - t0, t2 - t1, t3 - t2
+print(f"mammosweep run (one process, {sys.argv[5]} threads): {one:.0f} s  (python / this: {p / one:.2f})")
+print(f"mammosweep under mpirun ({sys.argv[5]} x 1 thread):  {mpi:.0f} s  (python / this: {p / mpi:.2f})")
+print(f"python week7_sweep.py:                    {p:.0f} s")
 PY
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); logs in $out"

@@ -188,14 +188,46 @@ torch::Tensor ResNet50Impl::forward(const torch::Tensor& x) {
     throw std::invalid_argument(
         fmt::format("ResNet50: expected input [N, 3, H, W], got [{}]", fmt::join(x.sizes(), ", ")));
   }
-  auto y = bn1(conv1(x)).relu_();
-  y = at::max_pool2d(y, /*kernel_size=*/{3, 3}, /*stride=*/{2, 2}, /*padding=*/{1, 1});
-  y = layer1->forward(y);
-  y = layer2->forward(y);
-  y = layer3->forward(y);
-  y = layer4->forward(y);
-  y = y.mean({2, 3});  // global average pool -> [N, 2048]
+  return forward_units(x, 0, kUnits);
+}
+
+torch::Tensor ResNet50Impl::forward_units(const torch::Tensor& x, int begin, int end) {
+  if (begin < 0 || begin > end || end > kUnits) {
+    throw std::invalid_argument(fmt::format("ResNet50: units [{}, {}) outside [0, {}]", begin, end, kUnits));
+  }
+  torch::Tensor y = x;
+  int unit = 0;
+  if (begin == 0 && end > 0) {
+    y = bn1(conv1(y)).relu_();
+    y = at::max_pool2d(y, /*kernel_size=*/{3, 3}, /*stride=*/{2, 2}, /*padding=*/{1, 1});
+  }
+  ++unit;
+  for (torch::nn::Sequential* stage : {&layer1, &layer2, &layer3, &layer4}) {
+    for (const auto& block : (*stage)->children()) {
+      if (unit >= begin && unit < end) y = block->as<BottleneckImpl>()->forward(y);
+      ++unit;
+    }
+  }
+  if (end < kUnits || begin == kUnits) return y;  // the head is unit kUnits - 1
+  y = y.mean({2, 3});  // the head: global average pool -> [N, 2048], then the dense layers
   return head->forward(y);
+}
+
+int ResNet50Impl::frozen_units() const {
+  // A layer's unit: "conv1" and "bn1" are the stem; "layerS.B.*" is block B of stage S.
+  int unit = 0;
+  std::string current = "stem";
+  for (const BackboneLayer& layer : layers_) {
+    const std::string key = layer.name.rfind("layer", 0) == 0
+                                ? layer.name.substr(0, layer.name.find('.', layer.name.find('.') + 1))
+                                : "stem";
+    if (key != current) {
+      current = key;
+      ++unit;
+    }
+    if (layer.trainable) return unit;
+  }
+  return kUnits - 1;  // the whole backbone is frozen; the head trains
 }
 
 void ResNet50Impl::train(bool on) {

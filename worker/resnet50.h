@@ -103,6 +103,19 @@ class ResNet50Impl : public torch::nn::Module {
   /// x: [N, 3, H, W] float (any memory format, H, W >= 32) -> logits [N, num_classes].
   torch::Tensor forward(const torch::Tensor& x);
 
+  /// The forward pass in units: 0 is the stem (conv1, bn1, ReLU, max pool), 1..16 the
+  /// bottleneck blocks of layer1..layer4 in order, 17 the head (global average pool and the
+  /// dense layers). forward(x) == forward_units(x, 0, kUnits), bit for bit.
+  static constexpr int kUnits = 18;
+  /// Runs units [begin, end) on `x` (images when begin == 0, else unit begin - 1's output);
+  /// with end == kUnits the result is the logits.
+  torch::Tensor forward_units(const torch::Tensor& x, int begin, int end);
+  /// How many leading units have no trainable layer (at most 17: the head always trains):
+  /// their output for an image never changes
+  /// while the model trains (frozen BatchNorm stays in eval mode), so validation can compute
+  /// it once per trial (worker/trainer.cpp).
+  int frozen_units() const;
+
   /// Like Module::train, then puts frozen BatchNorm layers back into eval mode.
   void train(bool on = true) override;
 

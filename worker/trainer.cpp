@@ -117,6 +117,10 @@ struct Run {
   std::unique_ptr<torch::optim::Optimizer> optimizer;  // made by setup
   torch::Tensor class_weight;  // undefined unless balancing is class_weights
   GradientGroup* group;        // options.group
+  /// The frozen prefix's output for each validation batch, in loader order (the val loader
+  /// does not shuffle), kept by the first validation of the trial.
+  std::vector<torch::Tensor> val_prefix;
+  std::int64_t val_prefix_bytes = 0;
 
   bool distributed() const { return group && group->size() > 1; }
 
@@ -268,14 +272,28 @@ struct Run {
     // Eval shards may differ in length (loader.h): no collective inside the loop.
     local([&] {
       Batch batch;
-      while (loader.next(batch)) {
+      const int prefix = options.val_prefix_cache_bytes > 0 ? model->frozen_units() : 0;
+      const bool first = val_prefix.empty();
+      for (std::size_t b = 0; loader.next(batch); ++b) {
         if (!distributed()) sync();
-        torch::Tensor x = to_device_images(batch, lo, epoch);
         torch::Tensor y = batch.labels.to(device, /*non_blocking=*/true);
         torch::Tensor logits;
         {
           AutocastScope autocast(bf16, device.type());
-          logits = model->forward(x);
+          if (b < val_prefix.size()) {
+            logits = model->forward_units(val_prefix[b], prefix, ResNet50Impl::kUnits);
+          } else if (prefix > 0) {
+            torch::Tensor h = model->forward_units(to_device_images(batch, lo, epoch), 0, prefix);
+            const auto bytes = static_cast<std::int64_t>(h.nbytes());
+            if (first && b == val_prefix.size() &&
+                val_prefix_bytes + bytes <= options.val_prefix_cache_bytes) {
+              val_prefix.push_back(h);
+              val_prefix_bytes += bytes;
+            }
+            logits = model->forward_units(h, prefix, ResNet50Impl::kUnits);
+          } else {
+            logits = model->forward(to_device_images(batch, lo, epoch));
+          }
         }
         torch::Tensor loss = torch::nn::functional::cross_entropy(
             logits.to(torch::kFloat), y,

@@ -350,6 +350,46 @@ TEST_F(ResNet50Test, FrozenLayersDoNotChangeDuringATrainingStep) {
   EXPECT_EQ(trainable_changed, 26 + 27 * 4 + 4);  // trainable convs, BN w/b/mean/var, head
 }
 
+// Validation keeps the frozen prefix's output (trainer.cpp): the units compose to forward()
+// bit for bit at every split, and frozen_units() counts the leading units whose parameters
+// all have requires_grad false (read from the parameters, not from the layer table).
+TEST_F(ResNet50Test, UnitsComposeToForwardAndFrozenUnitsFollowRequiresGrad) {
+  torch::manual_seed(3);
+  const torch::Tensor x = torch::randn({2, 3, 64, 64});
+  for (double f : {0.0, 0.15, 0.3, 0.5, 0.6, 0.7, 1.0}) {
+    SCOPED_TRACE("unfrozen_fraction " + std::to_string(f));
+    mw::ResNet50Options o;
+    o.unfrozen_fraction = f;
+    o.dense_units = 8;
+    mw::ResNet50 model(o);
+    model->eval();
+    torch::NoGradGuard no_grad;
+    const torch::Tensor whole = model->forward(x);
+    for (int k = 0; k <= mw::ResNet50Impl::kUnits; ++k) {
+      const torch::Tensor h = model->forward_units(x, 0, k);
+      EXPECT_TRUE(torch::equal(model->forward_units(h, k, mw::ResNet50Impl::kUnits), whole)) << "split " << k;
+    }
+    // Unit names in forward order: the stem, the 16 blocks, the head.
+    std::vector<std::string> units{"stem"};
+    for (int s = 1, blocks[] = {3, 4, 6, 3}; s <= 4; ++s) {
+      for (int b = 0; b < blocks[s - 1]; ++b) units.push_back("layer" + std::to_string(s) + "." + std::to_string(b) + ".");
+    }
+    units.push_back("head.");
+    int frozen = 0;
+    for (const std::string& unit : units) {
+      bool trains = false;
+      for (const auto& p : model->named_parameters()) {
+        const bool in_unit = unit == "stem" ? p.key().rfind("conv1.", 0) == 0 || p.key().rfind("bn1.", 0) == 0
+                                            : p.key().rfind(unit, 0) == 0;
+        if (in_unit && p.value().requires_grad()) trains = true;
+      }
+      if (trains) break;
+      ++frozen;
+    }
+    EXPECT_EQ(model->frozen_units(), frozen);
+  }
+}
+
 TEST_F(ResNet50Test, RejectsBadOptions) {
   mw::ResNet50Options o;
   o.unfrozen_fraction = 2;

@@ -246,23 +246,18 @@ TEST_F(TrainerTest, AWeightsOnlyCheckpointHasTheSameWeightsAndIsNotResumedFrom) 
   const std::string path = checkpoint_path(dir_.file("strip"), 2);
   ASSERT_EQ(checkpoint_kind(path), CheckpointKind::full);
   const std::size_t before = io::read_file(path).size();
-  ResNet50 full(model_options(trial.params, trial.seed));
-  ASSERT_EQ(load_checkpoint_weights(path, *full), 2);
+  const std::string full = dir_.file("full-epoch-2.ckpt");
+  io::copy_file(path, full);
 
   strip_optimizer_state(path);
   EXPECT_EQ(checkpoint_kind(path), CheckpointKind::weights_only);
   const std::string stripped = io::read_file(path);
   // Adam keeps two float32 tensors per trainable parameter tensor.
-  const auto trainable = full->trainable_summary().trainable_parameters;
+  ResNet50 model(model_options(trial.params, trial.seed));
+  const auto trainable = model->trainable_summary().trainable_parameters;
   EXPECT_GE(before - stripped.size(), static_cast<std::size_t>(8 * trainable))
       << "before " << before << " after " << stripped.size();
-  ResNet50 weights(model_options(trial.params, trial.seed));
-  ASSERT_EQ(load_checkpoint_weights(path, *weights), 2);
-  auto a = full->named_parameters(), b = weights->named_parameters();
-  ASSERT_EQ(a.size(), b.size());
-  for (const auto& p : a) EXPECT_TRUE(torch::equal(p.value(), b[p.key()])) << p.key();
-  auto ab = full->named_buffers(), bb = weights->named_buffers();
-  for (const auto& p : ab) EXPECT_TRUE(torch::equal(p.value(), bb[p.key()])) << p.key();
+  expect_same_weights(full, path, trial);
 
   strip_optimizer_state(path);  // already weights only: untouched
   EXPECT_EQ(io::read_file(path), stripped);
@@ -271,6 +266,45 @@ TEST_F(TrainerTest, AWeightsOnlyCheckpointHasTheSameWeightsAndIsNotResumedFrom) 
   std::vector<results::EpochRecord> more;
   TrainOutcome outcome = train_trial(trial, data, options("strip", &more));
   EXPECT_EQ(outcome.resumed_from, 1) << "a weights-only checkpoint cannot be resumed from";
+}
+
+// Validation computes the frozen prefix once per trial (TrainerOptions::val_prefix_cache_bytes):
+// the same val metrics and predictions, bit for bit, as computing the whole model each epoch,
+// with the whole val set kept, with part of it (a cap of about one batch: 8 images of
+// 512 x 4 x 4 floats, 256 KiB), and with none (a cap below one batch: split, not kept).
+TEST_F(TrainerTest, KeepingTheFrozenPrefixOfValidationChangesNoNumber) {
+  PreparedData data = synthetic(48, 32);
+  sweeps::Trial trial = small_trial(2);
+  trial.params.unfrozen_fraction = 0.5;  // the first 8 units frozen
+  struct Run {
+    std::vector<results::EpochRecord> epochs;
+    std::vector<results::Predictions> predictions;
+  };
+  auto run = [&](const std::string& sub, std::int64_t cap) {
+    Run r;
+    TrainerOptions o = options(sub, &r.epochs);
+    o.val_prefix_cache_bytes = cap;
+    o.on_epoch = [&r](const results::EpochRecord& e, const results::Predictions& p) {
+      r.epochs.push_back(e);
+      r.predictions.push_back(p);
+      return EpochDecision::proceed;
+    };
+    train_trial(trial, data, o);
+    return r;
+  };
+  const Run off = run("off", 0), all = run("all", std::int64_t{1} << 30),
+            part = run("part", 300000), none = run("none", 1);
+  for (const Run* r : {&all, &part, &none}) {
+    ASSERT_EQ(r->epochs.size(), off.epochs.size());
+    for (std::size_t e = 0; e < off.epochs.size(); ++e) {
+      SCOPED_TRACE("epoch " + std::to_string(e + 1));
+      EXPECT_EQ(r->epochs[e].val.loss, off.epochs[e].val.loss);
+      EXPECT_EQ(r->epochs[e].val.auc, off.epochs[e].val.auc);
+      EXPECT_EQ(r->epochs[e].train.loss, off.epochs[e].train.loss);
+      EXPECT_EQ(r->predictions[e].scores, off.predictions[e].scores);
+      EXPECT_EQ(r->predictions[e].labels, off.predictions[e].labels);
+    }
+  }
 }
 
 TEST_F(TrainerTest, DivergenceIsATrialFailure) {
