@@ -2,14 +2,15 @@
 // per process, so the reported peak RSS belongs to that configuration.
 //
 //   build/bench/train_throughput --size 224 --batch 16 --threads 2
-//       [--precision fp32|bf16] [--channels-last] [--warmup 2] [--steps 5] [--device cuda]
+//       [--precision fp32|bf16] [--channels-last] [--unfrozen 1.0] [--warmup 2] [--steps 5] [--device cuda]
 //
 // One step is what worker/trainer.cpp does per batch: zero_grad, forward (under bf16 CPU
 // autocast for --precision bf16), float32 cross-entropy, loss.item(), backward, Adam step
 // (lr 1e-4); loss.item() waits for the device, so each step's host time is its GPU time too.
 // --device cuda (or cuda:N) trains on the GPU under CUDA autocast, as scripts/gpu-check runs
-// it against the Python twin. Model: head 2048 -> 1024 -> ReLU -> Dropout(0.5) -> 2, unfrozen_fraction 1.0
-// (everything trains). With --channels-last the 4-d parameters and the input use the
+// it against the Python twin. Model: head 2048 -> 1024 -> ReLU -> Dropout(0.5) -> 2, unfrozen_fraction --unfrozen
+// (default 1.0: everything trains; frozen BatchNorm layers run in eval mode, and the frozen
+// units run with their BatchNorms folded unless --no-fold, as in the trainer). With --channels-last the 4-d parameters and the input use the
 // ChannelsLast memory format, as the trainer does. The input is a fixed random batch in
 // device memory ("input": "synthetic"), or with --data DIR (a `mammosweep synth` folder) the
 // trainer's real input path ("input": "loader"): the decode-once cache (built in
@@ -40,6 +41,7 @@
 #include <nlohmann/json.hpp>
 
 #include "worker/data.h"
+#include "worker/folded_prefix.h"
 #include "worker/loader.h"
 #include "worker/resnet50.h"
 
@@ -56,6 +58,8 @@ struct BenchOptions {
   std::string device = "cpu";
   std::string data;  // empty: a fixed random batch
   int loader_threads = 2;
+  double unfrozen = 1.0;
+  bool no_fold = false;
 };
 
 /// VmHWM (peak resident set) of this process in MiB, from /proc/self/status.
@@ -90,8 +94,13 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--device", o.device, "cpu, cuda or cuda:N")->capture_default_str();
   app.add_option("--data", o.data, "Feed batches from the real loader over this synth folder");
-  app.add_option("--loader-threads", o.loader_threads, "Loader prefetch threads (with --data)")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--unfrozen", o.unfrozen, "Unfrozen fraction of the backbone (the freezing rule)")
+      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  app.add_flag("--no-fold", o.no_fold,
+               "Run the frozen units unfolded (the trainer folds their BatchNorms: worker/folded_prefix.h)");
+  app.add_option("--loader-threads", o.loader_threads,
+                 "Loader prefetch threads (with --data; 0 builds each batch on the training thread)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
   try {
     const torch::Device device(o.device);
@@ -103,7 +112,7 @@ int main(int argc, char** argv) {
     w::ResNet50Options mo;
     mo.dense_units = 1024;
     mo.dropout = 0.5;
-    mo.unfrozen_fraction = 1.0;
+    mo.unfrozen_fraction = o.unfrozen;
     w::ResNet50 model(mo);
     const auto format =
         o.channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
@@ -115,6 +124,7 @@ int main(int argc, char** argv) {
     }
     model->to(device);
     model->train();
+    const w::FoldedPrefix frozen(*model, o.no_fold ? 0 : model->frozen_units());
     torch::optim::Adam optimizer(model->trainable_parameters(), torch::optim::AdamOptions(1e-4));
     const torch::Tensor x =
         torch::rand({o.batch, 3, o.size, o.size}).contiguous(format).to(device);
@@ -132,7 +142,7 @@ int main(int argc, char** argv) {
       ds.class_map = {{"0", 0}, {"1", 1}};
       w::PrepareOptions po;
       po.cache_dir = o.data + "-cache-" + std::to_string(o.size);
-      po.threads = o.loader_threads;
+      po.threads = std::max(1, o.loader_threads);
       po.check_leakage = false;
       data.emplace(w::prepare_data(ds, po));
       lo.batch_size = o.batch;
@@ -165,11 +175,11 @@ int main(int argc, char** argv) {
       if (bf16) {
         at::autocast::set_autocast_dtype(device.type(), at::kBFloat16);
         at::autocast::set_autocast_enabled(device.type(), true);
-        logits = model->forward(xb);
+        logits = model->forward_units(frozen.forward(xb), frozen.units(), w::ResNet50Impl::kUnits);
         at::autocast::set_autocast_enabled(device.type(), false);
         at::autocast::clear_cache();
       } else {
-        logits = model->forward(xb);
+        logits = model->forward_units(frozen.forward(xb), frozen.units(), w::ResNet50Impl::kUnits);
       }
       torch::Tensor loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat), yb);
       const double loss_value = loss.item<double>();
@@ -189,7 +199,7 @@ int main(int argc, char** argv) {
         {"bench", "train_throughput"}, {"impl", "cpp"}, {"size", o.size}, {"batch", o.batch},
         {"threads", o.threads}, {"device", o.device},
         {"input", loader ? "loader" : "synthetic"}, {"precision", o.precision}, {"channels_last", o.channels_last},
-        {"warmup", o.warmup}, {"steps", o.steps}, {"img_per_s", o.batch * o.steps / total},
+        {"unfrozen", o.unfrozen}, {"fold", !o.no_fold}, {"warmup", o.warmup}, {"steps", o.steps}, {"img_per_s", o.batch * o.steps / total},
         {"median_step_s", sorted[sorted.size() / 2]}, {"peak_rss_mib", peak_rss_mib()}};
     std::printf("%s\n", line.dump().c_str());
   } catch (const std::exception& e) {

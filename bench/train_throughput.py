@@ -3,7 +3,7 @@
 counterpart of bench/train_throughput.cpp (same settings, same torch, same batch).
 
     .venv/bin/python bench/train_throughput.py --size 224 --batch 16 --threads 2 \
-        [--precision fp32|bf16] [--channels-last] [--warmup 2] [--steps 5] [--device cuda]
+        [--precision fp32|bf16] [--channels-last] [--unfrozen 1.0] [--warmup 2] [--steps 5] [--device cuda]
 
 One training step = zero_grad, forward (under bf16 CPU autocast when --precision bf16),
 cross-entropy in float32, loss.item(), backward, Adam step: what worker/trainer.cpp does per
@@ -15,6 +15,7 @@ that peak RSS is per configuration.
 """
 import argparse
 import json
+import math
 import statistics
 import time
 
@@ -41,6 +42,21 @@ def build_model(dense_units=1024, dropout=0.5, num_classes=2):
     return model
 
 
+def freeze(model, unfrozen):
+    """mammosweep's freezing rule (worker/resnet50.h): the last ceil(f * 106) conv/BN layers of
+    the backbone train; frozen BatchNorm layers run in eval mode. Returns the frozen BNs."""
+    layers = [m for name, m in model.named_modules()
+              if isinstance(m, (torch.nn.Conv2d, torch.nn.BatchNorm2d)) and not name.startswith("fc")]
+    first_trainable = len(layers) - math.ceil(unfrozen * len(layers) - 1e-9)
+    frozen_bn = []
+    for i, m in enumerate(layers):
+        for p in m.parameters():
+            p.requires_grad_(i >= first_trainable)
+        if isinstance(m, torch.nn.BatchNorm2d) and i < first_trainable:
+            frozen_bn.append(m)
+    return frozen_bn
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--size", type=int, default=224)
@@ -51,6 +67,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--unfrozen", type=float, default=1.0, help="unfrozen fraction of the backbone")
     ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     a = ap.parse_args()
 
@@ -60,8 +77,11 @@ def main():
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
     dev = torch.device(a.device)
     model = model.to(dev, memory_format=fmt)
+    frozen_bn = freeze(model, a.unfrozen)
     model.train()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    for bn in frozen_bn:
+        bn.eval()
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     x = torch.rand(a.batch, 3, a.size, a.size).contiguous(memory_format=fmt).to(dev)
     y = torch.randint(0, 2, (a.batch,)).to(dev)
     bf16 = a.precision == "bf16"
@@ -85,7 +105,7 @@ def main():
     print(json.dumps({
         "bench": "train_throughput", "impl": "python", "size": a.size, "batch": a.batch,
         "threads": a.threads, "device": a.device, "precision": a.precision, "channels_last": a.channels_last,
-        "warmup": a.warmup, "steps": a.steps,
+        "unfrozen": a.unfrozen, "warmup": a.warmup, "steps": a.steps,
         "img_per_s": a.batch * a.steps / sum(times),
         "median_step_s": statistics.median(times),
         "peak_rss_mib": peak_rss_mib(),

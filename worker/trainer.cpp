@@ -23,6 +23,7 @@
 #include "results/ranking.h"
 #include "sweeps/splitmix.h"
 #include "worker/checkpoint.h"
+#include "worker/folded_prefix.h"
 #include "worker/cuda_device.h"
 #include "worker/image.h"
 #include "worker/leakage.h"
@@ -117,6 +118,10 @@ struct Run {
   std::unique_ptr<torch::optim::Optimizer> optimizer;  // made by setup
   torch::Tensor class_weight;  // undefined unless balancing is class_weights
   GradientGroup* group;        // options.group
+  /// The frozen units with their BatchNorms folded (worker/folded_prefix.h), made once the
+  /// weights are final (loaded, broadcast, resumed): training and validation run them instead
+  /// of the model's own units.
+  FoldedPrefix frozen;
   /// The frozen prefix's output for each validation batch, in loader order (the val loader
   /// does not shuffle), kept by the first validation of the trial.
   std::vector<torch::Tensor> val_prefix;
@@ -142,7 +147,8 @@ struct Run {
     lo.seed = trial.seed;
     lo.rank = group ? group->rank() : 0;
     lo.world = group ? group->size() : 1;
-    lo.prefetch_threads = options.prefetch_threads;
+    lo.prefetch_threads = options.prefetch_threads >= 0 ? options.prefetch_threads
+                                                        : device.is_cuda() ? 1 : 0;
     lo.mean = options.mean;
     lo.std = options.std;
     lo.channels_last = p.channels_last;
@@ -227,7 +233,7 @@ struct Run {
         optimizer->zero_grad(/*set_to_none=*/true);
         {
           AutocastScope autocast(bf16, device.type());
-          logits = model->forward(x);
+          logits = model->forward_units(frozen.forward(x), frozen.units(), ResNet50Impl::kUnits);
         }
         torch::Tensor loss =
             torch::nn::functional::cross_entropy(logits.to(torch::kFloat), y, ce);
@@ -272,7 +278,6 @@ struct Run {
     // Eval shards may differ in length (loader.h): no collective inside the loop.
     local([&] {
       Batch batch;
-      const int prefix = options.val_prefix_cache_bytes > 0 ? model->frozen_units() : 0;
       const bool first = val_prefix.empty();
       for (std::size_t b = 0; loader.next(batch); ++b) {
         if (!distributed()) sync();
@@ -280,20 +285,19 @@ struct Run {
         torch::Tensor logits;
         {
           AutocastScope autocast(bf16, device.type());
+          torch::Tensor h;
           if (b < val_prefix.size()) {
-            logits = model->forward_units(val_prefix[b], prefix, ResNet50Impl::kUnits);
-          } else if (prefix > 0) {
-            torch::Tensor h = model->forward_units(to_device_images(batch, lo, epoch), 0, prefix);
+            h = val_prefix[b];
+          } else {
+            h = frozen.forward(to_device_images(batch, lo, epoch));
             const auto bytes = static_cast<std::int64_t>(h.nbytes());
-            if (first && b == val_prefix.size() &&
+            if (frozen.units() > 0 && first && b == val_prefix.size() &&
                 val_prefix_bytes + bytes <= options.val_prefix_cache_bytes) {
               val_prefix.push_back(h);
               val_prefix_bytes += bytes;
             }
-            logits = model->forward_units(h, prefix, ResNet50Impl::kUnits);
-          } else {
-            logits = model->forward(to_device_images(batch, lo, epoch));
           }
+          logits = model->forward_units(h, frozen.units(), ResNet50Impl::kUnits);
         }
         torch::Tensor loss = torch::nn::functional::cross_entropy(
             logits.to(torch::kFloat), y,
@@ -407,6 +411,7 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
     }
     run.sync(/*poll_stop=*/false);
   }
+  run.frozen = FoldedPrefix(*run.model, run.model->frozen_units());
   end_phase("loaders and resume");
   results::BestEpoch best(options.metric, options.goal);
   best.restore(meta.best_epoch, meta.best_metric, meta.best_val_loss);

@@ -113,7 +113,12 @@ struct TrainerOptions {
   /// Share of `cuda_device` this rank holds (resources.gpus; 1/n when n trials share it):
   /// caps its memory (cuda_device.h). The trial also runs on a CUDA stream of its own.
   double gpu_share = 1.0;
-  int prefetch_threads = 1;
+  /// Loader threads that build batches ahead of the training step. -1 (the default): none on
+  /// the CPU, where a batch is a few tensor ops that the intra-op threads run between steps
+  /// (a prefetch thread, with its own OpenMP team, competes with them for the cores: 21 %
+  /// fewer img/s at 64 px on 2 cores, docs/performance.md section 7), and 1 on CUDA, where
+  /// the host thread mostly waits for the GPU.
+  int prefetch_threads = -1;
   /// Validation computes the frozen prefix of the model (ResNet50Impl::frozen_units) once per
   /// trial and keeps its outputs, up to this many bytes (later batches are recomputed each
   /// epoch); 0 turns it off. Bit for bit the same metrics: frozen layers never change.

@@ -1,0 +1,54 @@
+#pragma once
+// The frozen prefix of a ResNet50 with every BatchNorm folded into the convolution before it.
+//
+// A trial's leading frozen units (ResNet50Impl::frozen_units(): the stem and the bottleneck
+// blocks with no trainable layer) never change while it trains: their convolutions are frozen
+// and their BatchNorms run in eval mode, so each BN is a fixed per-channel affine map
+//   bn(z) = gamma * (z - mean) / sqrt(var + eps) + beta = s * z + (beta - s * mean)
+// and conv followed by BN is one convolution with weight s * W and bias beta - s * mean.
+// FoldedPrefix computes those once with deploy::fold_batchnorm (the ONNX export's fold:
+// in double, rounded once to float; kept on the weights' device and in their memory format)
+// and runs the prefix as bare convolutions with a bias: no BatchNorm pass, no
+// autograd bookkeeping. Its output equals model.forward_units(x, 0, units) up to float
+// rounding (tests/worker/folded_prefix_test.cpp holds it to 1e-5 of the output's scale).
+//
+// Fold again whenever the prefix's weights change (loading a checkpoint or weights, moving
+// the model to another device or memory format): the fold keeps copies, not views.
+#include <torch/types.h>
+
+#include <vector>
+
+#include "worker/resnet50.h"
+
+namespace mammosweep::worker {
+
+class FoldedPrefix {
+ public:
+  /// No prefix: units() == 0 and forward returns its input.
+  FoldedPrefix() = default;
+  /// Folds units [0, units) of `model`. Throws std::invalid_argument unless
+  /// 0 <= units <= model.frozen_units().
+  FoldedPrefix(const ResNet50Impl& model, int units);
+
+  int units() const { return units_; }
+
+  /// The output of units [0, units()) for images `x`, without an autograd graph.
+  torch::Tensor forward(const torch::Tensor& x) const;
+
+ private:
+  struct Conv {
+    torch::Tensor weight, bias;
+    std::int64_t stride = 1, padding = 0;
+    torch::Tensor operator()(const torch::Tensor& x) const;
+  };
+  struct Block {
+    Conv conv1, conv2, conv3, downsample;  // downsample.weight undefined: identity shortcut
+  };
+  static Conv fold(const torch::nn::Conv2dImpl& conv, const torch::nn::BatchNorm2dImpl& bn);
+
+  int units_ = 0;
+  Conv stem_;
+  std::vector<Block> blocks_;
+};
+
+}  // namespace mammosweep::worker
