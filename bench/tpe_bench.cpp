@@ -5,7 +5,13 @@
 // sampler's own cost per proposal with 10, 100 and 1,000 finished trials.
 // bench/tpe_bench.py runs Optuna's TPESampler and RandomSampler on the same objectives.
 //
-//   build/bench/tpe_bench [--seeds 20] [--cost-only | --only OBJECTIVE]
+//   build/bench/tpe_bench [--seeds 20] [--first-seed 1] [--cost-only | --only OBJECTIVE]
+//                         [--tpe-only] [--optuna] [--gamma linear|sqrt] [--beta B]
+//                         [--weights old-decay|uniform] [--candidates N] [--prior W]
+//                         [--startup N] [--clip-exponent A] [--min-bandwidth F]
+//
+// --first-seed S runs seeds S..S+N-1; --optuna uses TpeOptions::optuna() (Optuna 5's
+// TPESampler defaults) instead of mammosweep's defaults; the other flags override one option.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -60,20 +66,24 @@ std::vector<double> run(const sweeps::Sampler& s, const bench::Objective& obj, i
   return out;
 }
 
-void compare(int seeds, const std::string& only) {
+sweeps::TpeOptions g_options;  // what --optuna and the option flags make of the defaults
+
+void compare(int seeds, int first_seed, const std::string& only, bool tpe_only) {
   const std::vector<int> budgets = {50, 100};
   std::printf("%-10s %-7s %-6s %6s %5s %12s %12s %12s\n", "objective", "sampler", "mode", "budget",
               "seeds", "median", "q25", "q75");
   for (const bench::Objective& obj : bench::objectives()) {
     if (!only.empty() && obj.name != only) continue;
     for (const char* sampler : {"tpe", "random"}) {
+      if (tpe_only && std::strcmp(sampler, "random") == 0) continue;
       for (std::size_t pending : {std::size_t{0}, std::size_t{4}}) {
         if (std::strcmp(sampler, "random") == 0 && pending > 0) continue;  // same draws
         std::vector<std::vector<double>> best(budgets.size());
-        for (int seed = 1; seed <= seeds; ++seed) {
+        for (int seed = first_seed; seed < first_seed + seeds; ++seed) {
           std::unique_ptr<sweeps::Sampler> s;
           if (std::strcmp(sampler, "tpe") == 0) {
-            s = std::make_unique<sweeps::TpeSampler>(obj.space, static_cast<std::uint64_t>(seed));
+            s = std::make_unique<sweeps::TpeSampler>(obj.space, static_cast<std::uint64_t>(seed),
+                                                     g_options);
           } else {
             s = std::make_unique<sweeps::RandomSampler>(obj.space, static_cast<std::uint64_t>(seed));
           }
@@ -93,7 +103,7 @@ void compare(int seeds, const std::string& only) {
 /// Median wall time of one proposal with n random finished trials in the week-7 space.
 void cost() {
   const bench::Objective obj = bench::objectives()[2];
-  sweeps::TpeSampler tpe(obj.space, 1);
+  sweeps::TpeSampler tpe(obj.space, 1, g_options);
   sweeps::RandomSampler rnd(obj.space, 2);
   std::printf("\n%-8s %12s %14s\n", "finished", "ms per ask", "asks per s");
   for (int n : {10, 100, 1000}) {
@@ -120,22 +130,53 @@ void cost() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int seeds = 20;
-  bool cost_only = false;
+  int seeds = 20, first_seed = 1;
+  bool cost_only = false, tpe_only = false, optuna = false;
+  sweeps::TpeOptions& o = g_options;
+  for (int i = 1; i < argc; ++i) {  // --optuna first, so that the other flags override it
+    if (std::strcmp(argv[i], "--optuna") == 0) optuna = true;
+  }
+  if (optuna) o = sweeps::TpeOptions::optuna();
   std::string only;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--seeds") == 0 && i + 1 < argc) {
       seeds = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--first-seed") == 0 && i + 1 < argc) {
+      first_seed = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--tpe-only") == 0) {
+      tpe_only = true;
+    } else if (std::strcmp(argv[i], "--optuna") == 0) {
+    } else if (std::strcmp(argv[i], "--gamma") == 0 && i + 1 < argc) {
+      o.gamma = std::strcmp(argv[++i], "sqrt") == 0 ? sweeps::TpeGamma::sqrt : sweeps::TpeGamma::linear;
+    } else if (std::strcmp(argv[i], "--beta") == 0 && i + 1 < argc) {
+      o.gamma_beta = std::atof(argv[++i]);
+    } else if (std::strcmp(argv[i], "--weights") == 0 && i + 1 < argc) {
+      o.weights = std::strcmp(argv[++i], "uniform") == 0 ? sweeps::TpeWeights::uniform
+                                                          : sweeps::TpeWeights::old_decay;
+    } else if (std::strcmp(argv[i], "--candidates") == 0 && i + 1 < argc) {
+      o.n_ei_candidates = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--prior") == 0 && i + 1 < argc) {
+      o.prior_weight = std::atof(argv[++i]);
+    } else if (std::strcmp(argv[i], "--startup") == 0 && i + 1 < argc) {
+      o.n_startup_trials = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--clip-exponent") == 0 && i + 1 < argc) {
+      o.magic_clip_exponent = std::atof(argv[++i]);
+    } else if (std::strcmp(argv[i], "--min-bandwidth") == 0 && i + 1 < argc) {
+      o.min_bandwidth_factor = std::atof(argv[++i]);
     } else if (std::strcmp(argv[i], "--cost-only") == 0) {
       cost_only = true;
     } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
       only = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: tpe_bench [--seeds N] [--cost-only | --only OBJECTIVE]\n");
+      std::fprintf(stderr,
+                   "usage: tpe_bench [--seeds N] [--first-seed S] [--cost-only | --only OBJECTIVE] "
+                   "[--tpe-only] [--optuna] [--gamma linear|sqrt] [--beta B] "
+                   "[--weights old-decay|uniform] [--candidates N] [--prior W] [--startup N] "
+                   "[--clip-exponent A] [--min-bandwidth F]\n");
       return 2;
     }
   }
-  if (!cost_only) compare(seeds, only);
+  if (!cost_only) compare(seeds, first_seed, only, tpe_only);
   if (only.empty()) cost();
   return 0;
 }

@@ -3,7 +3,9 @@
 on the same three objectives (bench/tpe_objectives.h), the same budgets, modes and seeds.
 Prints the same table, then Optuna's own cost per ask with 10, 100 and 1,000 finished trials.
 
-    .venv/bin/python bench/tpe_bench.py [--seeds 20] [--cost-only | --only OBJECTIVE]
+    .venv/bin/python bench/tpe_bench.py [--seeds 20] [--first-seed 1] [--cost-only | --only OBJECTIVE]
+
+--first-seed S runs seeds S..S+N-1 (e.g. 201 with --seeds 200 for a fresh confirmation range).
 
 Needs optuna (pinned in scripts/setup, installed into the project venv).
 """
@@ -83,7 +85,7 @@ def run(sampler, name, budget, pending, checkpoints):
     return [min(values[:c]) for c in checkpoints]
 
 
-def compare(seeds, only):
+def compare(seeds, only, first_seed=1):
     budgets = [50, 100]
     print(f"{'objective':<10} {'sampler':<7} {'mode':<6} {'budget':>6} {'seeds':>5} "
           f"{'median':>12} {'q25':>12} {'q75':>12}", flush=True)
@@ -95,7 +97,7 @@ def compare(seeds, only):
                 if sampler == "random" and pending:
                     continue
                 best = [[] for _ in budgets]
-                for seed in range(1, seeds + 1):
+                for seed in range(first_seed, first_seed + seeds):
                     s = (optuna.samplers.TPESampler(seed=seed) if sampler == "optuna"
                          else optuna.samplers.RandomSampler(seed=seed))
                     for i, b in enumerate(run(s, name, budgets[-1], pending, budgets)):
@@ -131,10 +133,11 @@ def cost():
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--first-seed", type=int, default=1, help="seeds first-seed..first-seed+seeds-1")
     ap.add_argument("--cost-only", action="store_true")
     ap.add_argument("--only", help="one objective: branin, hartmann6 or week7 (no cost table)")
     args = ap.parse_args()
     if not args.cost_only:
-        compare(args.seeds, args.only)
+        compare(args.seeds, args.only, args.first_seed)
     if not args.only:
         cost()

@@ -68,9 +68,9 @@ double truncnorm_draw(double a, double b, double u) {
 
 /// Optuna's default weights of n trials in trial order: 1 each below 25 trials, else a ramp
 /// from 1/n to 1 over the oldest n - 25 and 1 for the newest 25.
-std::vector<double> trial_weights(std::size_t n) {
+std::vector<double> trial_weights(std::size_t n, TpeWeights scheme) {
   std::vector<double> w(n, 1.0);
-  if (n < 25) return w;
+  if (n < 25 || scheme == TpeWeights::uniform) return w;
   const std::size_t ramp = n - 25;
   const double start = 1.0 / static_cast<double>(n);
   for (std::size_t i = 0; i < ramp; ++i) {
@@ -104,13 +104,14 @@ struct Parzen {
   std::vector<std::vector<std::vector<double>>> log_p;
 };
 
-Parzen build(const Space& space, const std::vector<const Point*>& obs, double prior_weight) {
+Parzen build(const Space& space, const std::vector<const Point*>& obs, const TpeOptions& opt) {
+  const double prior_weight = opt.prior_weight;
   const std::size_t n = obs.size();
   Parzen pz;
   if (n == 0) {
     pz.weight = {1.0};
   } else {
-    pz.weight = trial_weights(n);
+    pz.weight = trial_weights(n, opt.weights);
     pz.weight.push_back(prior_weight);
   }
   const double total = std::accumulate(pz.weight.begin(), pz.weight.end(), 0.0);
@@ -161,7 +162,10 @@ Parzen build(const Space& space, const std::vector<const Point*>& obs, double pr
         sorted[n - 1] = s[n] - s[n - 1];
       }
       const double maxsigma = hi - lo;
-      const double minsigma = (hi - lo) / std::min(100.0, 1.0 + static_cast<double>(n + 1));
+      const double minsigma =
+          std::max((hi - lo) / std::pow(std::min(100.0, 1.0 + static_cast<double>(n + 1)),
+                                        opt.magic_clip_exponent),
+                   opt.min_bandwidth_factor * (hi - lo));
       for (std::size_t i = 0; i < n; ++i) sigmas[order[i]] = std::clamp(sorted[i], minsigma, maxsigma);
     }
     mus.push_back(0.5 * (lo + hi));
@@ -237,10 +241,24 @@ double log_pdf(const Parzen& pz, const Space& space, const Point& x) {
 }  // namespace
 
 double parzen_log_pdf(const Space& space, const std::vector<Point>& observations, const Point& x,
-                      double prior_weight) {
+                      const TpeOptions& options) {
   std::vector<const Point*> obs;
   for (const Point& o : observations) obs.push_back(&o);
-  return log_pdf(build(space, obs, prior_weight), space, x);
+  return log_pdf(build(space, obs, options), space, x);
+}
+
+double parzen_log_pdf(const Space& space, const std::vector<Point>& observations, const Point& x,
+                      double prior_weight) {
+  TpeOptions options = TpeOptions::optuna();
+  options.prior_weight = prior_weight;
+  return parzen_log_pdf(space, observations, x, options);
+}
+
+std::size_t tpe_n_below(std::size_t n, const TpeOptions& options) {
+  const double m = options.gamma == TpeGamma::sqrt ? std::sqrt(static_cast<double>(n))
+                                                   : static_cast<double>(n);
+  const double k = std::ceil(options.gamma_beta * m);
+  return std::min<std::size_t>({n, 25, std::max<std::size_t>(1, static_cast<std::size_t>(k))});
 }
 
 TpeSampler::TpeSampler(Space space, std::uint64_t seed, TpeOptions options)
@@ -249,6 +267,10 @@ TpeSampler::TpeSampler(Space space, std::uint64_t seed, TpeOptions options)
   if (options_.n_startup_trials < 0) throw std::invalid_argument("n_startup_trials must be >= 0");
   if (options_.n_ei_candidates < 1) throw std::invalid_argument("n_ei_candidates must be >= 1");
   if (!(options_.prior_weight > 0)) throw std::invalid_argument("prior_weight must be > 0");
+  if (!(options_.gamma_beta > 0)) throw std::invalid_argument("gamma_beta must be > 0");
+  if (!(options_.magic_clip_exponent >= 0)) throw std::invalid_argument("magic_clip_exponent must be >= 0");
+  if (!(options_.min_bandwidth_factor > 0 && options_.min_bandwidth_factor <= 1))
+    throw std::invalid_argument("min_bandwidth_factor must be in (0, 1]");
 }
 
 Point TpeSampler::ask(std::uint64_t index, const std::vector<Observation>& history,
@@ -271,8 +293,7 @@ Point TpeSampler::ask(std::uint64_t index, const std::vector<Observation>& histo
     if (a.stopped && a.epochs != b.epochs) return a.epochs > b.epochs;
     return key(a) < key(b);
   });
-  const std::size_t n_below =
-      std::min<std::size_t>(25, static_cast<std::size_t>(std::ceil(0.1 * static_cast<double>(history.size()))));
+  const std::size_t n_below = tpe_n_below(history.size(), options_);
   std::vector<bool> is_below(history.size(), false);
   for (std::size_t i = 0; i < n_below; ++i) is_below[rank[i]] = true;
   std::vector<const Point*> below, above;  // in proposal order; running trials last, above
@@ -281,8 +302,8 @@ Point TpeSampler::ask(std::uint64_t index, const std::vector<Observation>& histo
     if (p.size() != space_.size()) throw std::invalid_argument("a pending point has the wrong dimension");
     above.push_back(&p);
   }
-  const Parzen l = build(space_, below, options_.prior_weight);
-  const Parzen g = build(space_, above, options_.prior_weight);
+  const Parzen l = build(space_, below, options_);
+  const Parzen g = build(space_, above, options_);
   Point best;
   double best_score = -kInf;
   for (int c = 0; c < options_.n_ei_candidates; ++c) {

@@ -209,6 +209,34 @@ TEST(Tpe, ParzenEstimatorMatchesOptunas) {
   EXPECT_NEAR(parzen_log_pdf(unit_space, many, {0.05}), -0.1324960397880668, 1e-12);
   EXPECT_NEAR(parzen_log_pdf(unit_space, many, {0.5}), 0.002768850880722651, 1e-12);
   EXPECT_NEAR(parzen_log_pdf(unit_space, many, {0.99}), 0.1357153073535316, 1e-12);
+  // The same through the options: TpeOptions::optuna() is Optuna's estimator.
+  EXPECT_NEAR(parzen_log_pdf(space, obs, {0, 1e-3, 1, 3}, TpeOptions::optuna()), -7.32302925472306,
+              1e-12);
+  EXPECT_NEAR(parzen_log_pdf(unit_space, many, {0.5}, TpeOptions::optuna()), 0.002768850880722651,
+              1e-12);
+}
+
+TEST(Tpe, DefaultBandwidthFloorIsFivePercentOfTheRange) {
+  // Two observations 1e-4 apart in [0, 1]: their gap-based bandwidths are clipped up to the
+  // floor, Optuna's range / min(100, n + 2) = 1/4 or mammosweep's default 0.05 * range.
+  const Space unit_space = {real("x", 0, 1)};
+  const std::vector<Point> obs = {{0.5}, {0.5001}};
+  auto expected = [](double sigma) {
+    auto phi = [](double z) { return std::exp(-0.5 * z * z) / std::sqrt(2 * 3.14159265358979323846); };
+    auto mass = [](double mu, double s) {
+      return 0.5 * (std::erf((1 - mu) / s / std::sqrt(2.0)) - std::erf((0 - mu) / s / std::sqrt(2.0)));
+    };
+    const double k1 = phi(0) / sigma / mass(0.5, sigma);
+    const double k2 = phi(1e-4 / sigma) / sigma / mass(0.5001, sigma);
+    const double prior = phi(0) / 1.0 / mass(0.5, 1.0);
+    return std::log((k1 + k2 + prior) / 3);
+  };
+  EXPECT_NEAR(parzen_log_pdf(unit_space, obs, {0.5}, TpeOptions{}), expected(0.05), 1e-9);
+  EXPECT_NEAR(parzen_log_pdf(unit_space, obs, {0.5}, TpeOptions::optuna()), expected(0.25), 1e-9);
+  // The split is Optuna's in both: ceil(0.1 n), at most 25.
+  for (std::size_t n : std::vector<std::size_t>{1, 9, 10, 11, 50, 100, 249, 251, 1000}) {
+    EXPECT_EQ(tpe_n_below(n, TpeOptions{}), std::min<std::size_t>(25, (n + 9) / 10)) << n;
+  }
 }
 
 TEST(NormalHelpers, MatchReferenceValues) {
