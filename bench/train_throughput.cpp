@@ -41,7 +41,7 @@
 #include <nlohmann/json.hpp>
 
 #include "worker/data.h"
-#include "worker/folded_prefix.h"
+#include "worker/frozen_prefix.h"
 #include "worker/loader.h"
 #include "worker/resnet50.h"
 
@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
   app.add_option("--unfrozen", o.unfrozen, "Unfrozen fraction of the backbone (the freezing rule)")
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));
   app.add_flag("--no-fold", o.no_fold,
-               "Run the frozen units unfolded (the trainer folds their BatchNorms: worker/folded_prefix.h)");
+               "Run the frozen units unfolded (the trainer folds their BatchNorms: worker/frozen_prefix.h)");
   app.add_option("--loader-threads", o.loader_threads,
                  "Loader prefetch threads (with --data; 0 builds each batch on the training thread)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
     }
     model->to(device);
     model->train();
-    const w::FoldedPrefix frozen(*model, o.no_fold ? 0 : model->frozen_units());
+    const w::FrozenPrefix frozen(*model, model->frozen_units(), !o.no_fold);
     torch::optim::Adam optimizer(model->trainable_parameters(), torch::optim::AdamOptions(1e-4));
     const torch::Tensor x =
         torch::rand({o.batch, 3, o.size, o.size}).contiguous(format).to(device);

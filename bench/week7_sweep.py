@@ -74,8 +74,11 @@ def main():
     ap.add_argument("--epochs", type=int, default=7)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                    help="bf16: forward under CPU autocast (training.precision: bf16)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    bf16 = args.precision == "bf16"
     norm = transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
     train_tf = transforms.Compose([
         transforms.Grayscale(3), transforms.Resize((args.size, args.size)),
@@ -107,14 +110,18 @@ def main():
             for x, y in torch.utils.data.DataLoader(train, batch_size=args.batch, sampler=sampler,
                                                     drop_last=True):
                 opt.zero_grad(set_to_none=True)
-                loss_fn(model(x), y).backward()
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    logits = model(x)
+                loss_fn(logits.float(), y).backward()
                 opt.step()
                 n += len(y)
             model.eval()
             labels, scores = [], []
             with torch.no_grad():
                 for x, y in torch.utils.data.DataLoader(val, batch_size=args.batch):
-                    scores += torch.softmax(model(x), 1)[:, 1].tolist()
+                    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                        logits = model(x)
+                    scores += torch.softmax(logits.float(), 1)[:, 1].tolist()
                     labels += y.tolist()
             acc = sum((s >= 0.5) == (l == 1) for s, l in zip(scores, labels)) / len(labels)
             print(f"{v['name']} epoch {epoch}/{args.epochs}: val acc {acc:.3f} "

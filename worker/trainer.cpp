@@ -23,7 +23,7 @@
 #include "results/ranking.h"
 #include "sweeps/splitmix.h"
 #include "worker/checkpoint.h"
-#include "worker/folded_prefix.h"
+#include "worker/frozen_prefix.h"
 #include "worker/cuda_device.h"
 #include "worker/image.h"
 #include "worker/leakage.h"
@@ -118,10 +118,10 @@ struct Run {
   std::unique_ptr<torch::optim::Optimizer> optimizer;  // made by setup
   torch::Tensor class_weight;  // undefined unless balancing is class_weights
   GradientGroup* group;        // options.group
-  /// The frozen units with their BatchNorms folded (worker/folded_prefix.h), made once the
+  /// The frozen units, their BatchNorms folded (worker/frozen_prefix.h), made once the
   /// weights are final (loaded, broadcast, resumed): training and validation run them instead
   /// of the model's own units.
-  FoldedPrefix frozen;
+  FrozenPrefix frozen;
   /// The frozen prefix's output for each validation batch, in loader order (the val loader
   /// does not shuffle), kept by the first validation of the trial.
   std::vector<torch::Tensor> val_prefix;
@@ -411,7 +411,9 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
     }
     run.sync(/*poll_stop=*/false);
   }
-  run.frozen = FoldedPrefix(*run.model, run.model->frozen_units());
+  // bf16 keeps the units unfolded: folded, they measured slower under CPU autocast
+  // (docs/performance.md section 7).
+  run.frozen = FrozenPrefix(*run.model, run.model->frozen_units(), p.precision != "bf16");
   end_phase("loaders and resume");
   results::BestEpoch best(options.metric, options.goal);
   best.restore(meta.best_epoch, meta.best_metric, meta.best_val_loss);

@@ -1,7 +1,7 @@
 #ifndef FMT_HEADER_ONLY
 #define FMT_HEADER_ONLY  // see worker/resnet50.cpp
 #endif
-#include "worker/folded_prefix.h"
+#include "worker/frozen_prefix.h"
 
 #include <ATen/ops/conv2d.h>
 #include <ATen/ops/max_pool2d.h>
@@ -16,17 +16,17 @@
 
 namespace mammosweep::worker {
 
-torch::Tensor FoldedPrefix::Conv::operator()(const torch::Tensor& x) const {
+torch::Tensor FrozenPrefix::Conv::operator()(const torch::Tensor& x) const {
   return at::conv2d(x, weight, bias, {stride, stride}, {padding, padding});
 }
 
-FoldedPrefix::Conv FoldedPrefix::fold(const torch::nn::Conv2dImpl& conv,
+FrozenPrefix::Conv FrozenPrefix::fold(const torch::nn::Conv2dImpl& conv,
                                       const torch::nn::BatchNorm2dImpl& bn) {
   const auto& co = conv.options;
   const auto* padding = std::get_if<torch::ExpandingArray<2>>(&co.padding());
   if (conv.bias.defined() || !padding || (*co.stride())[0] != (*co.stride())[1] ||
       (**padding)[0] != (**padding)[1]) {
-    throw std::logic_error("FoldedPrefix: expected a bias-free conv with square stride and padding");
+    throw std::logic_error("FrozenPrefix: expected a bias-free conv with square stride and padding");
   }
   // deploy::fold_batchnorm, the fold of the ONNX export, on float copies on the CPU.
   auto floats = [](const torch::Tensor& t) {
@@ -48,13 +48,17 @@ FoldedPrefix::Conv FoldedPrefix::fold(const torch::nn::Conv2dImpl& conv,
   return out;
 }
 
-FoldedPrefix::FoldedPrefix(const ResNet50Impl& model, int units) : units_(units) {
+FrozenPrefix::FrozenPrefix(ResNet50Impl& model, int units, bool fold_batchnorm) : units_(units) {
   if (units < 0 || units > model.frozen_units()) {
     throw std::invalid_argument(fmt::format(
-        "FoldedPrefix: {} units asked, but only the first {} are frozen", units, model.frozen_units()));
+        "FrozenPrefix: {} units asked, but only the first {} are frozen", units, model.frozen_units()));
   }
   torch::NoGradGuard no_grad;
   if (units == 0) return;
+  if (!fold_batchnorm) {
+    unfolded_ = &model;
+    return;
+  }
   stem_ = fold(*model.conv1, *model.bn1);
   int unit = 1;
   for (const torch::nn::Sequential* stage :
@@ -73,9 +77,10 @@ FoldedPrefix::FoldedPrefix(const ResNet50Impl& model, int units) : units_(units)
   }
 }
 
-torch::Tensor FoldedPrefix::forward(const torch::Tensor& x) const {
+torch::Tensor FrozenPrefix::forward(const torch::Tensor& x) const {
   if (units_ == 0) return x;
   torch::NoGradGuard no_grad;
+  if (unfolded_) return unfolded_->forward_units(x, 0, units_);
   torch::Tensor y = stem_(x).relu_();
   y = at::max_pool2d(y, /*kernel_size=*/{3, 3}, /*stride=*/{2, 2}, /*padding=*/{1, 1});
   for (const Block& b : blocks_) {

@@ -1,6 +1,6 @@
-// Tests for worker/folded_prefix: the BatchNorm-folded frozen prefix against the model's own
+// Tests for worker/frozen_prefix: the BatchNorm-folded frozen prefix against the model's own
 // unfolded forward_units, with BatchNorm statistics far from the identity.
-#include "worker/folded_prefix.h"
+#include "worker/frozen_prefix.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
@@ -12,7 +12,7 @@ namespace mw = mammosweep::worker;
 
 namespace {
 
-class FoldedPrefixTest : public ::testing::Test {
+class FrozenPrefixTest : public ::testing::Test {
  protected:
   void SetUp() override { torch::set_num_threads(2); }
 };
@@ -43,14 +43,14 @@ double relative_error(const torch::Tensor& a, const torch::Tensor& b) {
   return (a - b).abs().max().item<double>() / b.abs().max().item<double>();
 }
 
-TEST_F(FoldedPrefixTest, MatchesTheUnfoldedUnitsWithin1e5OfTheirScale) {
+TEST_F(FrozenPrefixTest, MatchesTheUnfoldedUnitsWithin1e5OfTheirScale) {
   mw::ResNet50 model = model_with_batchnorm_statistics(0.0);  // all 17 backbone units frozen
   ASSERT_EQ(model->frozen_units(), mw::ResNet50Impl::kUnits - 1);
   model->train();  // frozen BatchNorms stay in eval mode in training too
   torch::NoGradGuard no_grad;
   const torch::Tensor x = torch::randn({3, 3, 64, 64}, torch::TensorOptions().dtype(torch::kFloat));
   for (int units : {1, 2, 4, 8, 14, 17}) {
-    const mw::FoldedPrefix prefix(*model, units);
+    const mw::FrozenPrefix prefix(*model, units);
     ASSERT_EQ(prefix.units(), units);
     const torch::Tensor folded = prefix.forward(x);
     const torch::Tensor unfolded = model->forward_units(x, 0, units);
@@ -59,19 +59,19 @@ TEST_F(FoldedPrefixTest, MatchesTheUnfoldedUnitsWithin1e5OfTheirScale) {
   }
 }
 
-TEST_F(FoldedPrefixTest, LogitsThroughTheFoldEqualTheModelsWithin1e5) {
+TEST_F(FrozenPrefixTest, LogitsThroughTheFoldEqualTheModelsWithin1e5) {
   mw::ResNet50 model = model_with_batchnorm_statistics(0.5);
   const int units = model->frozen_units();
   ASSERT_GT(units, 1);
   model->eval();
   torch::NoGradGuard no_grad;
   const torch::Tensor x = torch::randn({4, 3, 64, 64});
-  const mw::FoldedPrefix prefix(*model, units);
+  const mw::FrozenPrefix prefix(*model, units);
   const torch::Tensor logits = model->forward_units(prefix.forward(x), units, mw::ResNet50Impl::kUnits);
   EXPECT_LE(relative_error(logits, model->forward(x)), 1e-5);
 }
 
-TEST_F(FoldedPrefixTest, KeepsTheWeightsMemoryFormat) {
+TEST_F(FrozenPrefixTest, KeepsTheWeightsMemoryFormat) {
   mw::ResNet50 model = model_with_batchnorm_statistics(0.3);
   {
     torch::NoGradGuard no_grad;
@@ -82,30 +82,43 @@ TEST_F(FoldedPrefixTest, KeepsTheWeightsMemoryFormat) {
   model->eval();
   torch::NoGradGuard no_grad;
   const int units = model->frozen_units();
-  const mw::FoldedPrefix prefix(*model, units);
+  const mw::FrozenPrefix prefix(*model, units);
   const torch::Tensor x = torch::randn({2, 3, 64, 64}).contiguous(torch::MemoryFormat::ChannelsLast);
   const torch::Tensor folded = prefix.forward(x);
   EXPECT_TRUE(folded.is_contiguous(torch::MemoryFormat::ChannelsLast));
   EXPECT_LE(relative_error(folded, model->forward_units(x, 0, units)), 1e-5);
 }
 
-TEST_F(FoldedPrefixTest, RefusesUnitsThatTrainAndPassesImagesThroughWhenEmpty) {
+TEST_F(FrozenPrefixTest, RefusesUnitsThatTrainAndPassesImagesThroughWhenEmpty) {
   mw::ResNet50 model = model_with_batchnorm_statistics(0.5);
   const int frozen = model->frozen_units();
-  EXPECT_THROW(mw::FoldedPrefix(*model, frozen + 1), std::invalid_argument);
-  EXPECT_THROW(mw::FoldedPrefix(*model, -1), std::invalid_argument);
+  EXPECT_THROW(mw::FrozenPrefix(*model, frozen + 1), std::invalid_argument);
+  EXPECT_THROW(mw::FrozenPrefix(*model, -1), std::invalid_argument);
   const torch::Tensor x = torch::randn({1, 3, 32, 32});
-  EXPECT_TRUE(mw::FoldedPrefix().forward(x).is_same(x));
-  EXPECT_TRUE(mw::FoldedPrefix(*model, 0).forward(x).is_same(x));
+  EXPECT_TRUE(mw::FrozenPrefix().forward(x).is_same(x));
+  EXPECT_TRUE(mw::FrozenPrefix(*model, 0).forward(x).is_same(x));
 }
 
-TEST_F(FoldedPrefixTest, HasNoAutogradGraphAndTouchesNoWeight) {
+TEST_F(FrozenPrefixTest, UnfoldedRunsTheModelsOwnUnitsBitForBit) {
+  mw::ResNet50 model = model_with_batchnorm_statistics(0.5);
+  model->train();
+  const int units = model->frozen_units();
+  const mw::FrozenPrefix prefix(*model, units, /*fold=*/false);
+  EXPECT_EQ(prefix.units(), units);
+  const torch::Tensor x = torch::randn({2, 3, 64, 64});
+  const torch::Tensor out = prefix.forward(x);
+  EXPECT_FALSE(out.requires_grad());
+  EXPECT_TRUE(torch::equal(out, model->forward_units(x, 0, units)));
+  EXPECT_FALSE(torch::equal(out, mw::FrozenPrefix(*model, units).forward(x)));  // folding rounds
+}
+
+TEST_F(FrozenPrefixTest, HasNoAutogradGraphAndTouchesNoWeight) {
   mw::ResNet50 model = model_with_batchnorm_statistics(0.5);
   model->train();
   const auto before = model->state_dict();
   std::vector<torch::Tensor> copies;
   for (const auto& [k, v] : before) copies.push_back(v.clone());
-  const mw::FoldedPrefix prefix(*model, model->frozen_units());
+  const mw::FrozenPrefix prefix(*model, model->frozen_units());
   const torch::Tensor out = prefix.forward(torch::randn({2, 3, 64, 64}));
   EXPECT_FALSE(out.requires_grad());
   for (std::size_t i = 0; i < before.size(); ++i) {

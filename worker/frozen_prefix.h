@@ -1,18 +1,22 @@
 #pragma once
-// The frozen prefix of a ResNet50 with every BatchNorm folded into the convolution before it.
+// The frozen prefix of a ResNet50: what training and validation run for a trial's leading
+// frozen units, by default with every BatchNorm folded into the convolution before it.
 //
 // A trial's leading frozen units (ResNet50Impl::frozen_units(): the stem and the bottleneck
 // blocks with no trainable layer) never change while it trains: their convolutions are frozen
 // and their BatchNorms run in eval mode, so each BN is a fixed per-channel affine map
 //   bn(z) = gamma * (z - mean) / sqrt(var + eps) + beta = s * z + (beta - s * mean)
 // and conv followed by BN is one convolution with weight s * W and bias beta - s * mean.
-// FoldedPrefix computes those once with deploy::fold_batchnorm (the ONNX export's fold:
+// FrozenPrefix computes those once with deploy::fold_batchnorm (the ONNX export's fold:
 // in double, rounded once to float; kept on the weights' device and in their memory format)
 // and runs the prefix as bare convolutions with a bias: no BatchNorm pass, no
 // autograd bookkeeping. Its output equals model.forward_units(x, 0, units) up to float
-// rounding (tests/worker/folded_prefix_test.cpp holds it to 1e-5 of the output's scale).
+// rounding (tests/worker/frozen_prefix_test.cpp holds it to 1e-5 of the output's scale).
 //
-// Fold again whenever the prefix's weights change (loading a checkpoint or weights, moving
+// bf16 trials run the model's own units instead (fold = false): under CPU autocast the folded
+// units measured slower (docs/performance.md section 7).
+//
+// Make it again whenever the prefix's weights change (loading a checkpoint or weights, moving
 // the model to another device or memory format): the fold keeps copies, not views.
 #include <torch/types.h>
 
@@ -22,13 +26,14 @@
 
 namespace mammosweep::worker {
 
-class FoldedPrefix {
+class FrozenPrefix {
  public:
   /// No prefix: units() == 0 and forward returns its input.
-  FoldedPrefix() = default;
-  /// Folds units [0, units) of `model`. Throws std::invalid_argument unless
+  FrozenPrefix() = default;
+  /// Units [0, units) of `model`, folded when `fold`; else forward runs the model's own
+  /// units (which must outlive this). Throws std::invalid_argument unless
   /// 0 <= units <= model.frozen_units().
-  FoldedPrefix(const ResNet50Impl& model, int units);
+  FrozenPrefix(ResNet50Impl& model, int units, bool fold = true);
 
   int units() const { return units_; }
 
@@ -47,6 +52,7 @@ class FoldedPrefix {
   static Conv fold(const torch::nn::Conv2dImpl& conv, const torch::nn::BatchNorm2dImpl& bn);
 
   int units_ = 0;
+  ResNet50Impl* unfolded_ = nullptr;  // set when not folded
   Conv stem_;
   std::vector<Block> blocks_;
 };
