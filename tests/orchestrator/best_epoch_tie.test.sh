@@ -13,9 +13,26 @@ tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 source "$(dirname "${BASH_SOURCE[0]}")/../shell_helpers.sh"
 
 "$bin" synth --out "$tmp/data" --count 40 --size 32 --seed 3 >/dev/null || exit 1
-cat >"$tmp/spec.yaml" <<YAML
+# The tie depends on the exact training trajectory, which moves with the CPU's kernels (and
+# with any change to the arithmetic, such as the folded frozen BatchNorm): try seeds in turn
+# and test with the first whose run has a loss tie-break that matters (a later tied epoch
+# with a lower val loss, not among the last two, which are kept anyway).
+tie_found() {
+  python3 - "$1" <<'PY'
+import re, sys
+rows = [(int(e), float(l), float(s)) for e, l, s in re.findall(
+    r"epoch (\d+)/6 .*?val loss ([0-9.]+) .*? spec ([0-9.]+)", open(sys.argv[1]).read())]
+top = max((r[2] for r in rows), default=None)
+tied = [r for r in rows if r[2] == top]
+want = min(tied, key=lambda r: (r[1], r[0]))[0] if tied else 0
+sys.exit(0 if len(tied) >= 2 and want != tied[0][0] and want <= 4 else 1)
+PY
+}
+found=""
+for seed in 1 55 48 53; do
+  cat >"$tmp/spec.yaml" <<YAML
 name: tie
-seed: 1
+seed: $seed
 method: variants
 metric: {name: val_specificity}
 data: {root: $tmp/data, image_size: 32, leakage: warn}
@@ -24,8 +41,13 @@ training: {epochs: 6, batch_size: 8, dense_units: 16, dropout: 0.0, unfrozen_fra
 variants:
   - {name: A}
 YAML
-check "run" 0 "$bin" run "$tmp/spec.yaml" --out "$tmp/sweep" --cache-dir "$tmp/cache" --threads 1 --no-progress
-cp "$tmp/out" "$tmp/run.log"
+  rm -rf "$tmp/sweep"
+  check "run (seed $seed)" 0 "$bin" run "$tmp/spec.yaml" --out "$tmp/sweep" --cache-dir "$tmp/cache" --threads 1 --no-progress
+  cp "$tmp/out" "$tmp/run.log"
+  if tie_found "$tmp/run.log"; then found=$seed; break; fi
+  echo "seed $seed: no tie whose break matters; next seed"
+done
+[ -n "$found" ] || { fail "no seed gave a loss tie-break to test; add seeds"; finish; }
 check "leaderboard" 0 "$bin" leaderboard "$tmp/sweep" --format json
 cp "$tmp/out" "$tmp/lb.json"
 check "export" 0 "$bin" export "$tmp/sweep" --out "$tmp/model"
