@@ -252,7 +252,10 @@ int work(const RunOptions& opt, const cluster::MpiSession& session,
   };
   ready();
   std::optional<worker::PreparedData> data;
-  while (true) {
+  // Set when the coordinator's Shutdown arrives while a trial runs (it has ended the sweep,
+  // for example on an error of its own): the trial stops at its next step and this rank ends.
+  bool shutdown = false;
+  while (!shutdown) {
     std::optional<cluster::Message> msg;
     {
       io::PhaseTimer phase("waiting for a trial");
@@ -297,9 +300,10 @@ int work(const RunOptions& opt, const cluster::MpiSession& session,
         if (leader && !checkpoint_now) {
           if (auto m = cluster::recv_message(control, 0us, 0)) {
             if (std::holds_alternative<cluster::CheckpointNow>(m->body)) checkpoint_now = true;
+            if (std::holds_alternative<cluster::Shutdown>(m->body)) shutdown = true;
           }
         }
-        return stop_requested().load() || checkpoint_now;
+        return stop_requested().load() || checkpoint_now || shutdown;
       };
       to.on_epoch = [&](const results::EpochRecord& r, const results::Predictions& val) {
         if (!leader) return worker::EpochDecision::proceed;
@@ -316,6 +320,10 @@ int work(const RunOptions& opt, const cluster::MpiSession& session,
             return stop->stop ? worker::EpochDecision::stop_early : worker::EpochDecision::proceed;
           }
           if (std::holds_alternative<cluster::CheckpointNow>(v->body)) checkpoint_now = true;
+          if (std::holds_alternative<cluster::Shutdown>(v->body)) {
+            shutdown = true;
+            throw worker::Interrupted("the coordinator ended the sweep");
+          }
         }
       };
       worker::TrainOutcome outcome = worker::train_trial(trial, *data, to);
@@ -328,7 +336,7 @@ int work(const RunOptions& opt, const cluster::MpiSession& session,
         cluster::send_message(control, 0, done);
       }
     } catch (const worker::Interrupted& e) {
-      if (leader) {
+      if (leader && !shutdown) {
         cluster::send_message(control, 0,
                               cluster::Failed{trial.id, e.what(), results::FailureKind::interrupted,
                                               session.rank(), last_reported});
@@ -348,7 +356,7 @@ int work(const RunOptions& opt, const cluster::MpiSession& session,
                             cluster::Failed{trial.id, e.what(), results::FailureKind::exception,
                                             session.rank(), 0});
     }
-    ready();
+    if (!shutdown) ready();
   }
   return kExitOk;
 }
