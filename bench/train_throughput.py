@@ -3,7 +3,7 @@
 counterpart of bench/train_throughput.cpp (same settings, same torch, same batch).
 
     .venv/bin/python bench/train_throughput.py --size 224 --batch 16 --threads 2 \
-        [--precision fp32|bf16] [--channels-last] [--unfrozen 1.0] [--warmup 2] [--steps 5] [--device cuda]
+        [--precision fp32|bf16] [--channels-last] [--unfrozen 1.0] [--fold] [--warmup 2] [--steps 5] [--device cuda]
 
 One training step = zero_grad, forward (under bf16 CPU autocast when --precision bf16),
 cross-entropy in float32, loss.item(), backward, Adam step: what worker/trainer.cpp does per
@@ -47,6 +47,7 @@ def freeze(model, unfrozen):
     the backbone train; frozen BatchNorm layers run in eval mode. Returns the frozen BNs."""
     layers = [m for name, m in model.named_modules()
               if isinstance(m, (torch.nn.Conv2d, torch.nn.BatchNorm2d)) and not name.startswith("fc")]
+    assert len(layers) == 106, len(layers)
     first_trainable = len(layers) - math.ceil(unfrozen * len(layers) - 1e-9)
     frozen_bn = []
     for i, m in enumerate(layers):
@@ -55,6 +56,28 @@ def freeze(model, unfrozen):
         if isinstance(m, torch.nn.BatchNorm2d) and i < first_trainable:
             frozen_bn.append(m)
     return frozen_bn
+
+
+def fold_frozen(model):
+    """Folds each frozen conv + frozen (eval-mode) BatchNorm pair into one conv with a bias
+    (torch.nn.utils.fusion.fuse_conv_bn_eval), as --fold asks: the Python side of
+    bench/train_throughput.cpp's folded frozen units (worker/frozen_prefix.h)."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+    pairs = [(model, "conv1", "bn1")]
+    for layer in (model.layer1, model.layer2, model.layer3, model.layer4):
+        for b in layer:
+            pairs += [(b, "conv1", "bn1"), (b, "conv2", "bn2"), (b, "conv3", "bn3")]
+            if b.downsample is not None:
+                pairs.append((b.downsample, "0", "1"))
+    for parent, c, n in pairs:
+        conv, bn = getattr(parent, c), getattr(parent, n)
+        if conv.weight.requires_grad or bn.weight.requires_grad:
+            continue
+        fused = fuse_conv_bn_eval(conv.eval(), bn.eval())
+        for p in fused.parameters():
+            p.requires_grad_(False)
+        setattr(parent, c, fused)
+        setattr(parent, n, torch.nn.Identity())
 
 
 def main():
@@ -68,6 +91,8 @@ def main():
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--unfrozen", type=float, default=1.0, help="unfrozen fraction of the backbone")
+    ap.add_argument("--fold", action="store_true",
+                    help="fold each frozen conv + BatchNorm pair (fuse_conv_bn_eval)")
     ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     a = ap.parse_args()
 
@@ -78,6 +103,8 @@ def main():
     dev = torch.device(a.device)
     model = model.to(dev, memory_format=fmt)
     frozen_bn = freeze(model, a.unfrozen)
+    if a.fold:
+        fold_frozen(model)
     model.train()
     for bn in frozen_bn:
         bn.eval()
@@ -105,7 +132,7 @@ def main():
     print(json.dumps({
         "bench": "train_throughput", "impl": "python", "size": a.size, "batch": a.batch,
         "threads": a.threads, "device": a.device, "precision": a.precision, "channels_last": a.channels_last,
-        "unfrozen": a.unfrozen, "warmup": a.warmup, "steps": a.steps,
+        "unfrozen": a.unfrozen, "fold": a.fold, "warmup": a.warmup, "steps": a.steps,
         "img_per_s": a.batch * a.steps / sum(times),
         "median_step_s": statistics.median(times),
         "peak_rss_mib": peak_rss_mib(),

@@ -14,13 +14,14 @@ wall time.
     .venv/bin/python bench/week7_sweep.py --data demo-out/data --size 64 --threads 2
 """
 import argparse
-import math
 import time
 
 import torch
 import torch.nn as nn
 import torchvision
 from torchvision import transforms
+
+from train_throughput import build_model, freeze
 
 VARIANTS = [  # sweeps/week7.yaml
     dict(name="Model 1", unfrozen=0.5, dense=1024, dropout=0.5, optimizer="adam", lr=1e-4),
@@ -49,22 +50,11 @@ def auc(labels, scores):
 
 
 def make_model(v, seed):
+    """torchvision's resnet50 with the variant's head, frozen by mammosweep's rule (the last
+    ceil(f * 106) conv/BN layers train), as bench/train_throughput.py builds and freezes it."""
     torch.manual_seed(seed)
-    m = torchvision.models.resnet50(weights=None)
-    m.fc = nn.Sequential(nn.Linear(2048, v["dense"]), nn.ReLU(), nn.Dropout(v["dropout"]),
-                         nn.Linear(v["dense"], 2))
-    layers = [mod for name, mod in m.named_modules()
-              if isinstance(mod, (nn.Conv2d, nn.BatchNorm2d)) and not name.startswith("fc")]
-    assert len(layers) == 106
-    first_trainable = len(layers) - math.ceil(v["unfrozen"] * len(layers) - 1e-9)
-    frozen_bn = []
-    for i, mod in enumerate(layers):
-        trainable = i >= first_trainable
-        for p in mod.parameters():
-            p.requires_grad_(trainable)
-        if isinstance(mod, nn.BatchNorm2d) and not trainable:
-            frozen_bn.append(mod)
-    return m, frozen_bn
+    m = build_model(v["dense"], v["dropout"])
+    return m, freeze(m, v["unfrozen"])
 
 
 def main():

@@ -118,7 +118,7 @@ struct Run {
   std::unique_ptr<torch::optim::Optimizer> optimizer;  // made by setup
   torch::Tensor class_weight;  // undefined unless balancing is class_weights
   GradientGroup* group;        // options.group
-  /// The frozen units, their BatchNorms folded (worker/frozen_prefix.h), made once the
+  /// The frozen units, their BatchNorms folded except in bf16 (worker/frozen_prefix.h), made once the
   /// weights are final (loaded, broadcast, resumed): training and validation run them instead
   /// of the model's own units.
   FrozenPrefix frozen;
