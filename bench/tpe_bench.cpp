@@ -9,9 +9,12 @@
 //                         [--tpe-only] [--optuna] [--gamma linear|sqrt] [--beta B]
 //                         [--weights old-decay|uniform] [--candidates N] [--prior W]
 //                         [--startup N] [--clip-exponent A] [--min-bandwidth F]
+//                         [--liar-bandwidth F] [--per-seed]
 //
 // --first-seed S runs seeds S..S+N-1; --optuna uses TpeOptions::optuna() (Optuna 5's
-// TPESampler defaults) instead of mammosweep's defaults; the other flags override one option.
+// TPESampler defaults) instead of mammosweep's defaults; the other flags override one option
+// (--liar-bandwidth 0: running trials' kernels floored like the others); --per-seed also
+// prints every seed's best values after 50 and 100 trials.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -67,6 +70,7 @@ std::vector<double> run(const sweeps::Sampler& s, const bench::Objective& obj, i
 }
 
 sweeps::TpeOptions g_options;  // what --optuna and the option flags make of the defaults
+bool g_per_seed = false;
 
 void compare(int seeds, int first_seed, const std::string& only, bool tpe_only) {
   const std::vector<int> budgets = {50, 100};
@@ -89,6 +93,10 @@ void compare(int seeds, int first_seed, const std::string& only, bool tpe_only) 
           }
           std::vector<double> b = run(*s, obj, budgets.back(), pending, budgets);
           for (std::size_t i = 0; i < budgets.size(); ++i) best[i].push_back(b[i]);
+          if (g_per_seed) {
+            std::printf("seed %s %s %s %d %.10g %.10g\n", obj.name.c_str(), sampler,
+                        pending ? "async4" : "seq", seed, b[0], b[1]);
+          }
         }
         for (std::size_t i = 0; i < budgets.size(); ++i) {
           std::printf("%-10s %-7s %-6s %6d %5d %12.6g %12.6g %12.6g\n", obj.name.c_str(), sampler,
@@ -163,6 +171,10 @@ int main(int argc, char** argv) {
       o.magic_clip_exponent = std::atof(argv[++i]);
     } else if (std::strcmp(argv[i], "--min-bandwidth") == 0 && i + 1 < argc) {
       o.min_bandwidth_factor = std::atof(argv[++i]);
+    } else if (std::strcmp(argv[i], "--liar-bandwidth") == 0 && i + 1 < argc) {
+      o.liar_min_bandwidth_factor = std::atof(argv[++i]);
+    } else if (std::strcmp(argv[i], "--per-seed") == 0) {
+      g_per_seed = true;
     } else if (std::strcmp(argv[i], "--cost-only") == 0) {
       cost_only = true;
     } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
@@ -172,7 +184,7 @@ int main(int argc, char** argv) {
                    "usage: tpe_bench [--seeds N] [--first-seed S] [--cost-only | --only OBJECTIVE] "
                    "[--tpe-only] [--optuna] [--gamma linear|sqrt] [--beta B] "
                    "[--weights old-decay|uniform] [--candidates N] [--prior W] [--startup N] "
-                   "[--clip-exponent A] [--min-bandwidth F]\n");
+                   "[--clip-exponent A] [--min-bandwidth F] [--liar-bandwidth F] [--per-seed]\n");
       return 2;
     }
   }

@@ -104,7 +104,9 @@ struct Parzen {
   std::vector<std::vector<std::vector<double>>> log_p;
 };
 
-Parzen build(const Space& space, const std::vector<const Point*>& obs, const TpeOptions& opt) {
+/// `obs` in trial order; the last `n_running` are running trials (the liar).
+Parzen build(const Space& space, const std::vector<const Point*>& obs, const TpeOptions& opt,
+             std::size_t n_running = 0) {
   const double prior_weight = opt.prior_weight;
   const std::size_t n = obs.size();
   Parzen pz;
@@ -166,7 +168,13 @@ Parzen build(const Space& space, const std::vector<const Point*>& obs, const Tpe
           std::max((hi - lo) / std::pow(std::min(100.0, 1.0 + static_cast<double>(n + 1)),
                                         opt.magic_clip_exponent),
                    opt.min_bandwidth_factor * (hi - lo));
-      for (std::size_t i = 0; i < n; ++i) sigmas[order[i]] = std::clamp(sorted[i], minsigma, maxsigma);
+      const double liar_minsigma = opt.liar_min_bandwidth_factor > 0
+                                       ? opt.liar_min_bandwidth_factor * (hi - lo)
+                                       : minsigma;
+      for (std::size_t i = 0; i < n; ++i) {
+        const bool running = order[i] >= n - n_running;
+        sigmas[order[i]] = std::clamp(sorted[i], running ? liar_minsigma : minsigma, maxsigma);
+      }
     }
     mus.push_back(0.5 * (lo + hi));
     sigmas.push_back(hi - lo);
@@ -241,10 +249,11 @@ double log_pdf(const Parzen& pz, const Space& space, const Point& x) {
 }  // namespace
 
 double parzen_log_pdf(const Space& space, const std::vector<Point>& observations, const Point& x,
-                      const TpeOptions& options) {
+                      const TpeOptions& options, std::size_t n_running) {
+  if (n_running > observations.size()) throw std::invalid_argument("n_running exceeds the observations");
   std::vector<const Point*> obs;
   for (const Point& o : observations) obs.push_back(&o);
-  return log_pdf(build(space, obs, options), space, x);
+  return log_pdf(build(space, obs, options, n_running), space, x);
 }
 
 double parzen_log_pdf(const Space& space, const std::vector<Point>& observations, const Point& x,
@@ -271,6 +280,8 @@ TpeSampler::TpeSampler(Space space, std::uint64_t seed, TpeOptions options)
   if (!(options_.magic_clip_exponent >= 0)) throw std::invalid_argument("magic_clip_exponent must be >= 0");
   if (!(options_.min_bandwidth_factor > 0 && options_.min_bandwidth_factor <= 1))
     throw std::invalid_argument("min_bandwidth_factor must be in (0, 1]");
+  if (!(options_.liar_min_bandwidth_factor >= 0 && options_.liar_min_bandwidth_factor <= 1))
+    throw std::invalid_argument("liar_min_bandwidth_factor must be in [0, 1]");
 }
 
 Point TpeSampler::ask(std::uint64_t index, const std::vector<Observation>& history,
@@ -303,7 +314,7 @@ Point TpeSampler::ask(std::uint64_t index, const std::vector<Observation>& histo
     above.push_back(&p);
   }
   const Parzen l = build(space_, below, options_);
-  const Parzen g = build(space_, above, options_);
+  const Parzen g = build(space_, above, options_, pending.size());
   Point best;
   double best_score = -kInf;
   for (int c = 0; c < options_.n_ei_candidates; ++c) {

@@ -239,6 +239,38 @@ TEST(Tpe, DefaultBandwidthFloorIsFivePercentOfTheRange) {
   }
 }
 
+TEST(Tpe, RunningTrialsKernelsUseTheLiarFloor) {
+  // Three observations in [0, 1], the last one running (the constant liar): its gap-based
+  // bandwidth (1e-4) is clipped up to the liar's floor, 1 % of the range by default, where
+  // the finished trials' kernels (gap 0.3) keep theirs. With the liar's floor at 0 the
+  // running kernel gets the common floor (5 %), and TpeOptions::optuna() clips every kernel
+  // alike (range / min(100, n + 2) = 1/5).
+  const Space unit_space = {real("x", 0, 1)};
+  const std::vector<Point> obs = {{0.2}, {0.5}, {0.5001}};
+  auto kernel = [](double x, double mu, double s) {
+    const double phi = std::exp(-0.5 * std::pow((x - mu) / s, 2)) / std::sqrt(2 * 3.14159265358979323846);
+    const double mass = 0.5 * (std::erf((1 - mu) / s / std::sqrt(2.0)) - std::erf((0 - mu) / s / std::sqrt(2.0)));
+    return phi / s / mass;
+  };
+  auto expected = [&](double x, double s_other, double s_running) {
+    return std::log((kernel(x, 0.2, s_other) + kernel(x, 0.5, s_other) +
+                     kernel(x, 0.5001, s_running) + kernel(x, 0.5, 1.0)) / 4);
+  };
+  TpeOptions common_floor;
+  common_floor.liar_min_bandwidth_factor = 0;
+  for (double x : {0.5, 0.51, 0.55, 0.9}) {
+    EXPECT_NEAR(parzen_log_pdf(unit_space, obs, {x}, TpeOptions{}, 1), expected(x, 0.3, 0.01), 1e-9) << x;
+    EXPECT_NEAR(parzen_log_pdf(unit_space, obs, {x}, TpeOptions{}, 0), expected(x, 0.3, 0.05), 1e-9) << x;
+    EXPECT_NEAR(parzen_log_pdf(unit_space, obs, {x}, common_floor, 1), expected(x, 0.3, 0.05), 1e-9) << x;
+    EXPECT_NEAR(parzen_log_pdf(unit_space, obs, {x}, TpeOptions::optuna(), 1), expected(x, 0.3, 0.2), 1e-9)
+        << x;
+  }
+  EXPECT_THROW(parzen_log_pdf(unit_space, obs, {0.5}, TpeOptions{}, 4), std::invalid_argument);
+  TpeOptions bad;
+  bad.liar_min_bandwidth_factor = 1.5;
+  EXPECT_THROW(TpeSampler(unit_space, 1, bad), std::invalid_argument);
+}
+
 TEST(NormalHelpers, MatchReferenceValues) {
   // Reference values: Python's statistics.NormalDist().inv_cdf (Wichura's AS241) and
   // math.erfc, and mpmath's log(ncdf(-40)) for the far tail.
