@@ -164,10 +164,11 @@ int run_sweep(const RunOptions& opt) {
             << std::flush;
   worker::PreparedData data = worker::prepare_data(s.spec.data, s.prepare);
   std::cout << fmt::format(
-                   "data: {} train / {} val / {} test images; leakage guard: {} finding(s); "
+                   "data: {} train / {} val / {} test images; leakage guard: {} finding(s){}; "
                    "cache {}; {} rank(s), {} thread(s) per training rank\n",
                    data.train.size(), data.val.size(), data.test.size(),
                    data.leakage.findings.size(),
+                   data.leakage_cached ? " (its report for these files, kept in the cache)" : "",
                    data.cache->stats().hit ? "hit (no decoding)" : "built", session.size(),
                    s.threads)
             << std::flush;

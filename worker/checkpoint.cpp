@@ -173,12 +173,14 @@ auto naming(const std::string& path, const char* what, F&& read) {
 }  // namespace
 
 void snapshot_checkpoint(ResNet50Impl& model, torch::optim::Optimizer& optimizer,
-                         const CheckpointMeta& meta, std::string& payload) {
+                         const CheckpointMeta& meta, std::string& payload, CheckpointKind kind) {
   NamedTensors tensors;
   for (const auto& p : model.named_parameters()) tensors.emplace_back("p." + p.key(), p.value());
   for (const auto& b : model.named_buffers()) tensors.emplace_back("b." + b.key(), b.value());
-  for (auto& [name, t] : optimizer_state_tensors(optimizer, parameter_names(model))) {
-    tensors.emplace_back("o." + name, std::move(t));
+  if (kind == CheckpointKind::full) {
+    for (auto& [name, t] : optimizer_state_tensors(optimizer, parameter_names(model))) {
+      tensors.emplace_back("o." + name, std::move(t));
+    }
   }
   encode_checkpoint(tensors, meta, payload);
 }
@@ -193,14 +195,18 @@ CheckpointMeta load_checkpoint(const CheckpointFile& file, ResNet50Impl& model,
     torch::serialize::InputArchive archive;
     open_v1(file.payload, archive, device);
     read_model_state_v1(archive, model);
-    torch::serialize::InputArchive opt;
-    archive.read("optimizer", opt);
-    optimizer.load(opt);
+    if (file.kind == CheckpointKind::full) {
+      torch::serialize::InputArchive opt;
+      archive.read("optimizer", opt);
+      optimizer.load(opt);
+    }
     return read_meta_v1(archive);
   }
   Payload payload = decode_payload(file.payload);
   read_model_state(payload.tensors, model);
-  load_optimizer_state(optimizer, parameter_names(model), optimizer_part(payload.tensors));
+  if (file.kind == CheckpointKind::full) {
+    load_optimizer_state(optimizer, parameter_names(model), optimizer_part(payload.tensors));
+  }
   (void)device;  // the model and optimizer state are on it already: copies go there
   return payload.meta;
 }

@@ -14,7 +14,8 @@
 //
 // A finished trial's kept checkpoints are rewritten as weights only (the same payload without
 // the o.* tensors, about a third of the size): export, evaluate and load_checkpoint_weights
-// read both kinds; resuming needs a full one.
+// read both kinds; resuming needs a full one, except from a trial's last epoch, which the
+// trainer writes weights only in the first place (nothing trains after it; trainer.h).
 #include <c10/core/Device.h>
 #include <torch/optim/optimizer.h>
 
@@ -47,16 +48,19 @@ struct CheckpointMeta {
 void encode_checkpoint(const NamedTensors& tensors, const CheckpointMeta& meta, std::string& payload);
 
 /// Copies the checkpoint's payload into `payload`, reusing its memory (after the first
-/// epoch, nothing is allocated). Runs on the training thread, between steps.
+/// epoch, nothing is allocated). Runs on the training thread, between steps. `kind`
+/// weights_only leaves out the optimizer state (write the file with the same kind).
 void snapshot_checkpoint(ResNet50Impl& model, torch::optim::Optimizer& optimizer,
-                         const CheckpointMeta& meta, std::string& payload);
+                         const CheckpointMeta& meta, std::string& payload,
+                         CheckpointKind kind = CheckpointKind::full);
 /// Rewrites a verified full checkpoint as weights only, atomically (needs its new size in
 /// free space). A weights-only file is left alone. Throws std::runtime_error naming the file
 /// when it does not verify, io::IoError when the write fails.
 void strip_optimizer_state(const std::string& path);
 
-/// Restores model and optimizer from a full checkpoint (on `device`); returns its metadata.
-/// Throws std::runtime_error when the payload does not fit this model and optimizer.
+/// Restores model and optimizer from a full checkpoint (on `device`), or the model alone from
+/// a weights-only one (the optimizer is left as it is); returns its metadata. Throws
+/// std::runtime_error when the payload does not fit this model and optimizer.
 CheckpointMeta load_checkpoint(const CheckpointFile& file, ResNet50Impl& model,
                                torch::optim::Optimizer& optimizer, const c10::Device& device);
 /// Loads only the model weights (parameters and buffers) of a checkpoint into `model`, which

@@ -6,6 +6,7 @@
 
 #include "io/phases.h"
 #include "worker/image.h"
+#include "worker/leakage_cache.h"
 #include "worker/preprocess.h"
 
 namespace mammosweep::worker {
@@ -53,7 +54,7 @@ PreparedData prepare_data(const sweeps::DataSpec& spec, const PrepareOptions& op
     io::PhaseTimer phase("leakage guard");
     LeakageOptions lo;
     lo.threads = options.threads;
-    data.leakage = check_leakage(data.records, lo);
+    data.leakage = check_leakage_cached(data.records, lo, options.cache_dir, &data.leakage_cached);
     enforce(data.leakage, parse_leakage_policy(spec.leakage), &std::cerr);
   }
 

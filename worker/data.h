@@ -16,6 +16,7 @@ namespace mammosweep::worker {
 struct PreparedData {
   std::vector<ImageRecord> records;
   LeakageReport leakage;
+  bool leakage_cached = false;  // the report was read back (leakage_cache.h), not computed
   std::unique_ptr<ImageCache> cache;
   std::vector<std::int64_t> train, val, test;  // stored-image indices per split
   std::string manifest_hash;                   // hex of the cache key (files + preprocessing)
@@ -24,7 +25,8 @@ struct PreparedData {
 struct PrepareOptions {
   std::string cache_dir;      // where the decode-once cache lives (shared by a node's ranks)
   int threads = 1;            // decode threads while building the cache
-  bool check_leakage = true;  // run the guard (the spec's data.leakage decides what follows)
+  bool check_leakage = true;  // run the guard, or read its report kept in cache_dir
+                              // (leakage_cache.h); the spec's data.leakage decides what follows
 };
 
 /// How the spec's images become pixels (training, the cache, export and evaluate).

@@ -38,6 +38,10 @@
 
 namespace mammosweep::worker {
 
+/// Bump when a check changes what it finds for the same images and options: reports kept by
+/// worker/leakage_cache.h carry it in their key.
+inline constexpr int kLeakageGuardVersion = 1;
+
 struct LeakageOptions {
   bool exact = true, near = true, augmented = true, roboflow_stem = true, patient = true;
   int near_threshold = 10;                 // max pHash Hamming distance for a near candidate

@@ -380,7 +380,8 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
       for (const auto& [epoch, path] : list_checkpoints(options.checkpoint_dir)) {
         if (options.resume_epoch > 0 && epoch > options.resume_epoch) continue;
         std::optional<CheckpointFile> file = read_verified(path);
-        if (file && file->kind == CheckpointKind::full) {  // weights only: not resumable
+        // Weights only: not resumable, unless nothing trains after it (the last epoch).
+        if (file && (file->kind == CheckpointKind::full || epoch == p.epochs)) {
           meta = load_checkpoint(*file, *run.model, *run.optimizer, device);
           outcome.resumed_from = meta.epoch;
           break;
@@ -457,19 +458,22 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
     decision = run.agree(decision);
     end_phase("report epoch");
 
-    // Checkpoint after reporting (see trainer.h); keep this epoch, the previous one, and
-    // the best one.
+    // Checkpoint after reporting (see trainer.h; the last epoch weights only); keep this
+    // epoch, the previous one, and the best one.
     meta = {epoch, best.epoch(), best.metric(), best.val_loss()};
     if (!run.group || run.group->rank() == 0) {
       run.local([&] {
         writer.wait();  // (already done: waited for before the report) the buffer is free
-        snapshot_checkpoint(*run.model, *run.optimizer, meta, *payload);
+        const CheckpointKind kind =
+            epoch == p.epochs ? CheckpointKind::weights_only : CheckpointKind::full;
+        snapshot_checkpoint(*run.model, *run.optimizer, meta, *payload, kind);
         end_phase("checkpoint snapshot");
-        writer.submit([body = payload, dir = options.checkpoint_dir, epoch, best = outcome.best_epoch] {
+        writer.submit([body = payload, dir = options.checkpoint_dir, epoch, kind,
+                       best = outcome.best_epoch] {
           io::PhaseTimer phase("checkpoint write", /*background=*/true);
           const std::string path = checkpoint_path(dir, epoch);
           try {
-            write_checkpoint(path, *body);
+            write_checkpoint(path, *body, kind);
           } catch (const io::IoError& e) {
             if (!io::is_disk_full(e.code())) throw;
             const std::uint64_t need = body->size() + 24;

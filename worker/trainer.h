@@ -14,7 +14,10 @@
 // thread while the next epoch trains; that write has finished before the next report and
 // before train_trial returns. So a crash recomputes at most the last reported epoch on
 // resume, identically, and a store that replaces an epoch equal to its last one never gains
-// a gap or a duplicate.
+// a gap or a duplicate. The last epoch of the schedule (params.epochs) is checkpointed
+// weights only: no epoch trains after it, so its optimizer state (two thirds of a full
+// checkpoint under Adam) would only be written to be dropped by the retention; resuming
+// from it restores the model and trains nothing.
 #include <cstdint>
 #include <exception>
 #include <functional>

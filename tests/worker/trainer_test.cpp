@@ -73,14 +73,14 @@ class TrainerTest : public ::testing::Test {
   }
 
   /// Options whose run records each epoch in `out` and is stopped (Interrupted) right after
-  /// epoch 1 is reported.
-  TrainerOptions stopped_after_epoch_1(const std::string& sub,
-                                       std::vector<results::EpochRecord>* out) {
+  /// epoch `last` is reported, which leaves a full (resumable) checkpoint of it.
+  TrainerOptions stopped_after(const std::string& sub, std::vector<results::EpochRecord>* out,
+                               int last) {
     TrainerOptions o = options(sub, out);
     stop_ = false;
-    o.on_epoch = [this, out](const results::EpochRecord& r, const results::Predictions&) {
+    o.on_epoch = [this, out, last](const results::EpochRecord& r, const results::Predictions&) {
       out->push_back(r);
-      stop_ = true;
+      stop_ = r.epoch >= last;
       return EpochDecision::proceed;
     };
     o.should_stop = [this] { return stop_; };
@@ -125,7 +125,7 @@ TEST_F(TrainerTest, ResumeAfterOneEpochEqualsAnUninterruptedRun) {
 
     // Interrupted run: stop requested right after epoch 1 is reported.
     std::vector<results::EpochRecord> first;
-    EXPECT_THROW(train_trial(trial, data, stopped_after_epoch_1(resumed_dir, &first)), Interrupted);
+    EXPECT_THROW(train_trial(trial, data, stopped_after(resumed_dir, &first, 1)), Interrupted);
     ASSERT_EQ(first.size(), 1u);
     auto ckpts = list_checkpoints(dir_.file(resumed_dir));
     ASSERT_EQ(ckpts.size(), 1u);
@@ -181,15 +181,14 @@ void write_v1_checkpoint(const std::string& from, const std::string& to, const s
 // would have: the same next epoch and weights as resuming from the same state in version 2.
 TEST_F(TrainerTest, AVersion1CheckpointResumesAsTheSameStateInVersion2) {
   PreparedData data = synthetic(48, 32);
-  sweeps::Trial trial = small_trial(2);
+  sweeps::Trial trial = small_trial(3);
   std::vector<results::EpochRecord> epochs;
-  train_trial(trial, data, options("v2", &epochs));
+  EXPECT_THROW(train_trial(trial, data, stopped_after("v2", &epochs, 2)), Interrupted);
   const std::string v1 = checkpoint_path(dir_.file("v1"), 2);
   write_v1_checkpoint(checkpoint_path(dir_.file("v2"), 2), v1, trial);
   ASSERT_EQ(io::read_file(v1).substr(0, 8), "MSCKPT01");
   expect_same_weights(v1, checkpoint_path(dir_.file("v2"), 2), trial);
 
-  trial.params.epochs = 3;
   std::vector<results::EpochRecord> from_v1, from_v2;
   EXPECT_EQ(train_trial(trial, data, options("v1", &from_v1)).resumed_from, 2);
   EXPECT_EQ(train_trial(trial, data, options("v2", &from_v2)).resumed_from, 2);
@@ -208,9 +207,9 @@ TEST_F(TrainerTest, AVersion1CheckpointResumesAsTheSameStateInVersion2) {
 
 TEST_F(TrainerTest, CorruptLatestCheckpointFallsBackToThePreviousOne) {
   PreparedData data = synthetic(48, 32);
-  sweeps::Trial trial = small_trial(2);
+  sweeps::Trial trial = small_trial(3);
   std::vector<results::EpochRecord> epochs;
-  train_trial(trial, data, options("run", &epochs));
+  EXPECT_THROW(train_trial(trial, data, stopped_after("run", &epochs, 2)), Interrupted);
   auto ckpts = list_checkpoints(dir_.file("run"));
   ASSERT_EQ(ckpts.size(), 2u);
   ASSERT_EQ(ckpts[0].first, 2);
@@ -223,7 +222,6 @@ TEST_F(TrainerTest, CorruptLatestCheckpointFallsBackToThePreviousOne) {
     c = static_cast<char>(c ^ 0x5a);
     f.write(&c, 1);
   }
-  trial.params.epochs = 3;  // same id-independent checkpoint folder; ask for one more epoch
   std::vector<results::EpochRecord> more;
   TrainOutcome outcome = train_trial(trial, data, options("run", &more));
   EXPECT_EQ(outcome.resumed_from, 1) << "the corrupt epoch-2 checkpoint must be skipped";
@@ -240,9 +238,9 @@ TEST_F(TrainerTest, CorruptLatestCheckpointFallsBackToThePreviousOne) {
 // weights without Adam's two moments; resuming skips it (it cannot restore the optimizer).
 TEST_F(TrainerTest, AWeightsOnlyCheckpointHasTheSameWeightsAndIsNotResumedFrom) {
   PreparedData data = synthetic(48, 32);
-  sweeps::Trial trial = small_trial(2);
+  sweeps::Trial trial = small_trial(3);
   std::vector<results::EpochRecord> epochs;
-  train_trial(trial, data, options("strip", &epochs));
+  EXPECT_THROW(train_trial(trial, data, stopped_after("strip", &epochs, 2)), Interrupted);
   const std::string path = checkpoint_path(dir_.file("strip"), 2);
   ASSERT_EQ(checkpoint_kind(path), CheckpointKind::full);
   const std::size_t before = io::read_file(path).size();
@@ -262,10 +260,40 @@ TEST_F(TrainerTest, AWeightsOnlyCheckpointHasTheSameWeightsAndIsNotResumedFrom) 
   strip_optimizer_state(path);  // already weights only: untouched
   EXPECT_EQ(io::read_file(path), stripped);
 
-  trial.params.epochs = 3;
   std::vector<results::EpochRecord> more;
   TrainOutcome outcome = train_trial(trial, data, options("strip", &more));
   EXPECT_EQ(outcome.resumed_from, 1) << "a weights-only checkpoint cannot be resumed from";
+}
+
+// The last epoch of the schedule is checkpointed weights only (trainer.h): no epoch trains
+// after it. A sweep killed after that checkpoint but before it recorded the trial's end
+// resumes from it and trains nothing: the same outcome, no epoch trained again.
+TEST_F(TrainerTest, TheLastEpochIsCheckpointedWeightsOnlyAndResumingFromItTrainsNothing) {
+  PreparedData data = synthetic(48, 32);
+  sweeps::Trial trial = small_trial(2);
+  std::vector<results::EpochRecord> epochs;
+  const TrainOutcome first = train_trial(trial, data, options("last", &epochs));
+  ASSERT_EQ(epochs.size(), 2u);
+  const std::string last = checkpoint_path(dir_.file("last"), 2);
+  const std::string before_last = checkpoint_path(dir_.file("last"), 1);
+  EXPECT_EQ(checkpoint_kind(before_last), CheckpointKind::full);
+  EXPECT_EQ(checkpoint_kind(last), CheckpointKind::weights_only);
+  ResNet50 model(model_options(trial.params, trial.seed));
+  const auto trainable = model->trainable_summary().trainable_parameters;
+  EXPECT_GE(io::read_file(before_last).size() - io::read_file(last).size(),
+            static_cast<std::size_t>(8 * trainable))
+      << "Adam's two moments are not in the last epoch's checkpoint";
+  EXPECT_EQ(load_checkpoint_weights(last, *model), 2);
+
+  const std::string bytes = io::read_file(last);
+  std::vector<results::EpochRecord> again;
+  const TrainOutcome resumed = train_trial(trial, data, options("last", &again));
+  EXPECT_TRUE(again.empty()) << "epoch " << again.front().epoch << " was trained again";
+  EXPECT_EQ(resumed.resumed_from, 2);
+  EXPECT_EQ(resumed.epochs_completed, 2);
+  EXPECT_EQ(resumed.best_epoch, first.best_epoch);
+  EXPECT_EQ(resumed.best_metric, first.best_metric);
+  EXPECT_EQ(io::read_file(last), bytes);
 }
 
 // Validation computes the frozen prefix once per trial (TrainerOptions::val_prefix_cache_bytes):
@@ -436,7 +464,7 @@ TEST_F(TrainerTest, CudaBf16OnAGpuShareTrainsAndResumes) {
   trial.params.precision = "bf16";
   trial.params.channels_last = true;
   std::vector<results::EpochRecord> first, rest;
-  TrainerOptions o = stopped_after_epoch_1("share", &first);
+  TrainerOptions o = stopped_after("share", &first, 1);
   o.use_cuda = true;
   o.gpu_share = 0.25;
   EXPECT_THROW(train_trial(trial, data, o), Interrupted);
