@@ -38,8 +38,8 @@
 
 namespace mammosweep::worker {
 
-/// Bump when a check changes what it finds for the same images and options: reports kept by
-/// worker/leakage_cache.h carry it in their key.
+/// Bump when a check (or the decoding it relies on) changes what it finds for the same images
+/// and options: reports kept by worker/leakage_cache.h carry it in their key.
 inline constexpr int kLeakageGuardVersion = 1;
 
 struct LeakageOptions {
