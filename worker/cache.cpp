@@ -238,6 +238,11 @@ std::uint64_t cache_key(const std::vector<ImageRecord>& records, const CacheOpti
   h = mix(h, static_cast<std::int64_t>(o.channels));
   h = mix(h, static_cast<std::uint64_t>(o.preprocess_signature.size()));
   h = fnv1a64(o.preprocess_signature.data(), o.preprocess_signature.size(), h);
+  return records_key(records, h);
+}
+
+std::uint64_t records_key(const std::vector<ImageRecord>& records, std::uint64_t h) {
+  auto mix = [](std::uint64_t h, auto v) { return fnv1a64(&v, sizeof v, h); };
   h = mix(h, static_cast<std::uint64_t>(records.size()));
   for (const ImageRecord& r : records) {
     struct stat st {};

@@ -87,6 +87,11 @@ struct CacheStats {
 /// The cache key of `records` under `options` (stat()s every file; throws CacheError
 /// naming a file that cannot be stat()ed).
 std::uint64_t cache_key(const std::vector<ImageRecord>& records, const CacheOptions& options);
+/// `h` chained (FNV-1a) with the number of records and, per record in order, its path, label,
+/// file size and mtime: cache_key's part that changes when an image file is replaced (the
+/// leakage guard's kept report uses it too, worker/leakage_cache.h). Throws CacheError naming
+/// a file that cannot be stat()ed.
+std::uint64_t records_key(const std::vector<ImageRecord>& records, std::uint64_t h);
 
 /// Read-only view of a built cache file. Move-only; unmaps on destruction.
 class ImageCache {

@@ -343,7 +343,7 @@ std::size_t LeakageReport::count(const std::string& kind) const {
       findings.begin(), findings.end(), [&](const LeakageFinding& f) { return f.kind == kind; }));
 }
 
-std::string LeakageReport::to_json() const {
+std::string LeakageReport::to_json(bool with_shapes) const {
   nlohmann::json j;
   j["images"] = images;
   j["counts"] = {{"exact", count("exact")},
@@ -360,7 +360,31 @@ std::string LeakageReport::to_json() const {
                              {"split_b", f.split_b},
                              {"distance", f.distance},
                              {"detail", f.detail}});
+  if (with_shapes) {
+    j["shapes"] = nlohmann::json::array();
+    for (const ImageShape& s : shapes) j["shapes"].push_back({s.width, s.height, s.channels, s.bit_depth});
+  }
   return j.dump(2);
+}
+
+LeakageReport LeakageReport::from_json(const std::string& text) {
+  const nlohmann::json j = nlohmann::json::parse(text);
+  LeakageReport report;
+  report.images = j.at("images").get<std::size_t>();
+  for (const nlohmann::json& f : j.at("findings")) {
+    report.findings.push_back({f.at("kind").get<std::string>(), f.at("a").get<std::string>(),
+                               f.at("b").get<std::string>(), f.at("split_a").get<std::string>(),
+                               f.at("split_b").get<std::string>(), f.at("distance").get<int>(),
+                               f.at("detail").get<std::string>()});
+  }
+  if (j.contains("shapes")) {
+    for (const nlohmann::json& s : j.at("shapes")) {
+      report.shapes.push_back({s.at(0).get<int>(), s.at(1).get<int>(), s.at(2).get<int>(),
+                               s.at(3).get<int>()});
+    }
+    if (report.shapes.size() != report.images) throw std::runtime_error("one shape per image expected");
+  }
+  return report;
 }
 
 std::string LeakageReport::summary(std::size_t max_pairs) const {

@@ -71,8 +71,12 @@ struct LeakageReport {
   /// augmented enabled); empty otherwise.
   std::vector<ImageShape> shapes;
   /// {"images": N, "counts": {"exact": .., ...}, "findings": [{kind, a, b, split_a, split_b,
-  /// distance, detail}, ...]}
-  std::string to_json() const;
+  /// distance, detail}, ...]}, and with `with_shapes` also "shapes": [[width, height,
+  /// channels, bit_depth], ...] (the report kept by worker/leakage_cache.h).
+  std::string to_json(bool with_shapes = false) const;
+  /// The report that to_json wrote (with or without shapes). Throws std::exception when
+  /// `text` is not such a report.
+  static LeakageReport from_json(const std::string& text);
   /// One line of counts, then up to `max_pairs` findings, one per line.
   std::string summary(std::size_t max_pairs = 20) const;
   std::size_t count(const std::string& kind) const;

@@ -74,7 +74,7 @@ TEST_F(LeakageCacheTest, TheKeptReportIsTheGuardsAndIsReadBackUnchanged) {
   // Read back, not recomputed: a finding written into the kept file comes back.
   const std::string path = kept_file();
   nlohmann::json j = nlohmann::json::parse(io::read_file(path));
-  j["report"]["findings"][0]["detail"] = "edited";
+  j["findings"][0]["detail"] = "edited";
   io::write_file_atomic(path, j.dump());
   EXPECT_EQ(cached(&hit).findings.at(0).detail, "edited");
   EXPECT_TRUE(hit);
