@@ -43,6 +43,7 @@
 #include "worker/data.h"
 #include "worker/frozen_prefix.h"
 #include "worker/loader.h"
+#include "worker/malloc_reuse.h"
 #include "worker/resnet50.h"
 
 namespace {
@@ -60,6 +61,7 @@ struct BenchOptions {
   int loader_threads = 2;
   double unfrozen = 1.0;
   bool no_fold = false;
+  bool default_malloc = false;
 };
 
 /// VmHWM (peak resident set) of this process in MiB, from /proc/self/status.
@@ -98,6 +100,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));
   app.add_flag("--no-fold", o.no_fold,
                "Run the frozen units unfolded (the trainer folds their BatchNorms: worker/frozen_prefix.h)");
+  app.add_flag("--default-malloc", o.default_malloc,
+               "Keep glibc's default allocator settings (the trainer keeps freed memory: worker/malloc_reuse.h)");
   app.add_option("--loader-threads", o.loader_threads,
                  "Loader prefetch threads (with --data; 0 builds each batch on the training thread)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
@@ -108,6 +112,7 @@ int main(int argc, char** argv) {
       throw std::runtime_error("--device " + o.device + ": no CUDA device");
     }
     torch::set_num_threads(o.threads);
+    if (!o.default_malloc) w::keep_freed_memory_for_reuse();
     torch::manual_seed(0);
     w::ResNet50Options mo;
     mo.dense_units = 1024;
@@ -199,7 +204,7 @@ int main(int argc, char** argv) {
         {"bench", "train_throughput"}, {"impl", "cpp"}, {"size", o.size}, {"batch", o.batch},
         {"threads", o.threads}, {"device", o.device},
         {"input", loader ? "loader" : "synthetic"}, {"precision", o.precision}, {"channels_last", o.channels_last},
-        {"unfrozen", o.unfrozen}, {"fold", !o.no_fold}, {"warmup", o.warmup}, {"steps", o.steps}, {"img_per_s", o.batch * o.steps / total},
+        {"unfrozen", o.unfrozen}, {"fold", !o.no_fold}, {"malloc", o.default_malloc ? "default" : "reuse"}, {"warmup", o.warmup}, {"steps", o.steps}, {"img_per_s", o.batch * o.steps / total},
         {"median_step_s", sorted[sorted.size() / 2]}, {"peak_rss_mib", peak_rss_mib()}};
     std::printf("%s\n", line.dump().c_str());
   } catch (const std::exception& e) {

@@ -14,7 +14,9 @@
 // rounding (tests/worker/frozen_prefix_test.cpp holds it to 1e-5 of the output's scale).
 //
 // bf16 trials run the model's own units instead (fold = false): under CPU autocast the folded
-// units measured slower (docs/performance.md section 7).
+// units measured slower, by page faults the kernel spent on them under glibc's default
+// allocator; with worker/malloc_reuse.h the difference is inside the noise (docs/performance.md
+// section 7, "The allocator").
 //
 // Make it again whenever the prefix's weights change (loading a checkpoint or weights, moving
 // the model to another device or memory format): the fold keeps copies, not views.

@@ -28,6 +28,7 @@
 #include "worker/image.h"
 #include "worker/leakage.h"
 #include "worker/loader.h"
+#include "worker/malloc_reuse.h"
 #include "worker/optimizer.h"
 #include "worker/progress_bar.h"
 #include "worker/resnet50.h"
@@ -331,6 +332,7 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
                    const TrainerOptions& options) {
   const auto& p = trial.params;
   torch::set_num_threads(std::max(1, options.threads));
+  keep_freed_memory_for_reuse();  // a step's freed tensors serve the next (malloc_reuse.h)
   torch::Device device = torch::kCPU;
   if (options.use_cuda && torch::cuda::is_available()) {
     device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(options.cuda_device));
