@@ -43,10 +43,10 @@ namespace ms = mammosweep;
 
 namespace {
 
-/// A checkpoint payload of about `bytes`: weights a third, Adam's two moments two thirds.
-std::string synthetic_checkpoint(std::uint64_t bytes) {
+/// A checkpoint file image of about `bytes`: weights a third, Adam's two moments two thirds.
+ms::io::AlignedBytes synthetic_checkpoint(std::uint64_t bytes) {
   const std::int64_t floats = static_cast<std::int64_t>(bytes / 12);
-  std::string payload;
+  ms::io::AlignedBytes payload;
   ms::worker::encode_checkpoint({{"p.weight", torch::rand({floats})},
                                  {"o.weight.step", torch::scalar_tensor(1, torch::kInt64)},
                                  {"o.weight.exp_avg", torch::rand({floats})},
@@ -56,7 +56,7 @@ std::string synthetic_checkpoint(std::uint64_t bytes) {
 }
 
 /// A real ResNet50 + Adam checkpoint (every layer trainable, one step taken so Adam has state).
-std::string resnet50_checkpoint() {
+ms::io::AlignedBytes resnet50_checkpoint() {
   ms::sweeps::TrainingParams p;
   p.unfrozen_fraction = 1.0;
   ms::worker::ResNet50 model(ms::worker::model_options(p, 1));
@@ -65,7 +65,7 @@ std::string resnet50_checkpoint() {
   torch::Tensor loss = model->forward(torch::rand({2, 3, 32, 32})).sum();
   loss.backward();
   optimizer->step();
-  std::string payload;
+  ms::io::AlignedBytes payload;
   ms::worker::snapshot_checkpoint(*model, *optimizer, {1, 1, 0.5, 0.5}, payload);
   return payload;
 }
@@ -108,8 +108,8 @@ int main(int argc, char** argv) {
   ms::results::SweepStore store =
       ms::results::SweepStore::create(ms::results::store_path(out), info, inits);
 
-  const std::string body = resnet50 ? resnet50_checkpoint()
-                                    : synthetic_checkpoint(static_cast<std::uint64_t>(checkpoint_mb * 1e6));
+  ms::io::AlignedBytes body = resnet50 ? resnet50_checkpoint()
+                                       : synthetic_checkpoint(static_cast<std::uint64_t>(checkpoint_mb * 1e6));
   ms::orchestrator::RunOptions options;
   options.out_dir = out;
   options.progress = false;
@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
   nlohmann::json j{{"trials", trials},
                    {"epochs", epochs},
                    {"seconds", seconds},
-                   {"full_checkpoint_bytes", body.size() + 24},
+                   {"full_checkpoint_bytes", body.size()},
                    {"peak_bytes", peak},
                    {"final_bytes", ms::io::tree_bytes(out)},
                    {"results_h5_bytes", ms::io::tree_bytes(ms::results::store_path(out))},

@@ -140,13 +140,14 @@ void checkpoints() {
   v1.append(reinterpret_cast<const char*>(&sum), 8);
   io::write_file_atomic(path("checkpoint", "epoch-0003.ckpt"), v1 + payload.str());
   // Version 2: what snapshot_checkpoint writes (safetensors), for a two-tensor model.
-  std::string v2;
+  io::AlignedBytes v2;
   worker::encode_checkpoint({{"p.conv1.weight", torch::zeros({2, 3})},
                              {"b.bn1.running_mean", torch::ones({2})},
                              {"o.conv1.weight.step", torch::scalar_tensor(4, torch::kInt64)},
                              {"o.conv1.weight.exp_avg", torch::zeros({2, 3})}},
                             {3, 2, 0.75, std::nan("")}, v2);
-  io::write_file_atomic(path("checkpoint", "payload-v2.bin"), v2);
+  io::write_file_atomic(path("checkpoint", "payload-v2.bin"),
+                        std::string(v2.view().substr(worker::kCheckpointHeaderBytes)));
   worker::write_checkpoint(path("checkpoint", "epoch-0004.ckpt"), v2);
 }
 

@@ -9,10 +9,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <utility>
+
+#include "io/aligned_bytes.h"
 
 namespace mammosweep::io {
 
@@ -155,6 +158,9 @@ AtomicFile::~AtomicFile() {
 
 void AtomicFile::write(const void* data, std::size_t size) {
   const auto* p = static_cast<const char*>(data);
+  const std::size_t direct = write_direct(p, size);
+  p += direct;
+  size -= direct;
   while (size > 0) {
     const ssize_t n = ::write(fd_, p, size);
     if (n < 0) {
@@ -164,6 +170,36 @@ void AtomicFile::write(const void* data, std::size_t size) {
     p += n;
     size -= static_cast<std::size_t>(n);
   }
+}
+
+// Returns how many leading bytes it wrote with O_DIRECT: a multiple of the page size, 0 when
+// the memory, the offset or the file system does not allow it.
+std::size_t AtomicFile::write_direct(const char* data, std::size_t size) {
+  constexpr std::size_t page = AlignedBytes::kPageBytes;
+  const std::size_t pages = size / page * page;
+  const off_t offset = ::lseek(fd_, 0, SEEK_CUR);
+  if (pages == 0 || reinterpret_cast<std::uintptr_t>(data) % page != 0 || offset < 0 ||
+      static_cast<std::size_t>(offset) % page != 0) {
+    return 0;
+  }
+  const int flags = ::fcntl(fd_, F_GETFL);
+  if (flags < 0 || ::fcntl(fd_, F_SETFL, flags | O_DIRECT) != 0) return 0;  // not on this file system
+  std::size_t done = 0;
+  while (done < pages) {
+    const ssize_t n = ::write(fd_, data + done, pages - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINVAL && done == 0) break;  // refused after all: write it buffered
+    if (n < 0) {
+      const int err = errno;
+      ::fcntl(fd_, F_SETFL, flags);
+      errno = err;
+      fail("cannot write", temp_);
+    }
+    done += static_cast<std::size_t>(n);
+    if (done % page != 0) break;  // a short write off a page boundary: the rest goes buffered
+  }
+  ::fcntl(fd_, F_SETFL, flags);
+  return done;
 }
 
 void AtomicFile::write_at(const void* data, std::size_t size, std::size_t offset) {

@@ -60,7 +60,11 @@ class AtomicFile {
   AtomicFile& operator=(const AtomicFile&) = delete;
   ~AtomicFile();
 
-  /// Appends.
+  /// Appends. The whole pages of page-aligned `data` at a page-aligned file offset (an
+  /// AlignedBytes buffer written from the start of the file) bypass the page cache (O_DIRECT),
+  /// where the file system allows it: no copy into the cache, and no cache evicted for bytes
+  /// nobody reads back soon (a checkpoint). The rest, and all of it where O_DIRECT is refused
+  /// (tmpfs, some network file systems), is written through the cache. Throws IoError.
   void write(const void* data, std::size_t size);
   /// Writes at `offset` (files built out of order, like the image cache).
   void write_at(const void* data, std::size_t size, std::size_t offset);
@@ -69,6 +73,8 @@ class AtomicFile {
   const std::string& temp_path() const { return temp_; }
 
  private:
+  std::size_t write_direct(const char* data, std::size_t size);
+
   std::string target_;
   std::string temp_;
   int fd_ = -1;

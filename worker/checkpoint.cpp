@@ -173,7 +173,7 @@ auto naming(const std::string& path, const char* what, F&& read) {
 }  // namespace
 
 void snapshot_checkpoint(ResNet50Impl& model, torch::optim::Optimizer& optimizer,
-                         const CheckpointMeta& meta, std::string& payload, CheckpointKind kind) {
+                         const CheckpointMeta& meta, io::AlignedBytes& image, CheckpointKind kind) {
   NamedTensors tensors;
   for (const auto& p : model.named_parameters()) tensors.emplace_back("p." + p.key(), p.value());
   for (const auto& b : model.named_buffers()) tensors.emplace_back("b." + b.key(), b.value());
@@ -182,11 +182,11 @@ void snapshot_checkpoint(ResNet50Impl& model, torch::optim::Optimizer& optimizer
       tensors.emplace_back("o." + name, std::move(t));
     }
   }
-  encode_checkpoint(tensors, meta, payload);
+  encode_checkpoint(tensors, meta, image);
 }
 
-void encode_checkpoint(const NamedTensors& tensors, const CheckpointMeta& meta, std::string& payload) {
-  encode_safetensors(tensors, metadata_of(meta), payload, "checkpoint");
+void encode_checkpoint(const NamedTensors& tensors, const CheckpointMeta& meta, io::AlignedBytes& image) {
+  encode_safetensors(tensors, metadata_of(meta), image, "checkpoint", kCheckpointHeaderBytes);
 }
 
 CheckpointMeta load_checkpoint(const CheckpointFile& file, ResNet50Impl& model,
@@ -264,10 +264,10 @@ void strip_optimizer_state(const std::string& path) {
     }
     return 0;
   });
-  std::string body;
-  encode_checkpoint(weights, meta, body);
+  io::AlignedBytes image;
+  encode_checkpoint(weights, meta, image);
   weights.clear();
-  write_checkpoint(path, body, CheckpointKind::weights_only);
+  write_checkpoint(path, image, CheckpointKind::weights_only);
 }
 
 void CheckpointWriter::submit(std::function<void()> job) {

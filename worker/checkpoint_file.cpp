@@ -43,15 +43,19 @@ std::string checkpoint_path(const std::string& dir, int epoch) {
 }
 
 /// Header + checksum + payload, written atomically (temporary file, fsync, rename).
-void write_checkpoint(const std::string& path, const std::string& body, CheckpointKind kind) {
-  char header[24];
+void write_checkpoint(const std::string& path, io::AlignedBytes& image, CheckpointKind kind) {
+  static_assert(kCheckpointHeaderBytes == 24, "magic, size and checksum: 8 bytes each");
+  if (image.size() < kCheckpointHeaderBytes) {
+    throw std::logic_error(path + ": a checkpoint image without room for its header");
+  }
+  char* header = image.data();
+  const char* body = header + kCheckpointHeaderBytes;
+  const std::uint64_t size = image.size() - kCheckpointHeaderBytes, sum = checksum(2, body, size);
   std::memcpy(header, kind == CheckpointKind::full ? "MSCKPT02" : "MSCKPW02", 8);
-  const std::uint64_t size = body.size(), sum = checksum(2, body.data(), body.size());
   std::memcpy(header + 8, &size, 8);
   std::memcpy(header + 16, &sum, 8);
   io::AtomicFile file(path);
-  file.write(header, sizeof header);
-  file.write(body.data(), body.size());
+  file.write(image.data(), image.size());
   file.commit();
 }
 

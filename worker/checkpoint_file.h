@@ -10,10 +10,13 @@
 // checksum does not verify is treated as absent. `status`, `leaderboard` and `prune` list
 // checkpoints through this file alone, so the results-only program (orchestrator/results_main.cpp)
 // does not load LibTorch.
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "io/aligned_bytes.h"
 
 namespace mammosweep::worker {
 
@@ -31,9 +34,16 @@ struct CheckpointFile {
   std::string payload;  // without the header
 };
 
-/// Header + checksum + payload (version 2), written atomically. Throws io::IoError (code() ENOSPC or
-/// EDQUOT on a full disk); the temporary file is removed and `path` is left as it was.
-void write_checkpoint(const std::string& path, const std::string& body,
+/// The file header: magic, payload size, checksum.
+inline constexpr std::size_t kCheckpointHeaderBytes = 24;
+
+/// Writes a checkpoint file (version 2) atomically from its image: `image` starts with
+/// kCheckpointHeaderBytes for the header, which this fills in, followed by the payload
+/// (encode_checkpoint and snapshot_checkpoint leave that room). From page-aligned memory, its
+/// whole pages bypass the page cache where the file system allows (io::AtomicFile::write).
+/// Throws io::IoError (code() ENOSPC or EDQUOT on a full disk); the temporary file is removed
+/// and `path` is left as it was.
+void write_checkpoint(const std::string& path, io::AlignedBytes& image,
                       CheckpointKind kind = CheckpointKind::full);
 /// The kind the header of `path` declares (reads 8 bytes), or nullopt when it is not a
 /// checkpoint (the checksum is not checked).

@@ -82,7 +82,7 @@ NamedTensors read_safetensors(const std::string& path, SafetensorsMetadata* meta
 }
 
 void encode_safetensors(const NamedTensors& tensors, const SafetensorsMetadata& metadata,
-                        std::string& out, const std::string& name) {
+                        io::AlignedBytes& out, const std::string& name, std::size_t at) {
   if (!deploy::host_is_little_endian()) fail_file(name, "writing safetensors needs a little-endian host");
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) {
@@ -118,14 +118,15 @@ void encode_safetensors(const NamedTensors& tensors, const SafetensorsMetadata& 
   text.append((8 - text.size() % 8) % 8, ' ');
   const std::uint64_t n = text.size(), data_start = 8 + n;
   // resize() keeps the capacity: a buffer reused for the same tensors allocates nothing.
-  out.resize(data_start + offset);
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((n >> (8 * i)) & 0xffu);
-  std::memcpy(out.data() + 8, text.data(), n);
+  out.resize(at + data_start + offset);
+  char* file = out.data() + at;
+  for (int i = 0; i < 8; ++i) file[i] = static_cast<char>((n >> (8 * i)) & 0xffu);
+  std::memcpy(file + 8, text.data(), n);
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const at::Tensor& t = tensors[i].second;
     if (t.numel() == 0) continue;
     // One copy from any device and memory format (channels_last included) into the buffer.
-    at::from_blob(out.data() + data_start + offsets[i], t.sizes(), at::TensorOptions().dtype(t.scalar_type()))
+    at::from_blob(file + data_start + offsets[i], t.sizes(), at::TensorOptions().dtype(t.scalar_type()))
         .copy_(t.detach());
   }
 }
@@ -160,10 +161,12 @@ NamedTensors decode_safetensors(const std::string& bytes, const std::string& nam
 
 void write_safetensors(const std::string& path, const NamedTensors& tensors,
                        const SafetensorsMetadata& metadata) {
-  std::string bytes;
+  io::AlignedBytes bytes;
   encode_safetensors(tensors, metadata, bytes, path);
   try {
-    io::write_file_atomic(path, bytes);
+    io::AtomicFile file(path);
+    file.write(bytes.data(), bytes.size());
+    file.commit();
   } catch (const io::IoError& e) {
     fail_file(path, e.what());
   }

@@ -26,6 +26,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cstddef>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "deploy/safetensors_index.h"
+#include "io/aligned_bytes.h"
 
 namespace mammosweep::worker {
 
@@ -65,11 +67,13 @@ NamedTensors read_safetensors(const std::string& path, SafetensorsMetadata* meta
 void write_safetensors(const std::string& path, const NamedTensors& tensors,
                        const SafetensorsMetadata& metadata = {});
 
-/// The same file in memory: `out` is resized to the file's size (keeping its capacity, so a
+/// The same file in memory, from byte `at` of `out` on (bytes before it are the caller's: a
+/// checkpoint's header): `out` is resized to `at` + the file's size (keeping its capacity, so a
 /// buffer reused for the same tensors allocates nothing) and each tensor is copied once into
 /// place from its device and memory format. `name` starts the messages.
 void encode_safetensors(const NamedTensors& tensors, const SafetensorsMetadata& metadata,
-                        std::string& out, const std::string& name = "safetensors");
+                        io::AlignedBytes& out, const std::string& name = "safetensors",
+                        std::size_t at = 0);
 /// Parses a whole file in memory, validated as read_safetensors does. The tensors are views
 /// into `bytes` (copies where an element would be misaligned): valid while `bytes` lives
 /// unchanged. Throws WeightsError starting with `name`.

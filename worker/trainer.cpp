@@ -425,9 +425,9 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
   outcome.epochs_completed = meta.epoch;
 
   CheckpointWriter writer;
-  // The payload buffer, reused every epoch: the writer is done with it before the next
+  // The checkpoint's file image, reused every epoch: the writer is done with it before the next
   // snapshot (writer.wait() precedes each epoch's report).
-  auto payload = std::make_shared<std::string>();
+  auto image = std::make_shared<io::AlignedBytes>();
   for (int epoch = meta.epoch + 1; epoch <= p.epochs; ++epoch) {
     const double lr = lr_at(p, epoch);
     for (auto& group : run.optimizer->param_groups()) group.options().set_lr(lr);
@@ -468,17 +468,17 @@ TrainOutcome train(const sweeps::Trial& trial, const PreparedData& data,
         writer.wait();  // (already done: waited for before the report) the buffer is free
         const CheckpointKind kind =
             epoch == p.epochs ? CheckpointKind::weights_only : CheckpointKind::full;
-        snapshot_checkpoint(*run.model, *run.optimizer, meta, *payload, kind);
+        snapshot_checkpoint(*run.model, *run.optimizer, meta, *image, kind);
         end_phase("checkpoint snapshot");
-        writer.submit([body = payload, dir = options.checkpoint_dir, epoch, kind,
+        writer.submit([image, dir = options.checkpoint_dir, epoch, kind,
                        best = outcome.best_epoch] {
           io::PhaseTimer phase("checkpoint write", /*background=*/true);
           const std::string path = checkpoint_path(dir, epoch);
           try {
-            write_checkpoint(path, *body, kind);
+            write_checkpoint(path, *image, kind);
           } catch (const io::IoError& e) {
             if (!io::is_disk_full(e.code())) throw;
-            const std::uint64_t need = body->size() + 24;
+            const std::uint64_t need = image->size();
             throw DiskFull(fmt::format("{}: the checkpoint of epoch {} ({}) does not fit: {} "
                                        "free on that file system ({})",
                                        path, epoch, io::format_bytes(need),
