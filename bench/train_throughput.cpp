@@ -42,6 +42,7 @@
 
 #include "worker/data.h"
 #include "worker/frozen_prefix.h"
+#include "worker/fused_adam.h"
 #include "worker/loader.h"
 #include "worker/malloc_reuse.h"
 #include "worker/resnet50.h"
@@ -62,6 +63,7 @@ struct BenchOptions {
   double unfrozen = 1.0;
   bool no_fold = false;
   bool default_malloc = false;
+  bool unfused_adam = false;
 };
 
 /// VmHWM (peak resident set) of this process in MiB, from /proc/self/status.
@@ -100,6 +102,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));
   app.add_flag("--no-fold", o.no_fold,
                "Run the frozen units unfolded (the trainer folds their BatchNorms: worker/frozen_prefix.h)");
+  app.add_flag("--unfused-adam", o.unfused_adam,
+               "LibTorch's Adam step (the trainer runs ATen's fused kernel: worker/fused_adam.h)");
   app.add_flag("--default-malloc", o.default_malloc,
                "Keep glibc's default allocator settings (the trainer keeps freed memory: worker/malloc_reuse.h)");
   app.add_option("--loader-threads", o.loader_threads,
@@ -130,7 +134,14 @@ int main(int argc, char** argv) {
     model->to(device);
     model->train();
     const w::FrozenPrefix frozen(*model, model->frozen_units(), !o.no_fold);
-    torch::optim::Adam optimizer(model->trainable_parameters(), torch::optim::AdamOptions(1e-4));
+    // Adam as the trainer runs it (worker/fused_adam.h), or LibTorch's own step.
+    std::unique_ptr<torch::optim::Optimizer> adam;
+    if (o.unfused_adam) {
+      adam = std::make_unique<torch::optim::Adam>(model->trainable_parameters(), torch::optim::AdamOptions(1e-4));
+    } else {
+      adam = std::make_unique<w::FusedAdam>(model->trainable_parameters(), torch::optim::AdamOptions(1e-4));
+    }
+    torch::optim::Optimizer& optimizer = *adam;
     const torch::Tensor x =
         torch::rand({o.batch, 3, o.size, o.size}).contiguous(format).to(device);
     const torch::Tensor y = torch::randint(0, 2, {o.batch}, torch::kLong).to(device);
@@ -204,7 +215,7 @@ int main(int argc, char** argv) {
         {"bench", "train_throughput"}, {"impl", "cpp"}, {"size", o.size}, {"batch", o.batch},
         {"threads", o.threads}, {"device", o.device},
         {"input", loader ? "loader" : "synthetic"}, {"precision", o.precision}, {"channels_last", o.channels_last},
-        {"unfrozen", o.unfrozen}, {"fold", !o.no_fold}, {"malloc", o.default_malloc ? "default" : "reuse"}, {"warmup", o.warmup}, {"steps", o.steps}, {"img_per_s", o.batch * o.steps / total},
+        {"unfrozen", o.unfrozen}, {"fold", !o.no_fold}, {"malloc", o.default_malloc ? "default" : "reuse"}, {"adam", o.unfused_adam ? "unfused" : "fused"}, {"warmup", o.warmup}, {"steps", o.steps}, {"img_per_s", o.batch * o.steps / total},
         {"median_step_s", sorted[sorted.size() / 2]}, {"peak_rss_mib", peak_rss_mib()}};
     std::printf("%s\n", line.dump().c_str());
   } catch (const std::exception& e) {

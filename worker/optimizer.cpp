@@ -5,16 +5,18 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "worker/fused_adam.h"
+
 namespace mammosweep::worker {
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<torch::Tensor>& params,
                                                         const sweeps::TrainingParams& p) {
   if (p.optimizer == "adam") {
-    return std::make_unique<torch::optim::Adam>(
+    return std::make_unique<FusedAdam>(
         params, torch::optim::AdamOptions(p.lr).weight_decay(p.weight_decay));
   }
   if (p.optimizer == "adamw") {
-    return std::make_unique<torch::optim::AdamW>(
+    return std::make_unique<FusedAdamW>(
         params, torch::optim::AdamWOptions(p.lr).weight_decay(p.weight_decay));
   }
   if (p.optimizer == "rmsprop") {

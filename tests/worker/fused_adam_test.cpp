@@ -1,0 +1,98 @@
+// FusedAdam and FusedAdamW against LibTorch's own Adam and AdamW (the independent reference):
+// the same parameters and gradients, stepped side by side, stay equal up to float rounding;
+// the state they keep is the reference's type, with the same step count and moments.
+#include "worker/fused_adam.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mammosweep::worker {
+namespace {
+
+// Three parameters like a trial's: a channels_last convolution weight, a bias, and one that
+// gets no gradient (a frozen layer that stayed in the group).
+std::vector<torch::Tensor> make_params() {
+  torch::manual_seed(3);
+  return {torch::randn({8, 4, 3, 3}).contiguous(torch::MemoryFormat::ChannelsLast).requires_grad_(),
+          torch::randn({8}).requires_grad_(), torch::randn({5}).requires_grad_()};
+}
+
+std::vector<torch::Tensor> copies(const std::vector<torch::Tensor>& ps) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : ps) out.push_back(p.detach().clone().requires_grad_());
+  return out;
+}
+
+// The largest difference, relative to the tensor's scale (elements near zero after a
+// cancellation carry the rounding of the terms that cancelled).
+double max_relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
+  return ((a - b).abs().max() / b.abs().max()).item<double>();
+}
+
+// Returns how many of the 12 steps the fused kernel took.
+template <class Fused, class Reference, class State, class Options>
+std::int64_t steps_match(const Options& options) {
+  std::vector<torch::Tensor> fp = make_params(), rp = copies(fp);
+  Fused fused(fp, options);
+  Reference reference(rp, options);
+  for (int step = 1; step <= 12; ++step) {
+    for (std::size_t i = 0; i < 2; ++i) {  // the third parameter never gets a gradient
+      const torch::Tensor g = torch::randn(fp[i].sizes()).contiguous(fp[i].suggest_memory_format());
+      fp[i].mutable_grad() = g.clone();
+      rp[i].mutable_grad() = g.clone();
+    }
+    fused.step();
+    reference.step();
+  }
+  for (std::size_t i = 0; i < fp.size(); ++i) {
+    SCOPED_TRACE("parameter " + std::to_string(i));
+    EXPECT_LT(max_relative_difference(fp[i].detach(), rp[i].detach()), 1e-5);
+  }
+  const std::vector<torch::Tensor> initial = make_params();
+  for (std::size_t i = 0; i < 2; ++i) {  // both moved, by more than the tolerance above
+    EXPECT_GT(max_relative_difference(fp[i].detach(), initial[i].detach()), 1e-3);
+  }
+  EXPECT_TRUE(fp[2].detach().equal(initial[2].detach())) << "no gradient, no step";
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto& fs = static_cast<const State&>(*fused.state().at(fp[i].unsafeGetTensorImpl()));
+    const auto& rs = static_cast<const State&>(*reference.state().at(rp[i].unsafeGetTensorImpl()));
+    EXPECT_EQ(fs.step(), rs.step());
+    EXPECT_EQ(fs.step(), 12);
+    EXPECT_LT(max_relative_difference(fs.exp_avg(), rs.exp_avg()), 1e-5);
+    EXPECT_LT(max_relative_difference(fs.exp_avg_sq(), rs.exp_avg_sq()), 1e-5);
+  }
+  EXPECT_EQ(fused.state().count(fp[2].unsafeGetTensorImpl()), 0u);
+  return fused.fused_steps();
+}
+
+TEST(FusedAdamTest, StepsLikeLibTorchsAdam) {
+  EXPECT_EQ((steps_match<FusedAdam, torch::optim::Adam, torch::optim::AdamParamState>(
+                torch::optim::AdamOptions(1e-2))),
+            12);
+}
+
+TEST(FusedAdamTest, StepsLikeLibTorchsAdamWithWeightDecay) {
+  EXPECT_EQ((steps_match<FusedAdam, torch::optim::Adam, torch::optim::AdamParamState>(
+                torch::optim::AdamOptions(1e-2).weight_decay(0.1))),
+            12);
+}
+
+TEST(FusedAdamTest, AdamWStepsLikeLibTorchsAdamW) {
+  EXPECT_EQ((steps_match<FusedAdamW, torch::optim::AdamW, torch::optim::AdamWParamState>(
+                torch::optim::AdamWOptions(1e-2).weight_decay(0.1))),
+            12);
+}
+
+TEST(FusedAdamTest, AmsgradTakesTheUnfusedStepAndStillMatches) {
+  EXPECT_EQ((steps_match<FusedAdam, torch::optim::Adam, torch::optim::AdamParamState>(
+                torch::optim::AdamOptions(1e-2).amsgrad(true))),
+            0);
+}
+
+}  // namespace
+}  // namespace mammosweep::worker

@@ -1,0 +1,42 @@
+#pragma once
+// Adam and AdamW whose step() runs ATen's fused kernels (at::_fused_adam_, at::_fused_adamw_:
+// one pass over each parameter's value, gradient and two moments) instead of LibTorch's
+// per-parameter sequence of eight tensor operations with temporaries (torch::optim::Adam::step,
+// like PyTorch's default on the CPU). Same update rule, same state (AdamParamState,
+// AdamWParamState: checkpoints and worker/optimizer_state.h see plain Adam and AdamW), the same
+// numbers up to float rounding (tests/worker/fused_adam_test.cpp). The optimizer step of the
+// week-7 variants (20 M trainable parameters) took about a fifth of a 64 px training step
+// unfused (docs/performance.md section 7, "The optimizer step").
+//
+// amsgrad, and parameters whose gradient does not share their memory layout, take the
+// unfused step (the kernels walk the four tensors' storage in step).
+#include <torch/optim/adam.h>
+#include <torch/optim/adamw.h>
+
+#include <cstdint>
+
+namespace mammosweep::worker {
+
+class FusedAdam : public torch::optim::Adam {
+ public:
+  using torch::optim::Adam::Adam;
+  torch::Tensor step(LossClosure closure = nullptr) override;
+  /// Steps taken by the fused kernel (the others took the unfused one).
+  std::int64_t fused_steps() const { return fused_steps_; }
+
+ private:
+  std::int64_t fused_steps_ = 0;
+};
+
+class FusedAdamW : public torch::optim::AdamW {
+ public:
+  using torch::optim::AdamW::AdamW;
+  torch::Tensor step(LossClosure closure = nullptr) override;
+  /// Steps taken by the fused kernel (the others took the unfused one).
+  std::int64_t fused_steps() const { return fused_steps_; }
+
+ private:
+  std::int64_t fused_steps_ = 0;
+};
+
+}  // namespace mammosweep::worker
