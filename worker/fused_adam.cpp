@@ -6,10 +6,31 @@
 #include <ATen/ops/zeros_like.h>
 #include <torch/utils.h>
 
+#include <memory>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 namespace mammosweep::worker {
+
+struct AdamKernel {
+  using Options = torch::optim::AdamOptions;
+  using State = torch::optim::AdamParamState;
+  template <class... Args>
+  static void run(Args&&... args) {
+    at::_fused_adam_(std::forward<Args>(args)...);
+  }
+};
+
+struct AdamWKernel {
+  using Options = torch::optim::AdamWOptions;
+  using State = torch::optim::AdamWParamState;
+  template <class... Args>
+  static void run(Args&&... args) {
+    at::_fused_adamw_(std::forward<Args>(args)...);
+  }
+};
+
 namespace {
 
 // Same strides and a dense, non-overlapping storage: the fused kernels walk the storages of
@@ -18,24 +39,35 @@ bool same_layout(const torch::Tensor& a, const torch::Tensor& b) {
   return a.sizes() == b.sizes() && a.strides() == b.strides() && a.is_non_overlapping_and_dense();
 }
 
-// One step of Adam or AdamW (Kernel: at::_fused_adam_ or at::_fused_adamw_) over `optimizer`'s
-// groups; returns false, having changed nothing, when a parameter needs the unfused step.
-template <class Options, class State, class Kernel>
-bool fused_step(torch::optim::Optimizer& optimizer,
-                ska::flat_hash_map<void*, std::unique_ptr<torch::optim::OptimizerParamState>>& state,
-                Kernel kernel) {
-  for (auto& group : optimizer.param_groups()) {
-    if (static_cast<const Options&>(group.options()).amsgrad()) return false;
+}  // namespace
+
+template <class Base, class Kernel>
+torch::Tensor Fused<Base, Kernel>::step(torch::optim::Optimizer::LossClosure closure) {
+  using Options = typename Kernel::Options;
+  using State = typename Kernel::State;
+  torch::NoGradGuard no_grad;
+  torch::Tensor loss;
+  if (closure) {
+    at::AutoGradMode enable_grad(true);
+    loss = closure();
+  }
+  bool fusable = true;
+  for (auto& group : this->param_groups()) {
+    fusable = fusable && !static_cast<const Options&>(group.options()).amsgrad();
     for (const auto& p : group.params()) {
-      if (p.grad().defined() && !same_layout(p, p.grad())) return false;
+      fusable = fusable && (!p.grad().defined() || same_layout(p, p.grad()));
     }
   }
-  for (auto& group : optimizer.param_groups()) {
+  if (!fusable) {
+    Base::step();
+    return loss;
+  }
+  for (auto& group : this->param_groups()) {
     const auto& o = static_cast<const Options&>(group.options());
     std::vector<torch::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps;
     for (const auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      auto& slot = state[p.unsafeGetTensorImpl()];
+      auto& slot = this->state_[p.unsafeGetTensorImpl()];
       if (!slot) {  // as torch::optim::Adam::step initialises it
         auto s = std::make_unique<State>();
         s->step(0);
@@ -55,44 +87,14 @@ bool fused_step(torch::optim::Optimizer& optimizer,
     if (params.empty()) continue;
     const auto [beta1, beta2] = o.betas();
     const std::vector<torch::Tensor> max_exp_avg_sqs;  // amsgrad only
-    kernel(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, o.lr(), beta1,
-           beta2, o.weight_decay(), o.eps(), /*amsgrad=*/false, /*maximize=*/false);
+    Kernel::run(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, o.lr(), beta1, beta2,
+                o.weight_decay(), o.eps(), /*amsgrad=*/false, /*maximize=*/false);
   }
-  return true;
-}
-
-}  // namespace
-
-torch::Tensor FusedAdam::step(LossClosure closure) {
-  torch::NoGradGuard no_grad;
-  torch::Tensor loss;
-  if (closure) {
-    at::AutoGradMode enable_grad(true);
-    loss = closure();
-  }
-  auto kernel = [](auto&&... args) { at::_fused_adam_(args...); };
-  if (fused_step<torch::optim::AdamOptions, torch::optim::AdamParamState>(*this, state_, kernel)) {
-    ++fused_steps_;
-  } else {
-    torch::optim::Adam::step();
-  }
+  ++fused_steps_;
   return loss;
 }
 
-torch::Tensor FusedAdamW::step(LossClosure closure) {
-  torch::NoGradGuard no_grad;
-  torch::Tensor loss;
-  if (closure) {
-    at::AutoGradMode enable_grad(true);
-    loss = closure();
-  }
-  auto kernel = [](auto&&... args) { at::_fused_adamw_(args...); };
-  if (fused_step<torch::optim::AdamWOptions, torch::optim::AdamWParamState>(*this, state_, kernel)) {
-    ++fused_steps_;
-  } else {
-    torch::optim::AdamW::step();
-  }
-  return loss;
-}
+template class Fused<torch::optim::Adam, AdamKernel>;
+template class Fused<torch::optim::AdamW, AdamWKernel>;
 
 }  // namespace mammosweep::worker

@@ -4,9 +4,9 @@
 // per-parameter sequence of eight tensor operations with temporaries (torch::optim::Adam::step,
 // like PyTorch's default on the CPU). Same update rule, same state (AdamParamState,
 // AdamWParamState: checkpoints and worker/optimizer_state.h see plain Adam and AdamW), the same
-// numbers up to float rounding (tests/worker/fused_adam_test.cpp). The optimizer step of the
-// week-7 variants (20 M trainable parameters) took about a fifth of a 64 px training step
-// unfused (docs/performance.md section 7, "The optimizer step").
+// numbers up to float rounding (tests/worker/fused_adam_test.cpp). Unfused, the optimizer step
+// over the week-7 variants' 20 M trainable parameters made a 64 px training step 7 % longer
+// (docs/performance.md section 7, "The optimizer step").
 //
 // amsgrad, and parameters whose gradient does not share their memory layout, take the
 // unfused step (the kernels walk the four tensors' storage in step).
@@ -17,10 +17,15 @@
 
 namespace mammosweep::worker {
 
-class FusedAdam : public torch::optim::Adam {
+struct AdamKernel;   // at::_fused_adam_, over AdamOptions and AdamParamState
+struct AdamWKernel;  // at::_fused_adamw_, over AdamWOptions and AdamWParamState
+
+/// `Base` (torch::optim::Adam or AdamW) stepping with `Kernel`.
+template <class Base, class Kernel>
+class Fused : public Base {
  public:
-  using torch::optim::Adam::Adam;
-  torch::Tensor step(LossClosure closure = nullptr) override;
+  using Base::Base;
+  torch::Tensor step(torch::optim::Optimizer::LossClosure closure = nullptr) override;
   /// Steps taken by the fused kernel (the others took the unfused one).
   std::int64_t fused_steps() const { return fused_steps_; }
 
@@ -28,15 +33,9 @@ class FusedAdam : public torch::optim::Adam {
   std::int64_t fused_steps_ = 0;
 };
 
-class FusedAdamW : public torch::optim::AdamW {
- public:
-  using torch::optim::AdamW::AdamW;
-  torch::Tensor step(LossClosure closure = nullptr) override;
-  /// Steps taken by the fused kernel (the others took the unfused one).
-  std::int64_t fused_steps() const { return fused_steps_; }
-
- private:
-  std::int64_t fused_steps_ = 0;
-};
+using FusedAdam = Fused<torch::optim::Adam, AdamKernel>;
+using FusedAdamW = Fused<torch::optim::AdamW, AdamWKernel>;
+extern template class Fused<torch::optim::Adam, AdamKernel>;
+extern template class Fused<torch::optim::AdamW, AdamWKernel>;
 
 }  // namespace mammosweep::worker
