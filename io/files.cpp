@@ -225,7 +225,7 @@ void AtomicFile::commit() {
   fsync_dir(parent_dir(target_));
 }
 
-void write_file_atomic(const std::string& path, const std::string& bytes) {
+void write_file_atomic(const std::string& path, std::string_view bytes) {
   AtomicFile f(path);
   f.write(bytes.data(), bytes.size());
   f.commit();

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mammosweep::io {
@@ -82,7 +83,7 @@ class AtomicFile {
 };
 
 /// write_file_atomic(path, bytes): AtomicFile in one call.
-void write_file_atomic(const std::string& path, const std::string& bytes);
+void write_file_atomic(const std::string& path, std::string_view bytes);
 /// Copies the bytes of `from` to `to` (not atomic: for a private copy that is published later).
 void copy_file(const std::string& from, const std::string& to);
 /// Makes `tmp`, written by someone else (HDF5), durable and renames it onto `path`.

@@ -7,8 +7,8 @@
 // a block above its mmap threshold (128 KiB, raised at run time to at most 32 MiB) with a
 // fresh mmap and unmap it when freed, and return the top of the heap to the kernel once more
 // than the trim threshold is free there. So each step the kernel maps, zeroes and unmaps the
-// same pages again: 10-13 % of a step at 64 px and 21 % at 224 px on the Zen 5 guest
-// (docs/performance.md section 7, "The allocator").
+// same pages again: the trainer's steps took 11-20 % longer at 224 px and 2-6 % at 64 px on
+// the Zen 5 guest (docs/performance.md section 7, "The allocator").
 //
 // keep_freed_memory_for_reuse() sets M_MMAP_MAX to 0 (no block gets its own mapping; other
 // threads' arenas fall back to the main heap for blocks too large for them) and

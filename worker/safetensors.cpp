@@ -164,9 +164,7 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors,
   io::AlignedBytes bytes;
   encode_safetensors(tensors, metadata, bytes, path);
   try {
-    io::AtomicFile file(path);
-    file.write(bytes.data(), bytes.size());
-    file.commit();
+    io::write_file_atomic(path, bytes.view());
   } catch (const io::IoError& e) {
     fail_file(path, e.what());
   }
