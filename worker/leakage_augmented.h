@@ -55,6 +55,20 @@ struct AugmentedMatch {
   std::string transform;     // a -> b in words, e.g. "mirrored left-right, scale 1.12"
 };
 
+/// The nearest and second-nearest of a set of binary descriptors to one query.
+struct TwoNearest {
+  int best = -1;                // index of the nearest; -1 when there are none
+  int best_distance = 0;        // Hamming distance (bits)
+  int second_distance = -1;     // of the second nearest; -1 when there is only one
+};
+
+/// For each of the `na` 32-byte descriptors at `a`, its two nearest among the `nb` at `b` by
+/// Hamming distance, ties to the lower index: what cv::BFMatcher(NORM_HAMMING).knnMatch with
+/// k = 2 finds, without OpenCV's cost per pair (a function call and a trace region for each
+/// of the 62,500 pairs of two 250-keypoint images; it was most of the guard's time).
+std::vector<TwoNearest> two_nearest_hamming(const std::uint8_t* a, std::size_t na,
+                                            const std::uint8_t* b, std::size_t nb);
+
 struct AugmentedOptions {
   int min_inliers = 15;
   double min_correlation = 0.5;
