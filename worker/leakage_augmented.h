@@ -17,9 +17,9 @@
 //     one rotation, a look-alike's do not. Images with >= 10 votes in their best pair of
 //     neighbouring bins are candidates; the best 6 per image and frame are verified (an
 //     index, not all pairs);
-//  5. geometric verification: descriptor matches (ratio test 0.85), a RANSAC affine fit
-//     (cv::estimateAffine2D, 3 px) with >= min_inliers inliers and a plausible transform
-//     (scale 0.4-2.5, anisotropy <= 1.6);
+//  5. geometric verification: descriptor matches (two_nearest_hamming below, ratio test
+//     0.85), a RANSAC affine fit (cv::estimateAffine2D, 3 px) with >= min_inliers inliers
+//     and a plausible transform (scale 0.4-2.5, anisotropy <= 1.6);
 //  6. confirmation: the thumbnail of one image warped onto the other with that transform; the
 //     high-pass correlation over the overlap (>= 25 % of the frame) must reach
 //     min_correlation. Distinct mammograms share their silhouette, not their texture, so
