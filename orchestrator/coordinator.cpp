@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
+#include <stdexcept>
 #include <unistd.h>
 
 #include "io/disk.h"
@@ -219,6 +220,11 @@ worker::EpochDecision SweepCoordinator::epoch(const std::string& trial_id,
                                               const results::EpochRecord& rec,
                                               const results::Predictions& val) {
   const sweeps::Trial& trial = trials_.at(trial_id);
+  if (rec.epoch == fail_epoch_ && (fail_trial_ == trial.name || fail_trial_ == trial_id)) {
+    throw std::runtime_error(fmt::format(
+        "injected failure (MAMMOSWEEP_INJECT_FAILURE) recording epoch {} of trial {}", rec.epoch,
+        trial.name));
+  }
   const int stored = store_.last_epoch(trial_id);
   if (rec.epoch < stored) return worker::EpochDecision::proceed;  // already recorded
   store_.append_epoch(trial_id, rec);  // epoch == stored replaces the row (a recomputation)

@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "orchestrator/proposer.h"
@@ -70,6 +71,13 @@ class SweepCoordinator {
   void disk_full(const std::string& trial_id, const std::string& reason);
   const std::string& out_of_space() const { return out_of_space_; }
 
+  /// Fault injection (MAMMOSWEEP_INJECT_FAILURE=0:TRIAL:EPOCH:report): epoch() throws instead
+  /// of recording that epoch of TRIAL (name or id).
+  void fail_at_report(std::string trial, int epoch) {
+    fail_trial_ = std::move(trial);
+    fail_epoch_ = epoch;
+  }
+
   int failures() const { return failures_; }
   /// Waits for the checkpoint retention running in the background (see retain()) and prints
   /// what it did. The runners call it before the sweep's results are read; the destructor
@@ -96,6 +104,8 @@ class SweepCoordinator {
                     const DeathNotes& deaths);
   std::set<std::string> running_;
   std::string out_of_space_;
+  std::string fail_trial_;  // fail_at_report
+  int fail_epoch_ = 0;
   /// What the store holds, kept in step with every write: retention ranks from it without
   /// re-reading results.h5 (a 1,000-trial store takes seconds to read) at every trial end.
   std::vector<results::TrialResult> table_;  // store order

@@ -26,16 +26,22 @@ FaultInjection fault_injection_from_env() {
   FaultInjection f;
   const char* env = std::getenv("MAMMOSWEEP_INJECT_FAILURE");
   if (!env || !*env) return f;
-  char rank[16] = {}, name[128] = {}, kind[16] = {};
-  const int n = std::sscanf(env, "%15[^:]:%127[^:]:%d:%d:%15s", rank, name, &f.epoch, &f.step, kind);
+  char rank[16] = {}, name[128] = {}, step[16] = {}, kind[16] = {};
+  const int n = std::sscanf(env, "%15[^:]:%127[^:]:%d:%15[^:]:%15s", rank, name, &f.epoch, step, kind);
   char* end = nullptr;
   const long r = std::strtol(rank, &end, 10);
   const bool rank_ok = std::string(rank) == "*" || (end != rank && *end == '\0' && r >= 0);
-  if ((n != 4 && n != 5) || !rank_ok || f.epoch < 1 || f.step < 1 ||
+  f.at_report = std::string(step) == "report";
+  char* step_end = nullptr;
+  f.step = f.at_report ? 0 : static_cast<int>(std::strtol(step, &step_end, 10));
+  const bool step_ok = f.at_report ? n == 4 && std::string(rank) == "0"
+                                   : step_end != step && *step_end == '\0' && f.step >= 1;
+  if ((n != 4 && n != 5) || !rank_ok || f.epoch < 1 || !step_ok ||
       (n == 5 && std::string(kind) != "segv" && std::string(kind) != "kill")) {
     throw InputError(fmt::format("MAMMOSWEEP_INJECT_FAILURE='{}': expected "
                                  "RANK:TRIAL:EPOCH:STEP[:segv|:kill] with RANK a number or *, "
-                                 "EPOCH and STEP >= 1, e.g. 2:B:1:3 or *:B:1:3:segv",
+                                 "EPOCH and STEP >= 1, e.g. 2:B:1:3 or *:B:1:3:segv, or "
+                                 "0:TRIAL:EPOCH:report",
                                  env));
   }
   f.rank = std::string(rank) == "*" ? FaultInjection::kAnyRank : static_cast<int>(r);
@@ -93,7 +99,7 @@ worker::TrainerOptions trainer_options(const Setup& s, const RunOptions& opt,
   worker::TrainerOptions to;
   const FaultInjection& f = s.fault;
   const bool rank_matches = f.rank == world_rank || f.rank == FaultInjection::kAnyRank;
-  if (rank_matches && (f.trial == trial.name || f.trial == trial.id)) {
+  if (rank_matches && !f.at_report && (f.trial == trial.name || f.trial == trial.id)) {
     to.fail_at_epoch = f.epoch;
     to.fail_at_step = f.step;
     to.fail_signal = f.signal;

@@ -16,12 +16,15 @@ namespace mammosweep::orchestrator {
 /// MAMMOSWEEP_INJECT_FAILURE=RANK:TRIAL:EPOCH:STEP[:segv|:kill] makes world rank RANK (or
 /// any rank for `*`) throw at that training step of trial TRIAL (name or id), or with `:segv`
 /// die of SIGSEGV there, with `:kill` of SIGKILL (as the OOM killer ends a process): fault
-/// injection for tests and cluster checks.
+/// injection for tests and cluster checks. 0:TRIAL:EPOCH:report makes rank 0, which records
+/// every epoch, throw as it records that epoch: under mpirun the coordinator fails while the
+/// trial's leader waits for its verdict.
 struct FaultInjection {
   static constexpr int kAnyRank = -2;
   int rank = -1, epoch = 0, step = 0;
   std::string trial;
-  int signal = 0;  // 0: throw
+  int signal = 0;          // 0: throw
+  bool at_report = false;  // STEP was `report`
 };
 
 struct Setup {

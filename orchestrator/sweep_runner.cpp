@@ -193,6 +193,7 @@ int run_sweep(const RunOptions& opt) {
       std::cout << line << "\n";
     }
     SweepCoordinator coord(s.spec, s.trials, store, opt, concurrent);
+    if (s.fault.at_report) coord.fail_at_report(s.fault.trial, s.fault.epoch);
     LaunchDeathNote launch_note(opt.out_dir);
     if (session.size() > 1) {
       // The coordinator's own CPU use while it dispatches (target: < 2% of a core).
