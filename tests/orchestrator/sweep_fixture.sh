@@ -75,9 +75,15 @@ run_reference() {
   echo "== reference: one process, uninterrupted"
   "$MAMMOSWEEP" run "$tmp/spec.yaml" --out "$tmp/ref" "$@" >"$tmp/ref.log" 2>&1 \
     || { cat "$tmp/ref.log"; fail "reference run"; }
+  reference_epochs "$rows"
+}
+
+# reference_epochs ROWS: the epoch rows of the reference run in $tmp/ref go to $tmp/ref.epochs,
+# which must hold ROWS rows (for a caller that ran the reference itself, e.g. in the background).
+reference_epochs() {
   epochs_of "$tmp/ref/results.h5" >"$tmp/ref.epochs"
-  [ "$(wc -l <"$tmp/ref.epochs")" -eq "$rows" ] \
-    || fail "reference: expected $rows epoch rows, got $(wc -l <"$tmp/ref.epochs")"
+  [ "$(wc -l <"$tmp/ref.epochs")" -eq "$1" ] \
+    || fail "reference: expected $1 epoch rows, got $(wc -l <"$tmp/ref.epochs")"
 }
 
 # same_as_reference NAME OUT: OUT's epoch rows equal $tmp/ref.epochs (an uninterrupted run's,
