@@ -272,9 +272,9 @@ bool verify(const LocalFeatures& fa, int which, const LocalFeatures& fb, const A
   return correlation >= o.min_correlation;
 }
 
-// The Hamming distance of two 32-byte descriptors. target_clones: the POPCNT instruction where
-// the CPU has it (every x86-64 since 2008), chosen when the program loads; the build targets
-// plain x86-64.
+// out[j] = the Hamming distance of the 32-byte descriptor `q` to the j-th of the `nb` at `b`.
+// target_clones: the POPCNT instruction where the CPU has it (x86-64 CPUs since 2007-2008),
+// chosen when the program loads; the build targets plain x86-64.
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target_clones("popcnt", "default")))
 #endif
