@@ -147,7 +147,7 @@ void checkpoints() {
                              {"o.conv1.weight.exp_avg", torch::zeros({2, 3})}},
                             {3, 2, 0.75, std::nan("")}, v2);
   io::write_file_atomic(path("checkpoint", "payload-v2.bin"),
-                        std::string(v2.view().substr(worker::kCheckpointHeaderBytes)));
+                        v2.view().substr(worker::kCheckpointHeaderBytes));
   worker::write_checkpoint(path("checkpoint", "epoch-0004.ckpt"), v2);
 }
 
