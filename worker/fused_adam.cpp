@@ -34,9 +34,18 @@ struct AdamWKernel {
 namespace {
 
 // Same strides and a dense, non-overlapping storage: the fused kernels walk the storages of
-// the value, the gradient and the moments in step.
+// the value, the gradient and the moments in step. A dimension of size 1 is never stepped
+// over, so its stride does not matter: a 1x1 convolution's ChannelsLast weight has strides
+// (I, 1, I, I) and the gradient ATen returns for it (I, 1, 1, 1), the same memory order.
 bool same_layout(const torch::Tensor& a, const torch::Tensor& b) {
-  return a.sizes() == b.sizes() && a.strides() == b.strides() && a.is_non_overlapping_and_dense();
+  if (a.sizes() != b.sizes() || !a.is_non_overlapping_and_dense() ||
+      !b.is_non_overlapping_and_dense()) {
+    return false;
+  }
+  for (std::int64_t d = 0; d < a.dim(); ++d) {
+    if (a.size(d) != 1 && a.stride(d) != b.stride(d)) return false;
+  }
+  return true;
 }
 
 }  // namespace

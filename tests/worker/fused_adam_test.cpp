@@ -94,5 +94,52 @@ TEST(FusedAdamTest, AmsgradTakesTheUnfusedStepAndStillMatches) {
             0);
 }
 
+// A trial in channels_last: the gradients ATen's convolution backward returns, for a 3x3
+// and a 1x1 kernel. The 1x1 gradient comes back with contiguous strides (I, 1, 1, 1), the
+// weight has ChannelsLast ones (I, 1, I, I): the same memory order, since a size-1 dimension
+// is never stepped over, so the fused kernel must take it. The step still matches LibTorch's.
+TEST(FusedAdamTest, ChannelsLastConvolutionGradientsTakeTheFusedStep) {
+  torch::manual_seed(5);
+  const auto cl = torch::MemoryFormat::ChannelsLast;
+  std::vector<torch::Tensor> fp = {torch::randn({8, 4, 3, 3}).contiguous(cl).requires_grad_(),
+                                   torch::randn({6, 8, 1, 1}).contiguous(cl).requires_grad_()};
+  std::vector<torch::Tensor> rp = copies(fp);
+  const torch::Tensor x = torch::randn({2, 4, 5, 5}).contiguous(cl);
+  auto backward = [&x](const std::vector<torch::Tensor>& p) {
+    torch::conv2d(torch::conv2d(x, p[0], {}, 1, 1), p[1]).square().sum().backward();
+  };
+  backward(fp);
+  backward(rp);
+  ASSERT_NE(fp[1].strides(), fp[1].grad().strides()) << "the case this test is about";
+  const torch::optim::AdamOptions options(1e-2);
+  FusedAdam fused(fp, options);
+  torch::optim::Adam reference(rp, options);
+  fused.step();
+  reference.step();
+  EXPECT_EQ(fused.fused_steps(), 1);
+  for (std::size_t i = 0; i < fp.size(); ++i) {
+    EXPECT_LT(max_relative_difference(fp[i].detach(), rp[i].detach()), 1e-5) << "parameter " << i;
+  }
+}
+
+// A gradient in another memory order than its parameter (a 3x3 kernel, so no dimension of
+// size 1 hides it) takes the unfused step, which still matches.
+TEST(FusedAdamTest, GradientInAnotherMemoryOrderTakesTheUnfusedStep) {
+  torch::manual_seed(6);
+  std::vector<torch::Tensor> fp = {
+      torch::randn({8, 4, 3, 3}).contiguous(torch::MemoryFormat::ChannelsLast).requires_grad_()};
+  std::vector<torch::Tensor> rp = copies(fp);
+  const torch::Tensor g = torch::randn({8, 4, 3, 3});  // contiguous
+  fp[0].mutable_grad() = g.clone();
+  rp[0].mutable_grad() = g.clone();
+  const torch::optim::AdamOptions options(1e-2);
+  FusedAdam fused(fp, options);
+  torch::optim::Adam reference(rp, options);
+  fused.step();
+  reference.step();
+  EXPECT_EQ(fused.fused_steps(), 0);
+  EXPECT_LT(max_relative_difference(fp[0].detach(), rp[0].detach()), 1e-5);
+}
+
 }  // namespace
 }  // namespace mammosweep::worker
