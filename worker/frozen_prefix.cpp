@@ -20,6 +20,10 @@ torch::Tensor FrozenPrefix::Conv::operator()(const torch::Tensor& x) const {
   return at::conv2d(x, weight, bias, {stride, stride}, {padding, padding});
 }
 
+at::MemoryFormat FrozenPrefix::layout(const torch::Tensor& weight) {
+  return weight.is_cpu() ? at::MemoryFormat::ChannelsLast : weight.suggest_memory_format();
+}
+
 FrozenPrefix::Conv FrozenPrefix::fold(const torch::nn::Conv2dImpl& conv,
                                       const torch::nn::BatchNorm2dImpl& bn) {
   const auto& co = conv.options;
@@ -41,7 +45,7 @@ FrozenPrefix::Conv FrozenPrefix::fold(const torch::nn::Conv2dImpl& conv,
         .to(conv.weight.device(), conv.weight.scalar_type(), /*non_blocking=*/false, /*copy=*/true);
   };
   Conv out;
-  out.weight = tensor(f.weight, conv.weight.sizes()).contiguous(conv.weight.suggest_memory_format());
+  out.weight = tensor(f.weight, conv.weight.sizes()).contiguous(layout(conv.weight));
   out.bias = tensor(f.bias, {static_cast<std::int64_t>(f.bias.size())});
   out.stride = (*co.stride())[0];
   out.padding = (**padding)[0];
@@ -81,7 +85,7 @@ torch::Tensor FrozenPrefix::forward(const torch::Tensor& x) const {
   if (units_ == 0) return x;
   torch::NoGradGuard no_grad;
   if (unfolded_) return unfolded_->forward_units(x, 0, units_);
-  torch::Tensor y = stem_(x).relu_();
+  torch::Tensor y = stem_(x.contiguous(layout(stem_.weight))).relu_();
   y = at::max_pool2d(y, /*kernel_size=*/{3, 3}, /*stride=*/{2, 2}, /*padding=*/{1, 1});
   for (const Block& b : blocks_) {
     torch::Tensor out = b.conv2(b.conv1(y).relu_()).relu_();
@@ -89,7 +93,7 @@ torch::Tensor FrozenPrefix::forward(const torch::Tensor& x) const {
     out.add_(b.downsample.weight.defined() ? b.downsample(y) : y);
     y = out.relu_();
   }
-  return y;
+  return y.contiguous(x.suggest_memory_format());
 }
 
 }  // namespace mammosweep::worker

@@ -8,10 +8,19 @@
 //   bn(z) = gamma * (z - mean) / sqrt(var + eps) + beta = s * z + (beta - s * mean)
 // and conv followed by BN is one convolution with weight s * W and bias beta - s * mean.
 // FrozenPrefix computes those once with deploy::fold_batchnorm (the ONNX export's fold:
-// in double, rounded once to float; kept on the weights' device and in their memory format)
-// and runs the prefix as bare convolutions with a bias: no BatchNorm pass, no
-// autograd bookkeeping. Its output equals model.forward_units(x, 0, units) up to float
-// rounding (tests/worker/frozen_prefix_test.cpp holds it to 1e-5 of the output's scale).
+// in double, rounded once to float; kept on the weights' device) and runs the prefix as bare
+// convolutions with a bias: no BatchNorm pass, no autograd bookkeeping. Its output equals
+// model.forward_units(x, 0, units) up to float rounding (tests/worker/frozen_prefix_test.cpp
+// holds it to 1e-5 of the output's scale), in the memory format of its input.
+//
+// On the CPU the prefix runs in ChannelsLast whatever the trial's memory format: its input is
+// converted, its output converted back. oneDNN's NCHW kernels at the stem's 3 input channels
+// and layer1's large feature maps spend most of their time in layout work, and the stem,
+// layer1 and two blocks of layer2 took 55 ms of a 64 px batch of 32 in NCHW against 38-42 ms
+// this way, both conversions included (112 px: 193-196 ms against 129-142 ms; 224 px: 391-410
+// ms against 268-298 ms; docs/performance.md section 7). The trainable units keep the trial's
+// format, so their gradients and the optimizer see what they saw before. On CUDA the prefix
+// keeps the weights' format (no device measured yet).
 //
 // bf16 trials run the model's own units instead (fold = false): under CPU autocast the folded
 // units measured slower, by page faults the kernel spent on them under glibc's default
@@ -52,6 +61,8 @@ class FrozenPrefix {
     Conv conv1, conv2, conv3, downsample;  // downsample.weight undefined: identity shortcut
   };
   static Conv fold(const torch::nn::Conv2dImpl& conv, const torch::nn::BatchNorm2dImpl& bn);
+  /// The memory format the folded units run in for a weight on this device (see the top).
+  static at::MemoryFormat layout(const torch::Tensor& weight);
 
   int units_ = 0;
   ResNet50Impl* unfolded_ = nullptr;  // set when not folded
