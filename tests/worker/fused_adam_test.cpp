@@ -94,6 +94,20 @@ TEST(FusedAdamTest, AmsgradTakesTheUnfusedStepAndStillMatches) {
             0);
 }
 
+// One Adam step of `fp` (FusedAdam) and `rp` (LibTorch's Adam), whose gradients are set:
+// checks that they agree and returns how many steps the fused kernel took (0 or 1).
+std::int64_t one_step_matches(const std::vector<torch::Tensor>& fp, const std::vector<torch::Tensor>& rp) {
+  const torch::optim::AdamOptions options(1e-2);
+  FusedAdam fused(fp, options);
+  torch::optim::Adam reference(rp, options);
+  fused.step();
+  reference.step();
+  for (std::size_t i = 0; i < fp.size(); ++i) {
+    EXPECT_LT(max_relative_difference(fp[i].detach(), rp[i].detach()), 1e-5) << "parameter " << i;
+  }
+  return fused.fused_steps();
+}
+
 // A trial in channels_last: the gradients ATen's convolution backward returns, for a 3x3
 // and a 1x1 kernel. The 1x1 gradient comes back with contiguous strides (I, 1, 1, 1), the
 // weight has ChannelsLast ones (I, 1, I, I): the same memory order, since a size-1 dimension
@@ -111,15 +125,7 @@ TEST(FusedAdamTest, ChannelsLastConvolutionGradientsTakeTheFusedStep) {
   backward(fp);
   backward(rp);
   ASSERT_NE(fp[1].strides(), fp[1].grad().strides()) << "the case this test is about";
-  const torch::optim::AdamOptions options(1e-2);
-  FusedAdam fused(fp, options);
-  torch::optim::Adam reference(rp, options);
-  fused.step();
-  reference.step();
-  EXPECT_EQ(fused.fused_steps(), 1);
-  for (std::size_t i = 0; i < fp.size(); ++i) {
-    EXPECT_LT(max_relative_difference(fp[i].detach(), rp[i].detach()), 1e-5) << "parameter " << i;
-  }
+  EXPECT_EQ(one_step_matches(fp, rp), 1);
 }
 
 // A gradient in another memory order than its parameter (a 3x3 kernel, so no dimension of
@@ -132,13 +138,7 @@ TEST(FusedAdamTest, GradientInAnotherMemoryOrderTakesTheUnfusedStep) {
   const torch::Tensor g = torch::randn({8, 4, 3, 3});  // contiguous
   fp[0].mutable_grad() = g.clone();
   rp[0].mutable_grad() = g.clone();
-  const torch::optim::AdamOptions options(1e-2);
-  FusedAdam fused(fp, options);
-  torch::optim::Adam reference(rp, options);
-  fused.step();
-  reference.step();
-  EXPECT_EQ(fused.fused_steps(), 0);
-  EXPECT_LT(max_relative_difference(fp[0].detach(), rp[0].detach()), 1e-5);
+  EXPECT_EQ(one_step_matches(fp, rp), 0);
 }
 
 }  // namespace
