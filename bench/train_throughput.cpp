@@ -20,7 +20,7 @@
 // loader costs (docs/performance.md).
 // Prints one line of JSON (the same keys as bench/train_throughput.py):
 //   img_per_s = batch * steps / (total time of the timed steps), median_step_s,
-//   median_prefix_s (of each fp32 step, the frozen prefix's forward: what trials sharing
+//   median_prefix_s (of each fp32 CPU step, the frozen prefix's forward: what trials sharing
 //   that prefix and their batches could compute once), peak_rss_mib (VmHWM of this process).
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
@@ -77,7 +77,7 @@ double peak_rss_mib() {
   return std::nan("");
 }
 
-/// The median of `v`, or null when it is empty (a bf16 step does not time its prefix).
+/// The median of `v`, or null when it is empty (bf16 and CUDA steps do not time their prefix).
 nlohmann::json median(std::vector<double> v) {
   if (v.empty()) return nullptr;
   std::sort(v.begin(), v.end());
@@ -203,11 +203,11 @@ int main(int argc, char** argv) {
         at::autocast::set_autocast_enabled(device.type(), false);
         at::autocast::clear_cache();
       } else {
+        // Timed on the CPU only: on CUDA it would take a synchronisation inside the step.
         const auto p0 = Clock::now();
         torch::Tensor features = frozen.forward(xb);
-        if (device.is_cuda()) torch::cuda::synchronize();
         const std::chrono::duration<double> prefix_dt = Clock::now() - p0;
-        if (i >= o.warmup) prefix_times.push_back(prefix_dt.count());
+        if (i >= o.warmup && !device.is_cuda()) prefix_times.push_back(prefix_dt.count());
         logits = model->forward_units(features, frozen.units(), w::ResNet50Impl::kUnits);
       }
       torch::Tensor loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat), yb);

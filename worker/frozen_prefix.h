@@ -15,12 +15,12 @@
 //
 // On the CPU the prefix runs in ChannelsLast whatever the trial's memory format: its input is
 // converted, its output converted back. oneDNN's NCHW kernels at the stem's 3 input channels
-// and layer1's large feature maps spend most of their time in layout work, and the stem,
-// layer1 and two blocks of layer2 took 55 ms of a 64 px batch of 32 in NCHW against 38-42 ms
-// this way, both conversions included (112 px: 193-196 ms against 129-142 ms; 224 px: 391-410
-// ms against 268-298 ms; docs/performance.md section 7). The trainable units keep the trial's
-// format, so their gradients and the optimizer see what they saw before. On CUDA the prefix
-// keeps the weights' format (no device measured yet).
+// and layer1's large feature maps spend most of their time in layout work: Model 1's prefix
+// took 66-80 ms of a 64 px batch of 32 (1 thread) in NCHW against 51-52 ms this way, both
+// conversions included (bench/train_throughput's median_prefix_s; docs/performance.md
+// section 7). The trainable units keep the trial's format, so their gradients and the
+// optimizer see what they saw before. On CUDA the prefix keeps the weights' format (no
+// device measured yet).
 //
 // bf16 trials run the model's own units instead (fold = false): under CPU autocast the folded
 // units measured slower, by page faults the kernel spent on them under glibc's default
