@@ -44,8 +44,8 @@ torch::nn::Conv2d make_conv(std::int64_t in, std::int64_t out, std::int64_t kern
                                .bias(false));
 }
 
-torch::nn::BatchNorm2d make_bn(std::int64_t channels) {
-  return torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(channels));
+BatchNorm make_bn(std::int64_t channels) {
+  return BatchNorm(torch::nn::BatchNorm2dOptions(channels));
 }
 
 /// A backbone layer as the freezing rule counts it; set_unfrozen_fraction sets `trainable`.
