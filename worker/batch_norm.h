@@ -1,10 +1,10 @@
 // The ResNet50's BatchNorm: LibTorch's BatchNorm2d, with one change of kernel. ATen's CPU
-// batch norm vectorises along each channel's plane (H x W values, NCHW); a plane of fewer
-// values than one AVX-512 register of floats (16) leaves it mostly scalar. That is layer4 at
-// 64 px (2 x 2) and 96 px (3 x 3), where one trainable BN of 2048 channels took 5.4 ms for
-// its forward and backward pass. On such planes this module hands ATen the same values as
-// N*H*W rows of C channels, which it vectorises along the channels: 0.7 ms for that BN
-// (docs/performance.md, "BatchNorm on small planes", with the command).
+// batch norm in NCHW works along each channel's plane (H x W values); on planes of fewer than
+// 16 values (one AVX-512 register of floats) it is several times slower than on the same
+// values laid out along the channels. That is layer4 at 64 px (2 x 2) and at 96 px
+// (3 x 3), where one trainable BN of 2048 channels took 5.3 ms for its forward and backward
+// pass. On such planes this module hands ATen the same values as N*H*W rows of C channels:
+// 1.1 ms for that BN (docs/performance.md, "BatchNorm on small planes", with the command).
 //
 // The statistics are the same (per channel, over N, H and W), so the results equal
 // BatchNorm2d's up to float rounding (tests/worker/batch_norm_test.cpp), in training and in
