@@ -4,6 +4,7 @@ counterpart of bench/train_throughput.cpp (same settings, same torch, same batch
 
     .venv/bin/python bench/train_throughput.py --size 224 --batch 16 --threads 2 \
         [--precision fp32|bf16] [--channels-last] [--unfrozen 1.0] [--fold] [--warmup 2] [--steps 5] [--device cuda]
+        [--profile]
 
 One training step = zero_grad, forward (under bf16 CPU autocast when --precision bf16),
 cross-entropy in float32, loss.item(), backward, Adam step: what worker/trainer.cpp does per
@@ -11,12 +12,14 @@ batch; loss.item() waits for the device, so host time is GPU time on --device cu
 on that device). The input is a fixed random batch (no data pipeline; see bench/data_pipeline.py).
 Prints ONE line of JSON: img_per_s over the timed steps (batch * steps / their total time),
 median step time and peak RSS (VmHWM) of this process. Run one configuration per process so
-that peak RSS is per configuration.
+that peak RSS is per configuration. --profile also prints, on stderr, torch.profiler's
+operators by their own CPU time per timed step (docs/performance.md, "BatchNorm on small planes").
 """
 import argparse
 import json
 import math
 import statistics
+import sys
 import time
 
 import torch
@@ -94,6 +97,8 @@ def main():
     ap.add_argument("--fold", action="store_true",
                     help="fold each frozen conv + BatchNorm pair (fuse_conv_bn_eval)")
     ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    ap.add_argument("--profile", action="store_true",
+                    help="print the timed steps' operators by own CPU time on stderr")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -114,7 +119,10 @@ def main():
     bf16 = a.precision == "bf16"
 
     times = []
+    profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
     for i in range(a.warmup + a.steps):
+        if a.profile and i == a.warmup:
+            profiler.start()
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
@@ -128,6 +136,14 @@ def main():
             times.append(dt)
         if loss_value != loss_value:
             raise SystemExit("train_throughput.py: loss became NaN at step %d" % (i + 1))
+    if a.profile:
+        profiler.stop()
+        ops = sorted(profiler.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+        total = sum(e.self_cpu_time_total for e in ops)
+        print(f"operators by own CPU time, ms per step (of {total / 1e3 / a.steps:.0f}):", file=sys.stderr)
+        for e in ops[:12]:
+            print(f"  {e.key:40s} {e.self_cpu_time_total / 1e3 / a.steps:8.1f}  {100 * e.self_cpu_time_total / total:5.1f} %",
+                  file=sys.stderr)
 
     print(json.dumps({
         "bench": "train_throughput", "impl": "python", "size": a.size, "batch": a.batch,

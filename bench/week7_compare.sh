@@ -6,9 +6,9 @@
 #   bench/week7_compare.sh [DATA_DIR] [SIZE] [THREADS] [PRECISION] [RUNS]
 # DATA_DIR defaults to demo-out/data (made by scripts/demo, or by `mammosweep synth`).
 # PRECISION fp32 (default, the report's) or bf16: both sides under bf16 CPU autocast.
-# RUNS (default 1) repeats the three launches back to back and ends with a table of every
-# run, the load average before each, the medians and the ratios (docs/performance.md reports
-# medians of at least 3).
+# RUNS (default 1) repeats the three launches back to back. It ends with a table of every
+# run: its start, the load average before it, the three wall times and mpirun / Python; then
+# the medians (docs/performance.md reports medians of at least 3).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 data="${1:-$root/demo-out/data}"; size="${2:-64}"; threads="${3:-2}"; precision="${4:-fp32}"
@@ -38,21 +38,13 @@ for run in $(seq 1 "$runs"); do
     --precision "$precision" >"$dir/python.log"
   t3=$(date +%s.%N)
   echo "$run $start $load $t0 $t1 $t2 $t3" >>"$out/times"
-  python3 - "$t0" "$t1" "$t2" "$t3" "$threads" <<'PY'
-import sys
-t0, t1, t2, t3 = map(float, sys.argv[1:5])
-one, mpi, p = t1 - t0, t2 - t1, t3 - t2
-print(f"mammosweep run (one process, {sys.argv[5]} threads): {one:.0f} s  (python / this: {p / one:.2f})")
-print(f"mammosweep under mpirun ({sys.argv[5]} x 1 thread):  {mpi:.0f} s  (python / this: {p / mpi:.2f})")
-print(f"python week7_sweep.py:                    {p:.0f} s")
-PY
+  echo "run $run of $runs done"
 done
-if [ "$runs" -gt 1 ]; then
-  python3 - "$out/times" "$threads" <<'PY'
+python3 - "$out/times" "$threads" <<'PY'
 import statistics, sys
 rows = [line.split() for line in open(sys.argv[1])]
 t = int(sys.argv[2])
-print(f"\n| run (UTC start) | load | one process, {t} threads | mpirun, {t} x 1 thread | Python | mpirun / Python |")
+print(f"| run (UTC start) | load | one process, {t} threads | mpirun, {t} x 1 thread | Python | mpirun / Python |")
 print("|---|---:|---:|---:|---:|---:|")
 one, mpi, py = [], [], []
 for run, start, load, t0, t1, t2, t3 in rows:
@@ -62,5 +54,4 @@ for run, start, load, t0, t1, t2, t3 in rows:
 m1, m2, m3 = (statistics.median(v) for v in (one, mpi, py))
 print(f"| median | | {m1:.0f} s | {m2:.0f} s | {m3:.0f} s | {m2 / m3:.2f} (of the medians) |")
 PY
-fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); logs in $out"
