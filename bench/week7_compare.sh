@@ -18,6 +18,8 @@ py="$root/.venv/bin/python"
 "$py" -c "import torchvision" 2>/dev/null || "$root/.venv/bin/pip" install -q torchvision==0.26.0 pillow
 [ -d "$data/train" ] || "$ms" synth --out "$data" --count 600 --size "$size" --seed 7
 out="$(mktemp -d)"
+# The logs stay for reading; the checkpoints and the image cache (about 1 GB a run) do not.
+trap 'rm -rf "$out/cache" "$out"/run*/sweep*/trials' EXIT
 echo "precision $precision; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for run in $(seq 1 "$runs"); do
   dir="$out/run$run"; mkdir -p "$dir"
