@@ -58,6 +58,7 @@ freed=$(grep -c "^checkpoints: .* freed" "$tmp/one.log" || true)
 [ "$freed" -ge 1 ] || fail "no checkpoint retention line: $(cat "$tmp/one.log")"
 [ "$(phase_count "$rows" "checkpoint retention (background, overlaps)")" = "$freed" ] \
   || fail "--profile: expected $freed background retention(s): $rows"
+drop_checkpoints "$tmp/one"
 
 echo "== train one trial by name: same epochs as in the sweep"
 "$MAMMOSWEEP" train "$tmp/spec.yaml" --trial B --out "$tmp/trainB" "${common[@]}" >"$tmp/trainB.log" 2>&1 \
@@ -66,6 +67,7 @@ grep -q "B            epoch 2/2" "$tmp/trainB.log" || fail "train printed no epo
 id_b=$(h5ls "$tmp/trainB/results.h5/trials" | awk '{print $1}')
 diff <(epochs_of "$tmp/trainB/results.h5") <(grep "^$id_b " "$tmp/one.epochs") >/dev/null \
   || fail "train --trial B differs from trial B in the sweep"
+drop_checkpoints "$tmp/trainB"
 "$MAMMOSWEEP" train "$tmp/spec.yaml" --trial nosuch --out "$tmp/trainX" "${common[@]}" >/dev/null 2>&1
 [ $? -eq 2 ] || fail "train with an unknown trial should exit 2"
 
@@ -98,6 +100,7 @@ for np in 3 4; do
   done
   grep -q "% of a core)" "$tmp/np$np.log" || fail "no coordinator CPU line under -np $np"
   echo "coordinator CPU under -np $np: $(sed -n 's/.*(\([0-9.]*\)% of a core).*/\1/p' "$tmp/np$np.log")% of a core"
+  drop_checkpoints "$tmp/np$np"
 done
 
 echo "== --profile under mpirun -np 3: a table per rank; the workers' epochs are the sweep's"
@@ -117,6 +120,7 @@ for r in 1 2; do
   epochs=$((epochs + $(phase_count "$rows" "train steps")))
 done
 [ "$epochs" -eq 6 ] || fail "the workers' tables count $epochs epochs, not 3 trials x 2"
+drop_checkpoints "$tmp/prof"
 
 echo "== idle ranks lend their threads (resources.lend_idle_threads: true) under -np 3"
 # 3 trials of 3 epochs on 2 ranks: the third runs alone once the other two are done, and the
@@ -155,6 +159,7 @@ assert got[(trial, str(epoch))] != ref[(trial, str(epoch))], \
 print("lending: trial", trial, "borrowed from epoch", epoch, "; every other row equal")
 PY
 [ "$(status_of "$tmp/lend" | grep -c ' done$')" -eq 3 ] || fail "lending: not all trials done"
+drop_checkpoints "$tmp/lend1" "$tmp/lend"
 
 echo "== data-parallel equivalence of one step (-np 2)"
 timeout 300 "$MPIEXEC" --oversubscribe -np 2 "$bindir/orchestrator_dp_equivalence_test" \
@@ -167,6 +172,7 @@ timeout 600 "$MPIEXEC" --oversubscribe -np 3 "$MAMMOSWEEP" run "$tmp/dp.yaml" --
 grep -q "on ranks 1,2" "$tmp/dp.log" || fail "no trial ran on the group 1,2: $(grep attempt "$tmp/dp.log")"
 [ "$(status_of "$tmp/dp" | grep -c ' done$')" -eq 3 ] || fail "replicas 2: not all trials done"
 [ "$(epochs_of "$tmp/dp/results.h5" | wc -l)" -eq 6 ] || fail "replicas 2: epochs missing"
+drop_checkpoints "$tmp/dp"
 
 echo "== a failing trial is recorded and the sweep goes on"
 write_spec "$tmp/fail.yaml"
@@ -188,6 +194,7 @@ grep -q "retrying (1 of 1 retries)" "$tmp/fail.log" || fail "no retry of the fai
 "$MAMMOSWEEP" run "$tmp/fail.yaml" --out "$tmp/fail" --resume --retry-failed --fail-on-trial-error \
   "${common[@]}" >"$tmp/fail2.log" 2>&1
 [ $? -eq 4 ] || fail "--fail-on-trial-error should exit 4"
+drop_checkpoints "$tmp/fail"
 
 # interrupt_and_resume NAME SIGNAL LAUNCH...: start a sweep, send SIGNAL after the first
 # reported epoch, expect exit 3, resume, and expect the uninterrupted run's metrics.
@@ -207,6 +214,7 @@ interrupt_and_resume() {
   epochs_of "$tmp/$name/results.h5" >"$tmp/$name.epochs"
   diff "$tmp/one.epochs" "$tmp/$name.epochs" >/dev/null \
     || fail "$name: resumed metrics differ: $(diff "$tmp/one.epochs" "$tmp/$name.epochs" | head -4)"
+  drop_checkpoints "$tmp/$name"
 }
 # mpirun forwards SIGUSR1 to every rank (SIGTERM to mpirun kills the job instead).
 interrupt_and_resume mpi USR1 "$MPIEXEC" --oversubscribe -np 3 "$MAMMOSWEEP"
