@@ -8,6 +8,7 @@
 #include <csignal>
 #include <iostream>
 #include <optional>
+#include <thread>
 #include <utility>
 
 #include "cluster/mpi.h"
@@ -134,6 +135,14 @@ int workers_on_this_node(const cluster::MpiSession& session,
   return session.local_size() - (hosts[0] == session.hostname() ? 1 : 0);
 }
 
+/// Threads for rank 0's data preparation: its own, or under a launcher those of the worker
+/// ranks on its node (each trains on `threads`), which wait meanwhile; at most the node's cores.
+int preparation_threads(const cluster::MpiSession& session, int threads, int workers_on_node) {
+  if (session.size() == 1) return threads;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::clamp(threads * workers_on_node, std::min(threads, cores), cores);
+}
+
 }  // namespace
 
 int run_sweep(const RunOptions& opt) {
@@ -162,15 +171,20 @@ int run_sweep(const RunOptions& opt) {
   std::cout << fmt::format("preparing data from {} ({}x{} px, cache in {})\n", s.spec.data.root,
                            s.spec.data.image_size, s.spec.data.image_size, s.prepare.cache_dir)
             << std::flush;
-  worker::PreparedData data = worker::prepare_data(s.spec.data, s.prepare);
+  // Under mpirun the worker ranks on this node sleep until their first trial, which comes after
+  // the data is ready: the leakage guard and the image cache take their threads too.
+  worker::PrepareOptions prepare = s.prepare;
+  prepare.threads = preparation_threads(session, s.threads, workers_on_node);
+  worker::PreparedData data = worker::prepare_data(s.spec.data, prepare);
   std::cout << fmt::format(
                    "data: {} train / {} val / {} test images; leakage guard: {} finding(s){}; "
-                   "cache {}; {} rank(s), {} thread(s) per training rank\n",
+                   "cache {}; {} rank(s), {} thread(s) per training rank; prepared on {} "
+                   "thread(s)\n",
                    data.train.size(), data.val.size(), data.test.size(),
                    data.leakage.findings.size(),
                    data.leakage_cached ? " (its report for these files, kept in the cache)" : "",
                    data.cache->stats().hit ? "hit (no decoding)" : "built", session.size(),
-                   s.threads)
+                   s.threads, prepare.threads)
             << std::flush;
 
   std::optional<io::PhaseTimer> store_phase(std::in_place, "open results.h5");

@@ -80,6 +80,12 @@ for np in 3 4; do
   diff "$tmp/one.epochs" "$tmp/np$np.epochs" >/dev/null \
     || fail "metrics under -np $np differ from one process: $(diff "$tmp/one.epochs" "$tmp/np$np.epochs" | head -4)"
   grep -q "attempt 1 on rank" "$tmp/np$np.log" || fail "no dispatch lines under -np $np"
+  # Rank 0 prepared the data on the threads of the np - 1 workers waiting on this node
+  # (--threads 1 each), at most the machine's cores.
+  cores=$(getconf _NPROCESSORS_ONLN)  # what std::thread::hardware_concurrency reads
+  want=$(( np - 1 < cores ? np - 1 : cores ))
+  grep -q "prepared on $want thread(s)$" "$tmp/np$np.log" \
+    || fail "-np $np: expected the data prepared on $want threads: $(grep '^data:' "$tmp/np$np.log")"
   # Every worker rank got a trial (dynamic dispatch, no idle rank while work is queued).
   for r in $(seq 1 $((np - 1))); do
     grep -q "on rank $r\b" "$tmp/np$np.log" || fail "rank $r never ran a trial under -np $np"
