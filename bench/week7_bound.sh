@@ -16,7 +16,7 @@ ms="${MAMMOSWEEP:-$root/build/orchestrator/mammosweep}"
 [ -d "$data/train" ] || "$ms" synth --out "$data" --count 600 --size "$size" --seed 7
 out="$(mktemp -d)"
 # The logs stay for reading; the checkpoints and the image cache do not.
-trap 'rm -rf "$out/cache" "$out"/Model_*' EXIT
+trap 'rm -rf "$out/cache" "$out"/Model_*/' EXIT  # the folders, not Model_*.log
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for variant in "Model 1" "Model 2" "Model 3"; do
   "$ms" train "$root/sweeps/week7.yaml" --trial "$variant" --out "$out/${variant// /_}" \

@@ -98,7 +98,7 @@ if submit_wait d --time 00:01:00 --signal-grace 30 --max-requeues 1; then
   await_reference
   same_as_reference d "$out"
   [ "$fails" -eq "$before" ] && echo "ok   (d)"
-  drop_checkpoints "$out"  # checked: one section's checkpoints on disk at a time
+  drop_checkpoints "$out"
 fi
 
 await_reference

@@ -61,7 +61,7 @@ expect_in "$tmp/a.status" "slurm job $ajob: COMPLETED, exit code 0:0, restarts 0
 [ "$("$bin" status "$out" --format json | json_job state)" = COMPLETED ] || fail "(a) json state"
 grep -q "attempt 1 on rank 2" "$out/logs/slurm-$ajob.out" || fail "(a) rank 2 never trained"
 [ "$fails" -eq 0 ] && echo "ok   (a)"
-drop_checkpoints "$out"  # checked: one section's checkpoints on disk at a time
+drop_checkpoints "$out"
 
 # ---- (b) USR1 mid-trial -> checkpoint -> exit 3 -> requeue -> resumed rerun completes
 echo "== (b) USR1 mid-trial: checkpoint, requeue, resume"
@@ -87,7 +87,7 @@ if submit_bg b --max-requeues 1; then
   "$bin" status "$out" >"$tmp/b.status" 2>&1
   expect_in "$tmp/b.status" "slurm job $job: COMPLETED, exit code 0:0, restarts 1 -- finished"
   [ "$fails" -eq "$before" ] && echo "ok   (b)"
-  drop_checkpoints "$out"  # checked: one section's checkpoints on disk at a time
+  drop_checkpoints "$out"
 fi
 
 # ---- (c) scancel mid-trial, then resume by hand
@@ -109,7 +109,7 @@ if submit_bg c; then
   expect_in "$tmp/c.status" "slurm job $job: CANCELLED"
   expect_in "$tmp/c.status" "the sweep has finished since"
   [ "$fails" -eq "$before" ] && echo "ok   (c)"
-  drop_checkpoints "$out"  # checked: one section's checkpoints on disk at a time
+  drop_checkpoints "$out"
 fi
 
 # ---- (d) a rank segfaults in trial B every time: the batch script's `supervise` relaunches
