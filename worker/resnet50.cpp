@@ -36,12 +36,9 @@ constexpr std::int64_t kExpansion = 4;
 constexpr int kBlocks[4] = {3, 4, 6, 3};
 constexpr std::int64_t kWidths[4] = {64, 128, 256, 512};
 
-torch::nn::Conv2d make_conv(std::int64_t in, std::int64_t out, std::int64_t kernel,
-                            std::int64_t stride, std::int64_t padding) {
-  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel)
-                               .stride(stride)
-                               .padding(padding)
-                               .bias(false));
+Conv make_conv(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride,
+               std::int64_t padding) {
+  return Conv(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(false));
 }
 
 BatchNorm make_bn(std::int64_t channels) {

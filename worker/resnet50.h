@@ -44,6 +44,7 @@
 
 #include "sweeps/params.h"
 #include "worker/batch_norm.h"
+#include "worker/conv.h"
 
 namespace mammosweep::worker {
 
@@ -72,7 +73,7 @@ class BottleneckImpl : public torch::nn::Module {
                  bool downsample);
   torch::Tensor forward(const torch::Tensor& x);
 
-  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
+  Conv conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
   BatchNorm bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   torch::nn::Sequential downsample{nullptr};  // null unless the block changes shape
 };
@@ -81,7 +82,7 @@ TORCH_MODULE(Bottleneck);
 /// One backbone layer as the freezing rule counts it.
 struct BackboneLayer {
   std::string name;                          // e.g. "layer2.0.downsample.1"
-  std::shared_ptr<torch::nn::Module> module;  // a Conv2d or a BatchNorm (worker/batch_norm.h)
+  std::shared_ptr<torch::nn::Module> module;  // a Conv (worker/conv.h) or a BatchNorm (worker/batch_norm.h)
   bool is_batchnorm = false;
   bool trainable = false;
 };
@@ -137,7 +138,7 @@ class ResNet50Impl : public torch::nn::Module {
 
   const ResNet50Options& options() const { return options_; }
 
-  torch::nn::Conv2d conv1{nullptr};
+  Conv conv1{nullptr};
   BatchNorm bn1{nullptr};
   torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
   torch::nn::Sequential head{nullptr};

@@ -208,7 +208,9 @@ TEST(Predictor, EqualsForwardOnTheSamePreprocessedTensor) {
     expected.push_back(torch::softmax(logits, 1)[0][1].item<float>());
   }
   ASSERT_NE(expected[0], expected[1]);
-  info.threshold = std::max(expected[0], expected[1]);  // exactly one image reaches it
+  // Exactly one image reaches it. Midway, not at the larger probability itself: the predictor
+  // may run another thread count and batch than this loop, which moves the last bits.
+  info.threshold = (expected[0] + expected[1]) / 2;
   const std::string dir = tmp.file("model");
   mw::write_model_dir(dir, *m, info);
 

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""ATen's CPU convolution (oneDNN) on small output planes, for worker/conv.h
+(docs/performance.md, "Convolutions on small planes"). For each ResNet50 convolution shape, the
+median milliseconds of a forward and backward pass (input and weight gradients), in two ways:
+as PyTorch runs it (F.conv2d, NCHW), and as worker::Conv runs output planes of fewer than 16
+values (one matrix product of N*H*W rows, after im2col for a k x k kernel).
+
+    .venv/bin/python bench/conv_planes.py [--threads 1] [--batch 32]
+"""
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+
+# (C_in, C_out, kernel, stride, input H = W): layer4 at 64 px (output 2 x 2), at 96 px
+# (3 x 3), at 128 px (4 x 4), and layer3 at 64 px (4 x 4).
+SHAPES = [(1024, 512, 1, 1, 4), (512, 512, 3, 2, 4), (512, 2048, 1, 1, 2), (1024, 2048, 1, 2, 4),
+          (2048, 512, 1, 1, 2), (512, 512, 3, 1, 2),
+          (512, 512, 3, 2, 6), (512, 2048, 1, 1, 3), (1024, 2048, 1, 2, 6), (2048, 512, 1, 1, 3),
+          (512, 512, 3, 1, 3),
+          (512, 2048, 1, 1, 4), (2048, 512, 1, 1, 4), (512, 512, 3, 1, 4),
+          (512, 1024, 1, 2, 8), (1024, 256, 1, 1, 4), (256, 256, 3, 1, 4), (256, 1024, 1, 1, 4)]
+
+
+def median_ms(fn, repeats=20):
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return sorted(times)[len(times) // 2] * 1e3
+
+
+def as_matrix_product(x, weight, stride, padding):
+    n = x.shape[0]
+    c_out, _, k, _ = weight.shape
+    if k == 1:
+        x = x[:, :, ::stride, ::stride]
+        h, w = x.shape[2], x.shape[3]
+        rows = x.permute(0, 2, 3, 1).reshape(n * h * w, -1)
+    else:
+        h = (x.shape[2] + 2 * padding - k) // stride + 1
+        w = (x.shape[3] + 2 * padding - k) // stride + 1
+        rows = F.unfold(x, k, padding=padding, stride=stride).transpose(1, 2).reshape(n * h * w, -1)
+    out = rows @ weight.view(c_out, -1).t()
+    return out.view(n, h, w, c_out).permute(0, 3, 1, 2).contiguous()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=32)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    print("| C_in → C_out, kernel, stride | input H × W → output | conv2d (ms) | matrix product (ms) | ratio |")
+    print("|---|---|---:|---:|---:|")
+    for c_in, c_out, k, stride, size in SHAPES:
+        padding = k // 2
+        x = torch.randn(args.batch, c_in, size, size, requires_grad=True)
+        weight = (torch.randn(c_out, c_in, k, k) * 0.01).requires_grad_()
+        out = (size + 2 * padding - k) // stride + 1
+        grad = torch.randn(args.batch, c_out, out, out)
+        ours = as_matrix_product(x, weight, stride, padding)
+        ref = F.conv2d(x, weight, None, stride, padding)
+        assert (ours - ref).abs().max() <= 1e-5 * ref.abs().max(), "the two ways disagree"
+        a = median_ms(lambda: F.conv2d(x, weight, None, stride, padding).backward(grad))
+        b = median_ms(lambda: as_matrix_product(x, weight, stride, padding).backward(grad))
+        print(f"| {c_in} → {c_out}, {k}×{k}, {stride} | {size} × {size} → {out} × {out} | "
+              f"{a:.2f} | {b:.2f} | {b / a:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

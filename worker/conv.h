@@ -1,0 +1,40 @@
+// The ResNet50's convolution: LibTorch's Conv2d, with one change of kernel. On small output
+// planes (layer4 at 64 px: 2 x 2; layer3 at 64 px and layer4 at 128 px: 4 x 4) oneDNN spends
+// much of a convolution's time reordering weights between ATen's layout and its blocked one.
+// A 1x1 convolution there is one matrix product of N*H*W rows of C channels with the weights,
+// and a k x k one the same product after im2col (which multiplies the zero padding too, so it
+// pays only on the smallest planes). This module hands such planes to ATen's matrix product:
+// forward and backward took 0.33-0.80 of oneDNN's time on the shapes it takes
+// (docs/performance.md, "Convolutions on small planes", with the command).
+//
+// Same parameters, same names, same results up to float rounding
+// (tests/worker/conv_test.cpp): `as<torch::nn::Conv2d>()` finds it, and weights files,
+// checkpoints and trial ids do not change.
+#pragma once
+
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/pimpl.h>
+
+#include <cstdint>
+
+namespace mammosweep::worker {
+
+class ConvImpl : public torch::nn::Conv2dImpl {
+ public:
+  using torch::nn::Conv2dImpl::Conv2dImpl;
+
+  /// x: [N, C, H, W], any memory format; the output has x's format when the matrix product
+  /// runs (a ChannelsLast output is the product itself, no copy), else Conv2d's.
+  torch::Tensor forward(const torch::Tensor& x);
+
+  /// Whether forward runs `x` as a matrix product: a float32 CPU tensor in NCHW or ChannelsLast,
+  /// outside autocast, with zero padding, no dilation and one group, into an output plane of at most
+  /// kMaxPlane1x1 values for a 1x1 kernel, kMaxPlane for larger ones. Public for the tests,
+  /// which check both sides.
+  bool runs_as_gemm(const torch::Tensor& x) const;
+  static constexpr std::int64_t kMaxPlane1x1 = 16;
+  static constexpr std::int64_t kMaxPlane = 4;
+};
+TORCH_MODULE(Conv);
+
+}  // namespace mammosweep::worker
