@@ -8,10 +8,11 @@ values (one matrix product of N*H*W rows, after im2col for a k x k kernel).
     .venv/bin/python bench/conv_planes.py [--threads 1] [--batch 32]
 """
 import argparse
-import time
 
 import torch
 import torch.nn.functional as F
+
+from batch_norm_planes import median_ms  # the same timing: warm-up calls, then the median
 
 # (C_in, C_out, kernel, stride, input H = W): layer4 at 64 px (output 2 x 2), at 96 px
 # (3 x 3), at 128 px (4 x 4), and layer3 at 64 px (4 x 4).
@@ -21,17 +22,6 @@ SHAPES = [(1024, 512, 1, 1, 4), (512, 512, 3, 2, 4), (512, 2048, 1, 1, 2), (1024
           (512, 512, 3, 1, 3),
           (512, 2048, 1, 1, 4), (2048, 512, 1, 1, 4), (512, 512, 3, 1, 4),
           (512, 1024, 1, 2, 8), (1024, 256, 1, 1, 4), (256, 256, 3, 1, 4), (256, 1024, 1, 1, 4)]
-
-
-def median_ms(fn, repeats=20):
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return sorted(times)[len(times) // 2] * 1e3
 
 
 def as_matrix_product(x, weight, stride, padding):
@@ -66,8 +56,8 @@ def main():
         ours = as_matrix_product(x, weight, stride, padding)
         ref = F.conv2d(x, weight, None, stride, padding)
         assert (ours - ref).abs().max() <= 1e-5 * ref.abs().max(), "the two ways disagree"
-        a = median_ms(lambda: F.conv2d(x, weight, None, stride, padding).backward(grad))
-        b = median_ms(lambda: as_matrix_product(x, weight, stride, padding).backward(grad))
+        a = median_ms(lambda: F.conv2d(x, weight, None, stride, padding).backward(grad), 20)
+        b = median_ms(lambda: as_matrix_product(x, weight, stride, padding).backward(grad), 20)
         print(f"| {c_in} → {c_out}, {k}×{k}, {stride} | {size} × {size} → {out} × {out} | "
               f"{a:.2f} | {b:.2f} | {b / a:.2f} |")
 
