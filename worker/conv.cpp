@@ -5,6 +5,8 @@
 #include <ATen/ops/im2col.h>
 #include <ATen/ops/mm.h>
 
+#include <optional>
+#include <utility>
 #include <variant>
 
 namespace mammosweep::worker {
@@ -17,7 +19,8 @@ std::int64_t output_extent(std::int64_t in, std::int64_t kernel, std::int64_t st
 
 }  // namespace
 
-bool ConvImpl::runs_as_gemm(const torch::Tensor& x) const {
+std::optional<std::pair<std::int64_t, std::int64_t>> ConvImpl::gemm_plane(
+    const torch::Tensor& x) const {
   const auto* padding = std::get_if<torch::ExpandingArray<2>>(&options.padding());
   if (padding == nullptr || x.dim() != 4 || !x.device().is_cpu() ||
       x.scalar_type() != torch::kFloat || at::autocast::is_autocast_enabled(at::kCPU) ||
@@ -25,24 +28,27 @@ bool ConvImpl::runs_as_gemm(const torch::Tensor& x) const {
       options.groups() != 1 ||
       (*options.dilation())[0] != 1 || (*options.dilation())[1] != 1 ||
       !std::holds_alternative<torch::enumtype::kZeros>(options.padding_mode())) {
-    return false;
+    return std::nullopt;
   }
   const auto& kernel = *options.kernel_size();
   const auto& stride = *options.stride();
   const std::int64_t h = output_extent(x.size(2), kernel[0], stride[0], (**padding)[0]);
   const std::int64_t w = output_extent(x.size(3), kernel[1], stride[1], (**padding)[1]);
   const bool one_by_one = kernel[0] == 1 && kernel[1] == 1;
-  return h > 0 && w > 0 && h * w <= (one_by_one ? kMaxPlane1x1 : kMaxPlane);
+  if (h <= 0 || w <= 0 || h * w > (one_by_one ? kMaxPlane1x1 : kMaxPlane)) return std::nullopt;
+  return std::make_pair(h, w);
 }
 
+bool ConvImpl::runs_as_gemm(const torch::Tensor& x) const { return gemm_plane(x).has_value(); }
+
 torch::Tensor ConvImpl::forward(const torch::Tensor& x) {
-  if (!runs_as_gemm(x)) return Conv2dImpl::forward(x);
+  const auto plane = gemm_plane(x);
+  if (!plane) return Conv2dImpl::forward(x);
+  const auto [h, w] = *plane;
   const auto& kernel = *options.kernel_size();
   const auto& stride = *options.stride();
   const auto& padding = *std::get<torch::ExpandingArray<2>>(options.padding());
   const std::int64_t n = x.size(0), c = x.size(1), out_channels = weight.size(0);
-  const std::int64_t h = output_extent(x.size(2), kernel[0], stride[0], padding[0]);
-  const std::int64_t w = output_extent(x.size(3), kernel[1], stride[1], padding[1]);
   torch::Tensor rows;  // [N*H*W, C*kh*kw], each row one output position's receptive field
   if (kernel[0] == 1 && kernel[1] == 1 && padding[0] == 0 && padding[1] == 0) {
     rows = x.slice(2, 0, c10::nullopt, stride[0])

@@ -4,7 +4,7 @@
 // A 1x1 convolution there is one matrix product of N*H*W rows of C channels with the weights,
 // and a k x k one the same product after im2col (which multiplies the zero padding too, so it
 // pays only on the smallest planes). This module hands such planes to ATen's matrix product:
-// forward and backward took 0.33-0.80 of oneDNN's time on the shapes it takes
+// forward and backward took 0.30-0.92 of oneDNN's time on the shapes it takes
 // (docs/performance.md, "Convolutions on small planes", with the command).
 //
 // Same parameters, same names, same results up to float rounding
@@ -16,6 +16,8 @@
 #include <torch/nn/pimpl.h>
 
 #include <cstdint>
+#include <optional>
+#include <utility>
 
 namespace mammosweep::worker {
 
@@ -34,6 +36,10 @@ class ConvImpl : public torch::nn::Conv2dImpl {
   bool runs_as_gemm(const torch::Tensor& x) const;
   static constexpr std::int64_t kMaxPlane1x1 = 16;
   static constexpr std::int64_t kMaxPlane = 4;
+
+ private:
+  /// The output plane (H, W) when forward runs `x` as a matrix product, else nothing.
+  std::optional<std::pair<std::int64_t, std::int64_t>> gemm_plane(const torch::Tensor& x) const;
 };
 TORCH_MODULE(Conv);
 

@@ -60,8 +60,9 @@ TEST_F(ResNet50Test, BackboneLayersNameTheirModuleAndItsKind) {
   for (const auto& layer : model->backbone_layers()) {
     ASSERT_TRUE(registered.count(layer.name)) << layer.name;
     EXPECT_EQ(registered.at(layer.name), layer.module.get()) << layer.name;
-    const bool is_bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(layer.module.get()) != nullptr;
-    const bool is_conv = dynamic_cast<torch::nn::Conv2dImpl*>(layer.module.get()) != nullptr;
+    // The project's own modules (worker/batch_norm.h, worker/conv.h), not LibTorch's bare ones.
+    const bool is_bn = dynamic_cast<mw::BatchNormImpl*>(layer.module.get()) != nullptr;
+    const bool is_conv = dynamic_cast<mw::ConvImpl*>(layer.module.get()) != nullptr;
     EXPECT_NE(is_bn, is_conv) << layer.name;
     EXPECT_EQ(layer.is_batchnorm, is_bn) << layer.name;
     (is_bn ? batchnorms : convs) += 1;
