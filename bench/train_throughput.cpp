@@ -2,11 +2,11 @@
 // per process, so the reported peak RSS belongs to that configuration.
 //
 //   build/bench/train_throughput --size 224 --batch 16 --threads 2
-//       [--precision fp32|bf16] [--channels-last] [--unfrozen 1.0] [--warmup 2] [--steps 5] [--device cuda]
+//       [--precision fp32|bf16] [--channels-last] [--unfrozen 1.0] [--optimizer adam|rmsprop] [--unfused] [--warmup 2] [--steps 5] [--device cuda]
 //
 // One step is what worker/trainer.cpp does per batch: zero_grad, forward (under bf16 CPU
 // autocast for --precision bf16), float32 cross-entropy, loss.item(), backward, Adam step
-// (lr 1e-4); loss.item() waits for the device, so each step's host time is its GPU time too.
+// (lr 1e-4; --optimizer rmsprop: Keras' RMSprop, --unfused: LibTorch's own steps); loss.item() waits for the device, so each step's host time is its GPU time too.
 // --device cuda (or cuda:N) trains on the GPU under CUDA autocast, as scripts/gpu-check runs
 // it against the Python twin. Model: head 2048 -> 1024 -> ReLU -> Dropout(0.5) -> 2, unfrozen_fraction --unfrozen
 // (default 1.0: everything trains; frozen BatchNorm layers run in eval mode, and the frozen
@@ -44,6 +44,7 @@
 #include "worker/data.h"
 #include "worker/frozen_prefix.h"
 #include "worker/fused_adam.h"
+#include "worker/fused_rmsprop.h"
 #include "worker/loader.h"
 #include "worker/malloc_reuse.h"
 #include "worker/resnet50.h"
@@ -64,7 +65,8 @@ struct BenchOptions {
   double unfrozen = 1.0;
   bool no_fold = false;
   bool default_malloc = false;
-  bool unfused_adam = false;
+  std::string optimizer = "adam";
+  bool unfused = false;
 };
 
 /// VmHWM (peak resident set) of this process in MiB, from /proc/self/status.
@@ -110,8 +112,11 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));
   app.add_flag("--no-fold", o.no_fold,
                "Run the frozen units unfolded (the trainer folds their BatchNorms: worker/frozen_prefix.h)");
-  app.add_flag("--unfused-adam", o.unfused_adam,
-               "LibTorch's Adam step (the trainer runs ATen's fused kernel: worker/fused_adam.h)");
+  app.add_option("--optimizer", o.optimizer, "adam, or Keras' rmsprop (the week-7 Model 3's)")
+      ->check(CLI::IsMember({"adam", "rmsprop"}));
+  app.add_flag("--unfused", o.unfused,
+               "LibTorch's own optimizer step (the trainer runs fused ones: worker/fused_adam.h, "
+               "worker/fused_rmsprop.h)");
   app.add_flag("--default-malloc", o.default_malloc,
                "Keep glibc's default allocator settings (the trainer keeps freed memory: worker/malloc_reuse.h)");
   app.add_option("--loader-threads", o.loader_threads,
@@ -142,14 +147,21 @@ int main(int argc, char** argv) {
     model->to(device);
     model->train();
     const w::FrozenPrefix frozen(*model, model->frozen_units(), !o.no_fold);
-    // Adam as the trainer runs it (worker/fused_adam.h), or LibTorch's own step.
-    std::unique_ptr<torch::optim::Optimizer> adam;
-    if (o.unfused_adam) {
-      adam = std::make_unique<torch::optim::Adam>(model->trainable_parameters(), torch::optim::AdamOptions(1e-4));
+    // Adam or Keras' RMSprop as the trainer runs them (worker/fused_adam.h,
+    // worker/fused_rmsprop.h), or LibTorch's own steps.
+    std::unique_ptr<torch::optim::Optimizer> optimizer_owner;
+    const auto params = model->trainable_parameters();
+    const auto rmsprop = torch::optim::RMSpropOptions(1e-4).alpha(0.9).eps(1e-7);
+    if (o.optimizer == "rmsprop" && o.unfused) {
+      optimizer_owner = std::make_unique<torch::optim::RMSprop>(params, rmsprop);
+    } else if (o.optimizer == "rmsprop") {
+      optimizer_owner = std::make_unique<w::FusedRMSprop>(params, rmsprop);
+    } else if (o.unfused) {
+      optimizer_owner = std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(1e-4));
     } else {
-      adam = std::make_unique<w::FusedAdam>(model->trainable_parameters(), torch::optim::AdamOptions(1e-4));
+      optimizer_owner = std::make_unique<w::FusedAdam>(params, torch::optim::AdamOptions(1e-4));
     }
-    torch::optim::Optimizer& optimizer = *adam;
+    torch::optim::Optimizer& optimizer = *optimizer_owner;
     const torch::Tensor x =
         torch::rand({o.batch, 3, o.size, o.size}).contiguous(format).to(device);
     const torch::Tensor y = torch::randint(0, 2, {o.batch}, torch::kLong).to(device);
@@ -226,7 +238,7 @@ int main(int argc, char** argv) {
         {"bench", "train_throughput"}, {"impl", "cpp"}, {"size", o.size}, {"batch", o.batch},
         {"threads", o.threads}, {"device", o.device},
         {"input", loader ? "loader" : "synthetic"}, {"precision", o.precision}, {"channels_last", o.channels_last},
-        {"unfrozen", o.unfrozen}, {"fold", !o.no_fold}, {"malloc", o.default_malloc ? "default" : "reuse"}, {"adam", o.unfused_adam ? "unfused" : "fused"}, {"warmup", o.warmup}, {"steps", o.steps}, {"img_per_s", o.batch * o.steps / total},
+        {"unfrozen", o.unfrozen}, {"fold", !o.no_fold}, {"malloc", o.default_malloc ? "default" : "reuse"}, {"optimizer", o.optimizer + (o.unfused ? " unfused" : " fused")}, {"warmup", o.warmup}, {"steps", o.steps}, {"img_per_s", o.batch * o.steps / total},
         {"median_step_s", median(times)}, {"median_prefix_s", median(prefix_times)},
         {"peak_rss_mib", peak_rss_mib()}};
     std::printf("%s\n", line.dump().c_str());

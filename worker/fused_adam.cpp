@@ -31,12 +31,9 @@ struct AdamWKernel {
   }
 };
 
-namespace {
-
-// Same strides and a dense, non-overlapping storage: the fused kernels walk the storages of
-// the value, the gradient and the moments in step. A dimension of size 1 is never stepped
-// over, so its stride does not matter: a 1x1 convolution's ChannelsLast weight has strides
-// (I, 1, I, I) and the gradient ATen returns for it (I, 1, 1, 1), the same memory order.
+// A dimension of size 1 is never stepped over, so its stride does not matter: a 1x1
+// convolution's ChannelsLast weight has strides (I, 1, I, I) and the gradient ATen returns for
+// it (I, 1, 1, 1), the same memory order.
 bool same_layout(const torch::Tensor& a, const torch::Tensor& b) {
   if (a.sizes() != b.sizes() || !a.is_non_overlapping_and_dense() ||
       !b.is_non_overlapping_and_dense()) {
@@ -47,8 +44,6 @@ bool same_layout(const torch::Tensor& a, const torch::Tensor& b) {
   }
   return true;
 }
-
-}  // namespace
 
 template <class Base, class Kernel>
 torch::Tensor Fused<Base, Kernel>::step(torch::optim::Optimizer::LossClosure closure) {

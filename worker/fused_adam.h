@@ -20,6 +20,10 @@ namespace mammosweep::worker {
 struct AdamKernel;   // at::_fused_adam_, over AdamOptions and AdamParamState
 struct AdamWKernel;  // at::_fused_adamw_, over AdamWOptions and AdamWParamState
 
+/// Whether a fused kernel may walk `value`'s and `grad`'s storages in step: the same sizes, dense,
+/// and the same strides in every dimension of size above 1.
+bool same_layout(const torch::Tensor& value, const torch::Tensor& grad);
+
 /// `Base` (torch::optim::Adam or AdamW) stepping with `Kernel`.
 template <class Base, class Kernel>
 class Fused : public Base {

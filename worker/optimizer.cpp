@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "worker/fused_adam.h"
+#include "worker/fused_rmsprop.h"
 
 namespace mammosweep::worker {
 
@@ -21,7 +22,7 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<torch:
   }
   if (p.optimizer == "rmsprop") {
     // Keras' RMSprop (the report's): rho 0.9, no momentum, eps 1e-7.
-    return std::make_unique<torch::optim::RMSprop>(
+    return std::make_unique<FusedRMSprop>(
         params,
         torch::optim::RMSpropOptions(p.lr).alpha(0.9).eps(1e-7).weight_decay(p.weight_decay));
   }

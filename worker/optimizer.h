@@ -11,9 +11,9 @@
 
 namespace mammosweep::worker {
 
-/// adam, adamw (both stepping with ATen's fused kernels: worker/fused_adam.h), rmsprop (Keras'
-/// defaults: rho 0.9, eps 1e-7, no momentum) or sgd (momentum, nesterov), with the trial's lr
-/// and weight decay. Throws std::invalid_argument for another.
+/// adam, adamw (both stepping with ATen's fused kernels: worker/fused_adam.h), rmsprop (one
+/// fused pass: worker/fused_rmsprop.h; Keras' defaults: rho 0.9, eps 1e-7, no momentum) or sgd
+/// (momentum, nesterov), with the trial's lr and weight decay. Throws std::invalid_argument for another.
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<torch::Tensor>& params,
                                                         const sweeps::TrainingParams& p);
 
