@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/worker/optimizer_reference.h"
+
 namespace mammosweep::worker {
 namespace {
 
@@ -20,18 +22,6 @@ std::vector<torch::Tensor> make_params() {
   torch::manual_seed(3);
   return {torch::randn({8, 4, 3, 3}).contiguous(torch::MemoryFormat::ChannelsLast).requires_grad_(),
           torch::randn({8}).requires_grad_(), torch::randn({5}).requires_grad_()};
-}
-
-std::vector<torch::Tensor> copies(const std::vector<torch::Tensor>& ps) {
-  std::vector<torch::Tensor> out;
-  for (const auto& p : ps) out.push_back(p.detach().clone().requires_grad_());
-  return out;
-}
-
-// The largest difference, relative to the tensor's scale (elements near zero after a
-// cancellation carry the rounding of the terms that cancelled).
-double max_relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
-  return ((a - b).abs().max() / b.abs().max()).item<double>();
 }
 
 // Returns how many of the 12 steps the fused kernel took.
@@ -131,13 +121,7 @@ TEST(FusedAdamTest, ChannelsLastConvolutionGradientsTakeTheFusedStep) {
 // A gradient in another memory order than its parameter (a 3x3 kernel, so no dimension of
 // size 1 hides it) takes the unfused step, which still matches.
 TEST(FusedAdamTest, GradientInAnotherMemoryOrderTakesTheUnfusedStep) {
-  torch::manual_seed(6);
-  std::vector<torch::Tensor> fp = {
-      torch::randn({8, 4, 3, 3}).contiguous(torch::MemoryFormat::ChannelsLast).requires_grad_()};
-  std::vector<torch::Tensor> rp = copies(fp);
-  const torch::Tensor g = torch::randn({8, 4, 3, 3});  // contiguous
-  fp[0].mutable_grad() = g.clone();
-  rp[0].mutable_grad() = g.clone();
+  const auto [fp, rp] = gradient_in_another_order();
   EXPECT_EQ(one_step_matches(fp, rp), 0);
 }
 

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/worker/optimizer_reference.h"
+
 namespace mammosweep::worker {
 namespace {
 
@@ -24,16 +26,6 @@ std::vector<torch::Tensor> make_params() {
   return {torch::randn({8, 4, 3, 3}).contiguous(torch::MemoryFormat::ChannelsLast).requires_grad_(),
           torch::randn({8}).requires_grad_(), torch::randn({300000}).requires_grad_(),
           torch::randn({5}).requires_grad_()};
-}
-
-std::vector<torch::Tensor> copies(const std::vector<torch::Tensor>& ps) {
-  std::vector<torch::Tensor> out;
-  for (const auto& p : ps) out.push_back(p.detach().clone().requires_grad_());
-  return out;
-}
-
-double max_relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
-  return ((a - b).abs().max() / b.abs().max()).item<double>();
 }
 
 // Steps FusedRMSprop and LibTorch's RMSprop 12 times on the same gradients (2 threads), checks
@@ -90,13 +82,7 @@ TEST(FusedRMSpropTest, MomentumAndCenteredTakeLibTorchsStepAndStillMatch) {
 // A gradient in another memory order than its parameter (a 3x3 kernel, so no dimension of
 // size 1 hides it) takes LibTorch's step, which still matches.
 TEST(FusedRMSpropTest, GradientInAnotherMemoryOrderTakesLibTorchsStep) {
-  torch::manual_seed(6);
-  std::vector<torch::Tensor> fp = {
-      torch::randn({8, 4, 3, 3}).contiguous(torch::MemoryFormat::ChannelsLast).requires_grad_()};
-  std::vector<torch::Tensor> rp = copies(fp);
-  const torch::Tensor g = torch::randn({8, 4, 3, 3});  // contiguous
-  fp[0].mutable_grad() = g.clone();
-  rp[0].mutable_grad() = g.clone();
+  const auto [fp, rp] = gradient_in_another_order();
   FusedRMSprop fused(fp, keras());
   torch::optim::RMSprop reference(rp, keras());
   fused.step();
