@@ -2,11 +2,13 @@
 // per process, so the reported peak RSS belongs to that configuration.
 //
 //   build/bench/train_throughput --size 224 --batch 16 --threads 2
-//       [--precision fp32|bf16] [--channels-last] [--unfrozen 1.0] [--optimizer adam|rmsprop] [--unfused] [--warmup 2] [--steps 5] [--device cuda]
+//       [--precision fp32|bf16] [--channels-last] [--unfrozen 1.0] [--optimizer adam|rmsprop]
+//       [--unfused] [--warmup 2] [--steps 5] [--device cuda]
 //
 // One step is what worker/trainer.cpp does per batch: zero_grad, forward (under bf16 CPU
-// autocast for --precision bf16), float32 cross-entropy, loss.item(), backward, Adam step
-// (lr 1e-4; --optimizer rmsprop: Keras' RMSprop, --unfused: LibTorch's own steps); loss.item() waits for the device, so each step's host time is its GPU time too.
+// autocast for --precision bf16), float32 cross-entropy, loss.item(), backward, the trainer's
+// optimizer step (Adam, or --optimizer rmsprop; lr 1e-4; --unfused: LibTorch's own step);
+// loss.item() waits for the device, so each step's host time is its GPU time too.
 // --device cuda (or cuda:N) trains on the GPU under CUDA autocast, as scripts/gpu-check runs
 // it against the Python twin. Model: head 2048 -> 1024 -> ReLU -> Dropout(0.5) -> 2, unfrozen_fraction --unfrozen
 // (default 1.0: everything trains; frozen BatchNorm layers run in eval mode, and the frozen
@@ -43,10 +45,9 @@
 
 #include "worker/data.h"
 #include "worker/frozen_prefix.h"
-#include "worker/fused_adam.h"
-#include "worker/fused_rmsprop.h"
 #include "worker/loader.h"
 #include "worker/malloc_reuse.h"
+#include "worker/optimizer.h"
 #include "worker/resnet50.h"
 
 namespace {
@@ -147,19 +148,18 @@ int main(int argc, char** argv) {
     model->to(device);
     model->train();
     const w::FrozenPrefix frozen(*model, model->frozen_units(), !o.no_fold);
-    // Adam or Keras' RMSprop as the trainer runs them (worker/fused_adam.h,
-    // worker/fused_rmsprop.h), or LibTorch's own steps.
-    std::unique_ptr<torch::optim::Optimizer> optimizer_owner;
+    // The trainer's optimizer (worker/optimizer.h: fused Adam, fused Keras RMSprop, lr 1e-4),
+    // or with --unfused LibTorch's own class with the same options.
     const auto params = model->trainable_parameters();
-    const auto rmsprop = torch::optim::RMSpropOptions(1e-4).alpha(0.9).eps(1e-7);
-    if (o.optimizer == "rmsprop" && o.unfused) {
-      optimizer_owner = std::make_unique<torch::optim::RMSprop>(params, rmsprop);
-    } else if (o.optimizer == "rmsprop") {
-      optimizer_owner = std::make_unique<w::FusedRMSprop>(params, rmsprop);
+    mammosweep::sweeps::TrainingParams tp;
+    tp.optimizer = o.optimizer;
+    std::unique_ptr<torch::optim::Optimizer> optimizer_owner = w::make_optimizer(params, tp);
+    if (o.unfused && o.optimizer == "rmsprop") {
+      optimizer_owner = std::make_unique<torch::optim::RMSprop>(
+          params, static_cast<const torch::optim::RMSpropOptions&>(optimizer_owner->defaults()));
     } else if (o.unfused) {
-      optimizer_owner = std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(1e-4));
-    } else {
-      optimizer_owner = std::make_unique<w::FusedAdam>(params, torch::optim::AdamOptions(1e-4));
+      optimizer_owner = std::make_unique<torch::optim::Adam>(
+          params, static_cast<const torch::optim::AdamOptions&>(optimizer_owner->defaults()));
     }
     torch::optim::Optimizer& optimizer = *optimizer_owner;
     const torch::Tensor x =
