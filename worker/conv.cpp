@@ -9,6 +9,8 @@
 #include <utility>
 #include <variant>
 
+#include "worker/winograd.h"
+
 namespace mammosweep::worker {
 namespace {
 
@@ -41,7 +43,20 @@ std::optional<std::pair<std::int64_t, std::int64_t>> ConvImpl::gemm_plane(
 
 bool ConvImpl::runs_as_gemm(const torch::Tensor& x) const { return gemm_plane(x).has_value(); }
 
+bool ConvImpl::runs_as_winograd(const torch::Tensor& x) const {
+  const auto* padding = std::get_if<torch::ExpandingArray<2>>(&options.padding());
+  const auto& kernel = *options.kernel_size();
+  const auto& stride = *options.stride();
+  return padding != nullptr && kernel[0] == 3 && kernel[1] == 3 && stride[0] == 1 &&
+         stride[1] == 1 && (**padding)[0] == 1 && (**padding)[1] == 1 && options.groups() == 1 &&
+         (*options.dilation())[0] == 1 && (*options.dilation())[1] == 1 &&
+         std::holds_alternative<torch::enumtype::kZeros>(options.padding_mode()) &&
+         !at::autocast::is_autocast_enabled(at::kCPU) && winograd_takes(x, weight) &&
+         x.size(2) * x.size(3) > kMaxPlane && x.size(2) * x.size(3) <= kMaxWinogradPlane;
+}
+
 torch::Tensor ConvImpl::forward(const torch::Tensor& x) {
+  if (runs_as_winograd(x)) return winograd_conv3x3(x, weight, bias);
   const auto plane = gemm_plane(x);
   if (!plane) return Conv2dImpl::forward(x);
   const auto [h, w] = *plane;

@@ -37,6 +37,13 @@ class ConvImpl : public torch::nn::Conv2dImpl {
   static constexpr std::int64_t kMaxPlane1x1 = 16;
   static constexpr std::int64_t kMaxPlane = 4;
 
+  /// Whether forward runs `x` through Winograd's F(2x2, 3x3) (worker/winograd.h): a 3x3 kernel
+  /// with stride 1 and padding 1, outside autocast, into a plane larger than the matrix
+  /// product's and of at most kMaxWinogradPlane values (on larger planes with few channels
+  /// oneDNN's direct kernel is faster).
+  bool runs_as_winograd(const torch::Tensor& x) const;
+  static constexpr std::int64_t kMaxWinogradPlane = 16 * 16;
+
  private:
   /// The output plane (H, W) when forward runs `x` as a matrix product, else nothing.
   std::optional<std::pair<std::int64_t, std::int64_t>> gemm_plane(const torch::Tensor& x) const;

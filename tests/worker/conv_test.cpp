@@ -104,8 +104,32 @@ TEST(ConvTest, ChannelsLastMatchesConv2d) {
                         torch::MemoryFormat::ChannelsLast);
 }
 
+TEST(ConvTest, RunsMidSizedThreeByThreePlanesThroughWinograd) {
+  const Conv conv(options(8, 8, 3, 1, 1, false));
+  EXPECT_FALSE(conv->runs_as_winograd(torch::zeros({2, 8, 2, 2}))) << "the matrix product's plane";
+  EXPECT_TRUE(conv->runs_as_winograd(torch::zeros({2, 8, 3, 3})));
+  EXPECT_TRUE(conv->runs_as_winograd(torch::zeros({2, 8, 16, 16})));
+  EXPECT_FALSE(conv->runs_as_winograd(torch::zeros({2, 8, 16, 17}))) << "oneDNN's plane";
+  EXPECT_TRUE(conv->runs_as_winograd(
+      torch::zeros({2, 8, 4, 4}).contiguous(torch::MemoryFormat::ChannelsLast)));
+  EXPECT_FALSE(conv->runs_as_winograd(torch::zeros({2, 8, 4, 4}, torch::kDouble)));
+  EXPECT_FALSE(Conv(options(8, 8, 3, 2, 1, false))->runs_as_winograd(torch::zeros({2, 8, 8, 8})));
+  EXPECT_FALSE(Conv(options(8, 8, 3, 1, 0, false))->runs_as_winograd(torch::zeros({2, 8, 8, 8})));
+  EXPECT_FALSE(Conv(options(8, 8, 1, 1, 0, false))->runs_as_winograd(torch::zeros({2, 8, 8, 8})));
+  EXPECT_FALSE(Conv(options(8, 8, 3, 1, 1, false).groups(2))->runs_as_winograd(torch::zeros({2, 8, 8, 8})));
+  at::autocast::set_autocast_enabled(at::kCPU, true);
+  EXPECT_FALSE(conv->runs_as_winograd(torch::zeros({2, 8, 4, 4})))
+      << "autocast picks the convolution's own precision";
+  at::autocast::set_autocast_enabled(at::kCPU, false);
+  // Winograd's own tests (winograd_test.cpp) check its numbers; these check the module's.
+  expect_matches_conv2d(options(16, 24, 3, 1, 1, false), {2, 16, 4, 4}, false);
+  expect_matches_conv2d(options(16, 16, 3, 1, 1, true), {2, 16, 5, 3}, false,
+                        torch::MemoryFormat::ChannelsLast);
+}
+
 TEST(ConvTest, LargerPlanesMatchConv2d) {
   expect_matches_conv2d(options(16, 16, 3, 1, 1, false), {2, 16, 3, 3}, false);
+  expect_matches_conv2d(options(8, 8, 3, 1, 1, false), {2, 8, 17, 16}, false);  // past Winograd's
   expect_matches_conv2d(options(16, 16, 1, 1, 0, false), {2, 16, 5, 4}, false);
   expect_matches_conv2d(options(16, 32, 1, 1, 0, true), {2, 16, 8, 8}, false);
 }
