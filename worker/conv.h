@@ -1,11 +1,14 @@
-// The ResNet50's convolution: LibTorch's Conv2d, with one change of kernel. On small output
-// planes (layer4 at 64 px: 2 x 2; layer3 at 64 px and layer4 at 128 px: 4 x 4) oneDNN spends
-// much of a convolution's time reordering weights between ATen's layout and its blocked one.
-// A 1x1 convolution there is one matrix product of N*H*W rows of C channels with the weights,
-// and a k x k one the same product after im2col (which multiplies the zero padding too, so it
-// pays only on the smallest planes). This module hands such planes to ATen's matrix product:
-// forward and backward took 0.30-0.92 of oneDNN's time on the shapes it takes
-// (docs/performance.md, "Convolutions on small planes", with the command).
+// The ResNet50's convolution: LibTorch's Conv2d, with two changes of kernel.
+// - On small output planes (layer4 at 64 px: 2 x 2; layer3 at 64 px and layer4 at 128 px:
+//   4 x 4) oneDNN spends much of a convolution's time reordering weights between ATen's layout
+//   and its blocked one. A 1x1 convolution there is one matrix product of N*H*W rows of C
+//   channels with the weights, and a k x k one the same product after im2col (which multiplies
+//   the zero padding too, so it pays only on the smallest planes). This module hands such
+//   planes to ATen's matrix product: forward and backward took 0.30-0.92 of oneDNN's time on
+//   the shapes it takes (docs/performance.md, "Convolutions on small planes", with the command).
+// - 3x3 kernels with stride 1 into larger planes, up to 16 x 16 (layer2 and layer3 at 64 px,
+//   layer3 and layer4 at 112 px), run as Winograd's F(2x2, 3x3) (worker/winograd.h): 2.25x
+//   fewer multiplications ("3x3 convolutions through Winograd").
 //
 // Same parameters, same names, same results up to float rounding
 // (tests/worker/conv_test.cpp): `as<torch::nn::Conv2d>()` finds it, and weights files,
