@@ -21,21 +21,24 @@ std::int64_t output_extent(std::int64_t in, std::int64_t kernel, std::int64_t st
 
 }  // namespace
 
+bool ConvImpl::own_kernel_takes(const torch::Tensor& x) const {
+  return std::holds_alternative<torch::ExpandingArray<2>>(options.padding()) && x.dim() == 4 &&
+         x.device().is_cpu() && x.scalar_type() == torch::kFloat &&
+         !at::autocast::is_autocast_enabled(at::kCPU) &&
+         (x.is_contiguous() || x.is_contiguous(torch::MemoryFormat::ChannelsLast)) &&
+         options.groups() == 1 && (*options.dilation())[0] == 1 &&
+         (*options.dilation())[1] == 1 &&
+         std::holds_alternative<torch::enumtype::kZeros>(options.padding_mode());
+}
+
 std::optional<std::pair<std::int64_t, std::int64_t>> ConvImpl::gemm_plane(
     const torch::Tensor& x) const {
-  const auto* padding = std::get_if<torch::ExpandingArray<2>>(&options.padding());
-  if (padding == nullptr || x.dim() != 4 || !x.device().is_cpu() ||
-      x.scalar_type() != torch::kFloat || at::autocast::is_autocast_enabled(at::kCPU) ||
-      !(x.is_contiguous() || x.is_contiguous(torch::MemoryFormat::ChannelsLast)) ||
-      options.groups() != 1 ||
-      (*options.dilation())[0] != 1 || (*options.dilation())[1] != 1 ||
-      !std::holds_alternative<torch::enumtype::kZeros>(options.padding_mode())) {
-    return std::nullopt;
-  }
+  if (!own_kernel_takes(x)) return std::nullopt;
+  const auto& padding = *std::get<torch::ExpandingArray<2>>(options.padding());
   const auto& kernel = *options.kernel_size();
   const auto& stride = *options.stride();
-  const std::int64_t h = output_extent(x.size(2), kernel[0], stride[0], (**padding)[0]);
-  const std::int64_t w = output_extent(x.size(3), kernel[1], stride[1], (**padding)[1]);
+  const std::int64_t h = output_extent(x.size(2), kernel[0], stride[0], padding[0]);
+  const std::int64_t w = output_extent(x.size(3), kernel[1], stride[1], padding[1]);
   const bool one_by_one = kernel[0] == 1 && kernel[1] == 1;
   if (h <= 0 || w <= 0 || h * w > (one_by_one ? kMaxPlane1x1 : kMaxPlane)) return std::nullopt;
   return std::make_pair(h, w);
@@ -44,15 +47,13 @@ std::optional<std::pair<std::int64_t, std::int64_t>> ConvImpl::gemm_plane(
 bool ConvImpl::runs_as_gemm(const torch::Tensor& x) const { return gemm_plane(x).has_value(); }
 
 bool ConvImpl::runs_as_winograd(const torch::Tensor& x) const {
-  const auto* padding = std::get_if<torch::ExpandingArray<2>>(&options.padding());
+  if (!own_kernel_takes(x)) return false;
+  const auto& padding = *std::get<torch::ExpandingArray<2>>(options.padding());
   const auto& kernel = *options.kernel_size();
   const auto& stride = *options.stride();
-  return padding != nullptr && kernel[0] == 3 && kernel[1] == 3 && stride[0] == 1 &&
-         stride[1] == 1 && (**padding)[0] == 1 && (**padding)[1] == 1 && options.groups() == 1 &&
-         (*options.dilation())[0] == 1 && (*options.dilation())[1] == 1 &&
-         std::holds_alternative<torch::enumtype::kZeros>(options.padding_mode()) &&
-         !at::autocast::is_autocast_enabled(at::kCPU) && winograd_takes(x, weight) &&
-         x.size(2) * x.size(3) > kMaxPlane && x.size(2) * x.size(3) <= kMaxWinogradPlane;
+  const std::int64_t plane = x.size(2) * x.size(3);  // the output's too: stride 1, padding 1
+  return kernel[0] == 3 && kernel[1] == 3 && stride[0] == 1 && stride[1] == 1 &&
+         padding[0] == 1 && padding[1] == 1 && plane > kMaxPlane && plane <= kMaxWinogradPlane;
 }
 
 torch::Tensor ConvImpl::forward(const torch::Tensor& x) {

@@ -48,6 +48,9 @@ class ConvImpl : public torch::nn::Conv2dImpl {
   static constexpr std::int64_t kMaxWinogradPlane = 16 * 16;
 
  private:
+  /// What both of forward's own kernels need: a float32 CPU tensor in NCHW or ChannelsLast,
+  /// outside autocast, and a convolution with explicit zero padding, no dilation and one group.
+  bool own_kernel_takes(const torch::Tensor& x) const;
   /// The output plane (H, W) when forward runs `x` as a matrix product, else nothing.
   std::optional<std::pair<std::int64_t, std::int64_t>> gemm_plane(const torch::Tensor& x) const;
 };
